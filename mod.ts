@@ -1,0 +1,56 @@
+/**
+ * Bolide's client library, for Bun, Deno and Node. Explicit, alphabetised exports: values first,
+ * then types. Servers are started with the `bolide` binary (cli.ts), not from here.
+ */
+export { NameServerClient, parseNamesrvAddr } from "./src/client/name_server_client.ts";
+export {
+  BolideError,
+  errors,
+  FrameError,
+  InvalidParameterError,
+  RemotingClosedError,
+  RemotingConnectError,
+  RemotingError,
+  RemotingTimeoutError,
+  RemotingTooManyRequestsError,
+  ResponseError,
+  SystemBusyError,
+  TopicNotExistError,
+} from "./src/common/errors.ts";
+export { Limits } from "./src/common/limits.ts";
+export { validateGroup, validateTopic } from "./src/common/names.ts";
+export { ResponseCode, responseCodeName } from "./src/common/response_code.ts";
+export { MASTER_ID, Perm, PERM_READ_WRITE } from "./src/common/route.ts";
+export { VERSION } from "./src/common/version.ts";
+export { decodeBody, encodeBody } from "./src/protocol/body_codec.ts";
+export { encodeFrame, encodeFrameBytes, FrameDecoder, FrameDecoderStream } from "./src/protocol/frame_codec.ts";
+export {
+  createRequest,
+  createResponse,
+  extBool,
+  extInt,
+  extString,
+  FLAG_ONEWAY,
+  FLAG_RESPONSE,
+  successResponse,
+} from "./src/protocol/remoting_command.ts";
+export { RequestCode, requestCodeName } from "./src/protocol/request_code.ts";
+export { SerializeType } from "./src/protocol/serialize_type.ts";
+export { RemotingClient } from "./src/remoting/remoting_client.ts";
+export { RemotingServer } from "./src/remoting/remoting_server.ts";
+
+export type { NameServerClientOptions } from "./src/client/name_server_client.ts";
+export type { ResponseCodeName } from "./src/common/response_code.ts";
+export type {
+  BrokerData,
+  ClusterInfo,
+  DataVersion,
+  QueueData,
+  RegisterBrokerBody,
+  TopicConfig,
+  TopicRouteData,
+} from "./src/common/route.ts";
+export type { ExtFields, ExtValue, RemotingCommand } from "./src/protocol/remoting_command.ts";
+export type { RemotingClientOptions } from "./src/remoting/remoting_client.ts";
+export type { ConnectionLimits, Processor, RequestContext } from "./src/remoting/remoting_connection.ts";
+export type { RemotingServerOptions } from "./src/remoting/remoting_server.ts";

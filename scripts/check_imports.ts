@@ -1,0 +1,106 @@
+/**
+ * Fails when an import breaks the dependency arrows of ../shared/DESIGN.md, when runtime APIs
+ * (Bun.*, Deno.*, node:*, bun:*) are used outside src/platform/, when an unapproved npm package
+ * is imported, or when package.json and src/common/version.ts disagree on the version.
+ * Usage: bun scripts/check_imports.ts   (exit 1 and one line per violation)
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, normalize, relative } from "node:path";
+
+/** Which layers each layer may import (besides itself). */
+export const ALLOWED: Record<string, readonly string[]> = {
+  platform: [],
+  util: [],
+  common: ["util"],
+  protocol: ["common", "util"],
+  remoting: ["protocol", "platform", "common", "util"],
+  store: ["common", "util", "platform"],
+  namesrv: ["remoting", "protocol", "common", "util", "platform"],
+  broker: ["store", "remoting", "protocol", "common", "util", "platform"],
+  client: ["remoting", "protocol", "common", "util", "platform"],
+  admin: ["client", "common", "util", "platform"],
+  cli: ["namesrv", "broker", "client", "admin", "store", "remoting", "protocol", "common", "util", "platform"],
+  // The client library entry: never the servers or the store.
+  "mod.ts": ["client", "remoting", "protocol", "common", "util"],
+  "cli.ts": ["cli"],
+};
+
+/** npm packages each layer may import. */
+const PACKAGES: Record<string, readonly string[]> = {
+  protocol: ["cbor-x"],
+  admin: ["hono"],
+};
+
+const IMPORT_RE = /(?:import|export)\s+(?:type\s+)?(?:[^'"]*?\sfrom\s+)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+const RUNTIME_GLOBAL_RE = /\b(Bun|Deno)\.[A-Za-z]/;
+
+function layerOf(rel: string): string | undefined {
+  if (rel === "mod.ts" || rel === "cli.ts") return rel;
+  const m = /^src\/([^/]+)\//.exec(rel);
+  return m?.[1];
+}
+
+function stripComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+}
+
+/** Returns the violations in one file, given its path relative to the project root. */
+export function checkSource(rel: string, text: string): string[] {
+  const layer = layerOf(rel);
+  if (layer === undefined) return [];
+  const problems: string[] = [];
+  const code = stripComments(text);
+  for (const m of code.matchAll(IMPORT_RE)) {
+    const spec = m[1] ?? m[2];
+    if (spec.startsWith("node:") || spec.startsWith("bun:")) {
+      if (layer !== "platform") problems.push(`${rel}: imports ${spec}; runtime modules belong in src/platform/`);
+      continue;
+    }
+    if (!spec.startsWith(".")) {
+      if (!(PACKAGES[layer] ?? []).includes(spec)) {
+        problems.push(`${rel}: imports package "${spec}", not approved for src/${layer}/ (see scripts/check_imports.ts)`);
+      }
+      continue;
+    }
+    const target = normalize(join(dirname(rel), spec)).replaceAll("\\", "/");
+    const targetLayer = layerOf(target);
+    if (targetLayer === undefined) {
+      problems.push(`${rel}: imports ${spec}, outside src/`);
+      continue;
+    }
+    if (targetLayer !== layer && !(ALLOWED[layer] ?? []).includes(targetLayer)) {
+      problems.push(`${rel}: ${layer} must not import ${targetLayer} (${spec})`);
+    }
+  }
+  if (layer !== "platform") {
+    const lines = code.split("\n");
+    lines.forEach((line, i) => {
+      if (RUNTIME_GLOBAL_RE.test(line)) problems.push(`${rel}:${i + 1}: uses a runtime global (Bun.*/Deno.*) outside src/platform/`);
+    });
+  }
+  return problems;
+}
+
+function walk(dir: string, out: string[]): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (p.endsWith(".ts")) out.push(p);
+  }
+  return out;
+}
+
+function main(): void {
+  const root = join(dirname(new URL(import.meta.url).pathname), "..");
+  const files = [join(root, "mod.ts"), join(root, "cli.ts"), ...walk(join(root, "src"), [])];
+  const problems: string[] = [];
+  for (const f of files) problems.push(...checkSource(relative(root, f).replaceAll("\\", "/"), readFileSync(f, "utf8")));
+  const pkgVersion = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
+  const srcVersion = /VERSION = "([^"]+)"/.exec(readFileSync(join(root, "src/common/version.ts"), "utf8"))?.[1];
+  if (pkgVersion !== srcVersion) problems.push(`package.json version ${pkgVersion} differs from src/common/version.ts ${srcVersion}`);
+  for (const p of problems) console.error(p);
+  console.log(`check_imports: ${files.length} files, ${problems.length} problems`);
+  if (problems.length > 0) process.exit(1);
+}
+
+if (import.meta.main) main();

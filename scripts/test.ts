@@ -1,0 +1,81 @@
+/**
+ * `npm test`: the checks, the build, then the Bun lane (every test) and the Deno lane (protocol,
+ * remoting and NameServer tests). Ends with one line "N passed, M failed" over everything, and
+ * exits non-zero if anything failed. Each check counts as one test.
+ */
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+
+const root = join(dirname(new URL(import.meta.url).pathname), "..");
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+
+/** Tests that also run under Deno: everything that does not need a child process of the Bun binary. */
+const DENO_LANE = ["test/unit"];
+
+interface Step {
+  name: string;
+  cmd: string;
+  args: string[];
+  /** Reads passed/failed counts from the output; a check without one counts as one test. */
+  count?: (out: string) => { passed: number; failed: number } | undefined;
+}
+
+const bunCounts = (out: string) => {
+  const p = /^\s*(\d+) pass\s*$/m.exec(out);
+  const f = /^\s*(\d+) fail\s*$/m.exec(out);
+  return p && f ? { passed: Number(p[1]), failed: Number(f[1]) } : undefined;
+};
+
+const denoCounts = (out: string) => {
+  // "ok | 37 passed | 0 failed (1s)" or "FAILED | 36 passed | 1 failed (1s)", with colour codes.
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
+  const m = /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(plain);
+  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : undefined;
+};
+
+const steps: Step[] = [
+  { name: "check imports", cmd: bin("bun"), args: ["scripts/check_imports.ts"] },
+  { name: "deno check", cmd: bin("deno"), args: ["check", "mod.ts", "cli.ts"] },
+  { name: "build dist/bolide", cmd: bin("bun"), args: ["scripts/build.ts"] },
+  { name: "bun lane", cmd: bin("bun"), args: ["test"], count: bunCounts },
+  { name: "deno lane", cmd: bin("deno"), args: ["test", "-A", "--no-check", ...DENO_LANE], count: denoCounts },
+];
+
+function run(step: Step): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(step.cmd, step.args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    const take = (d: Buffer, to: NodeJS.WriteStream) => {
+      const s = d.toString();
+      out += s;
+      to.write(s);
+    };
+    child.stdout.on("data", (d) => take(d, process.stdout));
+    child.stderr.on("data", (d) => take(d, process.stderr));
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+let passed = 0;
+let failed = 0;
+const summary: string[] = [];
+for (const step of steps) {
+  const started = Date.now();
+  console.log(`\n=== ${step.name}: ${[step.cmd.replace(root + "/", ""), ...step.args].join(" ")}`);
+  const { code, out } = await run(step);
+  const counted = step.count?.(out);
+  let p = counted?.passed ?? (code === 0 ? 1 : 0);
+  let f = counted?.failed ?? (code === 0 ? 0 : 1);
+  // A runner that crashed or exited non-zero without reporting a failure still failed.
+  if (code !== 0 && f === 0) f = 1;
+  if (step.count && !counted && code === 0) {
+    p = 0;
+    f = 1;
+  }
+  passed += p;
+  failed += f;
+  summary.push(`${step.name}: ${p} passed, ${f} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+console.log("\n" + summary.join("\n"));
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,114 @@
+import { ResponseCode, responseCodeName } from "./response_code.ts";
+
+/**
+ * Every error Bolide raises on purpose is a BolideError carrying a RocketMQ response code, so a
+ * server can answer with the right code and a client can branch on it. One class per condition.
+ */
+export class BolideError extends Error {
+  override name = "BolideError";
+  readonly code: number;
+  constructor(code: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A frame that cannot be decoded: the connection it came on is closed. */
+export class FrameError extends BolideError {
+  override name = "FrameError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ResponseCode.SYSTEM_ERROR, `Cannot decode frame: ${message}`, options);
+  }
+}
+
+/** A request whose header fields or body are missing or of the wrong shape. */
+export class InvalidParameterError extends BolideError {
+  override name = "InvalidParameterError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ResponseCode.INVALID_PARAMETER, message, options);
+  }
+}
+
+export class TopicNotExistError extends BolideError {
+  override name = "TopicNotExistError";
+  readonly topic: string;
+  constructor(topic: string, message?: string) {
+    super(ResponseCode.TOPIC_NOT_EXIST, message ?? `No route info for topic "${topic}"`);
+    this.topic = topic;
+  }
+}
+
+/** A bound was reached (pending requests, brokers, topics); the caller should back off and retry. */
+export class SystemBusyError extends BolideError {
+  override name = "SystemBusyError";
+  constructor(message: string) {
+    super(ResponseCode.SYSTEM_BUSY, message);
+  }
+}
+
+/** The remote answered with a non-success code that the caller did not expect. */
+export class ResponseError extends BolideError {
+  override name = "ResponseError";
+  readonly addr: string;
+  readonly remark: string | undefined;
+  constructor(addr: string, code: number, remark: string | undefined, what: string) {
+    super(code, `${what} failed at ${addr}: ${responseCodeName(code)}${remark ? ` ${remark}` : ""}`);
+    this.addr = addr;
+    this.remark = remark;
+  }
+}
+
+/** Base of the transport failures; each names the address it concerns. */
+export class RemotingError extends BolideError {
+  override name = "RemotingError";
+  readonly addr: string;
+  constructor(addr: string, message: string, options?: { cause?: unknown }) {
+    super(ResponseCode.SYSTEM_ERROR, message, options);
+    this.addr = addr;
+  }
+}
+
+export class RemotingTimeoutError extends RemotingError {
+  override name = "RemotingTimeoutError";
+  readonly timeoutMs: number;
+  constructor(addr: string, timeoutMs: number, what: string) {
+    super(addr, `${what} to ${addr} timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export class RemotingConnectError extends RemotingError {
+  override name = "RemotingConnectError";
+  constructor(addr: string, reason: string, options?: { cause?: unknown }) {
+    super(addr, `Cannot connect to ${addr}: ${reason}`, options);
+  }
+}
+
+export class RemotingClosedError extends RemotingError {
+  override name = "RemotingClosedError";
+  constructor(addr: string, reason: string, options?: { cause?: unknown }) {
+    super(addr, `Connection to ${addr} closed: ${reason}`, options);
+  }
+}
+
+export class RemotingTooManyRequestsError extends RemotingError {
+  override name = "RemotingTooManyRequestsError";
+  constructor(addr: string, pending: number) {
+    super(addr, `Too many requests awaiting a response from ${addr} (${pending}); retry later`);
+  }
+}
+
+/** All error classes, for `instanceof` checks by users of the library. */
+export const errors = {
+  BolideError,
+  FrameError,
+  InvalidParameterError,
+  RemotingClosedError,
+  RemotingConnectError,
+  RemotingError,
+  RemotingTimeoutError,
+  RemotingTooManyRequestsError,
+  ResponseError,
+  SystemBusyError,
+  TopicNotExistError,
+} as const;

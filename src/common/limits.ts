@@ -1,0 +1,53 @@
+/**
+ * Every limit and default timing in Bolide, in one place, so their relationships can be checked
+ * (see `checkLimits`, run at import). Anything configurable takes its default from here.
+ */
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+export const Limits = {
+  /** RocketMQ's frameMaxLength: a frame (excluding its 4-byte length prefix) above this closes the connection. */
+  maxFrameBytes: 16 * MiB,
+  /** Header bytes are a small part of any frame; a larger header is hostile or broken. */
+  maxHeaderBytes: 64 * KiB,
+  /** Requests one client connection may have awaiting a response. */
+  maxPendingRequestsPerConnection: 65_536,
+  /** Requests one server connection may have being processed before it stops reading that socket. */
+  maxInFlightRequestsPerConnection: 4_096,
+  /** Encoded bytes queued for one socket before its reader pauses (server) or invokes wait (client). */
+  maxWriteBacklogBytes: 64 * MiB,
+  /** Frames smaller than this are copied together into one write; a larger one is written alone. */
+  coalesceWriteBytes: 256 * KiB,
+  /** At most this many protocol-error log lines per second per server; the rest are counted. */
+  protocolErrorLogsPerSecond: 10,
+
+  defaultInvokeTimeoutMs: 3_000,
+  defaultConnectTimeoutMs: 3_000,
+
+  /** NameServer: a broker silent this long leaves every route (RocketMQ DEFAULT_BROKER_CHANNEL_EXPIRED_TIME). */
+  brokerChannelExpiredTimeMs: 120_000,
+  /** NameServer: how often silent brokers are looked for (RocketMQ 5.x). */
+  scanNotActiveBrokerIntervalMs: 5_000,
+  /** NameServer: brokers and topics it will hold at most; a registration past these is refused. */
+  maxBrokers: 4_096,
+  maxTopics: 100_000,
+  maxTopicsPerRegistration: 100_000,
+
+  maxTopicNameLength: 127,
+  maxSystemTopicNameLength: 255,
+  maxGroupNameLength: 120,
+} as const;
+
+export function checkLimits(l: typeof Limits = Limits): void {
+  const fail = (why: string) => {
+    throw new RangeError(`Bolide limits are inconsistent: ${why}`);
+  };
+  if (l.maxHeaderBytes >= l.maxFrameBytes) fail("maxHeaderBytes must be below maxFrameBytes");
+  if (l.maxFrameBytes > 0xffffff * 16 + 4) fail("maxFrameBytes beyond the int32 frame length");
+  if (l.maxWriteBacklogBytes < l.maxFrameBytes) fail("maxWriteBacklogBytes must hold one largest frame");
+  if (l.coalesceWriteBytes > l.maxWriteBacklogBytes) fail("coalesceWriteBytes must be below maxWriteBacklogBytes");
+  if (l.scanNotActiveBrokerIntervalMs > l.brokerChannelExpiredTimeMs) fail("scan interval longer than expiry");
+  if (l.maxTopicNameLength > l.maxSystemTopicNameLength) fail("topic name limits reversed");
+}
+
+checkLimits();

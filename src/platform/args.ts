@@ -1,0 +1,2 @@
+/** Command-line parsing: node:util's parseArgs, which Bun, Deno and Node all provide. */
+export { parseArgs } from "node:util";

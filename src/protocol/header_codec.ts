@@ -1,0 +1,151 @@
+import { Encoder } from "cbor-x";
+import { FrameError } from "../common/errors.ts";
+import { fromUtf8, utf8 } from "../util/bytes.ts";
+import type { ExtFields, ExtValue, RemotingCommand } from "./remoting_command.ts";
+import { SerializeType } from "./serialize_type.ts";
+import { fastDecodeMap, fastEncodedSizeBound, fastEncodeMap, NOT_FAST } from "./cbor_header.ts";
+
+/**
+ * Header (de)serialisers for the serialize types Bolide reads: its native CBOR map and
+ * RocketMQ's JSON object. Both produce and accept the same field names (code, flag, opaque,
+ * language, version, remark, extFields), so a command looks the same whichever way it arrived.
+ */
+
+// Plain CBOR maps (no record extension) so that any CBOR library can read Bolide's headers.
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+
+/** RocketMQ's LanguageCode names, by ordinal; JSON headers carry the name. */
+const LANGUAGES = [
+  "JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER",
+  "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS",
+] as const;
+
+interface HeaderShape {
+  code: number;
+  flag: number;
+  opaque: number;
+  language?: number;
+  version?: number;
+  remark?: string;
+  extFields?: ExtFields;
+}
+
+function headerOf(cmd: RemotingCommand): HeaderShape {
+  const h: HeaderShape = { code: cmd.code, flag: cmd.flag, opaque: cmd.opaque };
+  if (cmd.language !== undefined) h.language = cmd.language;
+  if (cmd.version !== undefined) h.version = cmd.version;
+  if (cmd.remark !== undefined) h.remark = cmd.remark;
+  if (cmd.extFields !== undefined) h.extFields = cmd.extFields;
+  return h;
+}
+
+/**
+ * Encodes the header of `cmd` into a new buffer after `reserve` free bytes (room for the frame
+ * prefix, so the frame head needs no second copy). Returns the buffer, trimmed to its end, and
+ * the header's length.
+ */
+export function encodeHeader(cmd: RemotingCommand, type: number, reserve = 0): { buf: Uint8Array; headerLen: number } {
+  let header: Uint8Array;
+  if (type === SerializeType.CBOR) {
+    const h = headerOf(cmd);
+    const bound = fastEncodedSizeBound(h as unknown as Record<string, unknown>);
+    if (bound >= 0) {
+      const buf = new Uint8Array(reserve + bound);
+      const end = fastEncodeMap(buf, reserve, h as unknown as Record<string, unknown>);
+      return { buf: buf.subarray(0, end), headerLen: end - reserve };
+    }
+    header = cbor.encode(h); // a view of cbor-x's reused buffer: copied just below
+  } else if (type === SerializeType.JSON) {
+    header = utf8(JSON.stringify(jsonHeaderOf(cmd)));
+  } else {
+    throw new RangeError(`Cannot encode header: serialize type ${type} is not supported`);
+  }
+  const buf = new Uint8Array(reserve + header.byteLength);
+  buf.set(header, reserve);
+  return { buf, headerLen: header.byteLength };
+}
+
+function jsonHeaderOf(cmd: RemotingCommand): Record<string, unknown> {
+  const h: Record<string, unknown> = {
+    code: cmd.code,
+    flag: cmd.flag,
+    opaque: cmd.opaque,
+    language: LANGUAGES[cmd.language ?? 13] ?? "OTHER",
+    version: cmd.version ?? 0,
+    serializeTypeCurrentRPC: "JSON",
+  };
+  if (cmd.remark !== undefined) h.remark = cmd.remark;
+  if (cmd.extFields !== undefined) {
+    const ext: Record<string, string> = {};
+    for (const [k, v] of Object.entries(cmd.extFields)) ext[k] = String(v);
+    h.extFields = ext;
+  }
+  return h;
+}
+
+export function decodeHeader(bytes: Uint8Array, type: number): RemotingCommand {
+  let raw: unknown;
+  if (type === SerializeType.CBOR) {
+    const fast = fastDecodeMap(bytes);
+    if (fast !== NOT_FAST) return validateHeader(fast, type);
+    try {
+      raw = cbor.decode(bytes);
+    } catch (cause) {
+      throw new FrameError(`CBOR header of ${bytes.byteLength} bytes is not decodable (${(cause as Error).message})`, { cause });
+    }
+  } else if (type === SerializeType.JSON) {
+    try {
+      raw = JSON.parse(fromUtf8(bytes));
+    } catch (cause) {
+      throw new FrameError(`JSON header of ${bytes.byteLength} bytes is not decodable (${(cause as Error).message})`, { cause });
+    }
+  } else {
+    throw new FrameError(`serialize type ${type} is not supported (Bolide reads ${SerializeType.CBOR} CBOR and ${SerializeType.JSON} JSON)`);
+  }
+  return validateHeader(raw, type);
+}
+
+const isInt32 = (v: unknown): v is number =>
+  typeof v === "number" && Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff;
+
+function validateHeader(raw: unknown, type: number): RemotingCommand {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new FrameError("header is not a map");
+  }
+  const h = raw as Record<string, unknown>;
+  if (!isInt32(h.code)) throw new FrameError("header field code is missing or not an int32");
+  if (!isInt32(h.opaque)) throw new FrameError("header field opaque is missing or not an int32");
+  const flag = h.flag ?? 0;
+  if (!isInt32(flag)) throw new FrameError("header field flag is not an int32");
+  const cmd: RemotingCommand = { code: h.code, flag, opaque: h.opaque };
+  if (h.language !== undefined) {
+    const lang = typeof h.language === "string" ? LANGUAGES.indexOf(h.language as typeof LANGUAGES[number]) : h.language;
+    if (isInt32(lang) && lang >= 0) cmd.language = lang;
+  }
+  if (isInt32(h.version)) cmd.version = h.version;
+  if (h.remark !== undefined && h.remark !== null) {
+    if (typeof h.remark !== "string") throw new FrameError("header field remark is not a string");
+    cmd.remark = h.remark;
+  }
+  if (h.extFields !== undefined && h.extFields !== null) {
+    cmd.extFields = validateExt(h.extFields, type);
+  }
+  return cmd;
+}
+
+function validateExt(raw: unknown, type: number): ExtFields {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new FrameError("header field extFields is not a map");
+  }
+  const out: ExtFields = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (v === null || v === undefined) continue;
+    const t = typeof v;
+    const ok = type === SerializeType.JSON
+      ? t === "string" || t === "number" || t === "boolean"
+      : t === "string" || t === "number" || t === "boolean" || t === "bigint";
+    if (!ok) throw new FrameError(`header field extFields.${k.slice(0, 40)} is not a scalar`);
+    out[k] = v as ExtValue;
+  }
+  return out;
+}

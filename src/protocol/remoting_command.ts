@@ -1,0 +1,98 @@
+import { InvalidParameterError } from "../common/errors.ts";
+import { ResponseCode } from "../common/response_code.ts";
+
+/** Flag bits of the header (RocketMQ's RPC_TYPE and RPC_ONEWAY). */
+export const FLAG_RESPONSE = 1;
+export const FLAG_ONEWAY = 2;
+
+/** RocketMQ's LanguageCode ordinal for this client. */
+export const LANGUAGE_NODE_JS = 13;
+/** Protocol version Bolide speaks: RocketMQ V4_9_8's ordinal, so version-gated JSON behaviour is the modern one. */
+export const PROTOCOL_VERSION = 409;
+
+/** Custom header values. CBOR keeps their types; a JSON header carries every value as a string. */
+export type ExtValue = string | number | boolean | bigint;
+export type ExtFields = Record<string, ExtValue>;
+
+/** One request or response: RocketMQ's RemotingCommand. */
+export interface RemotingCommand {
+  code: number;
+  flag: number;
+  opaque: number;
+  language?: number;
+  version?: number;
+  remark?: string;
+  extFields?: ExtFields;
+  /** Body bytes; a view into the received chunk where possible (never copied by the decoder). */
+  body?: Uint8Array;
+  /** The serialize type a decoded command arrived in; answers go back in the same type. */
+  serializeType?: number;
+}
+
+export function createRequest(code: number, extFields?: ExtFields, body?: Uint8Array): RemotingCommand {
+  const cmd: RemotingCommand = { code, flag: 0, opaque: 0 };
+  if (extFields !== undefined) cmd.extFields = extFields;
+  if (body !== undefined) cmd.body = body;
+  return cmd;
+}
+
+export function createResponse(
+  code: number,
+  remark?: string,
+  extFields?: ExtFields,
+  body?: Uint8Array,
+): RemotingCommand {
+  const cmd: RemotingCommand = { code, flag: FLAG_RESPONSE, opaque: 0 };
+  if (remark !== undefined) cmd.remark = remark;
+  if (extFields !== undefined) cmd.extFields = extFields;
+  if (body !== undefined) cmd.body = body;
+  return cmd;
+}
+
+export function successResponse(extFields?: ExtFields, body?: Uint8Array): RemotingCommand {
+  return createResponse(ResponseCode.SUCCESS, undefined, extFields, body);
+}
+
+export const isResponse = (cmd: RemotingCommand): boolean => (cmd.flag & FLAG_RESPONSE) !== 0;
+export const isOneway = (cmd: RemotingCommand): boolean => (cmd.flag & FLAG_ONEWAY) !== 0;
+
+// Typed readers for custom header fields. They accept the native CBOR type or the string a JSON
+// header carries, and throw InvalidParameterError naming the field otherwise.
+
+function field(cmd: RemotingCommand, key: string, required: boolean): ExtValue | undefined {
+  const v = cmd.extFields?.[key];
+  if (v === undefined || v === null) {
+    if (required) throw new InvalidParameterError(`Missing header field "${key}"`);
+    return undefined;
+  }
+  return v;
+}
+
+export function extString(cmd: RemotingCommand, key: string): string;
+export function extString(cmd: RemotingCommand, key: string, required: false): string | undefined;
+export function extString(cmd: RemotingCommand, key: string, required = true): string | undefined {
+  const v = field(cmd, key, required);
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw new InvalidParameterError(`Header field "${key}" must be a string`);
+  return v;
+}
+
+export function extInt(cmd: RemotingCommand, key: string): number;
+export function extInt(cmd: RemotingCommand, key: string, required: false): number | undefined;
+export function extInt(cmd: RemotingCommand, key: string, required = true): number | undefined {
+  const v = field(cmd, key, required);
+  if (v === undefined) return undefined;
+  const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : typeof v === "bigint" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isSafeInteger(n)) {
+    throw new InvalidParameterError(`Header field "${key}" must be an integer, got ${JSON.stringify(String(v)).slice(0, 40)}`);
+  }
+  return n;
+}
+
+export function extBool(cmd: RemotingCommand, key: string, fallback: boolean): boolean {
+  const v = field(cmd, key, false);
+  if (v === undefined) return fallback;
+  if (v === true || v === "true") return true;
+  if (v === false || v === "false") return false;
+  throw new InvalidParameterError(`Header field "${key}" must be true or false`);
+}

@@ -1,0 +1,45 @@
+import { NameServer, type NameServerOptions } from "../../src/namesrv/name_server.ts";
+import { RemotingClient } from "../../src/remoting/remoting_client.ts";
+import type { RegisterBrokerBody, TopicConfig } from "../../src/common/route.ts";
+import { type BrokerIdentity, registerBrokerRequest } from "../../src/protocol/namesrv_requests.ts";
+import type { RemotingCommand } from "../../src/protocol/remoting_command.ts";
+
+/** An in-process NameServer on a free loopback port, stopped when disposed. */
+export async function startNameServer(opts: NameServerOptions = {}): Promise<NameServer & AsyncDisposable> {
+  const ns = new NameServer({ port: 0, ...opts }) as NameServer & AsyncDisposable;
+  await ns.start();
+  ns[Symbol.asyncDispose] = () => ns.stop();
+  return ns;
+}
+
+export function topicConfig(topicName: string, queues = 4, perm = 6): TopicConfig {
+  return { topicName, readQueueNums: queues, writeQueueNums: queues, perm, topicSysFlag: 0, order: false };
+}
+
+export function registerBody(topics: TopicConfig[], counter = 1): RegisterBrokerBody {
+  const topicConfigTable: Record<string, TopicConfig> = {};
+  for (const t of topics) topicConfigTable[t.topicName] = t;
+  return { topicConfigSerializeWrapper: { topicConfigTable, dataVersion: { timestamp: 1, counter } }, filterServerList: [] };
+}
+
+/**
+ * A stand-in broker for NameServer tests: it speaks REGISTER_BROKER over its own connection, so
+ * closing it is what a dead broker looks like to the NameServer.
+ */
+export class FakeBroker implements AsyncDisposable {
+  readonly client = new RemotingClient();
+  constructor(readonly id: BrokerIdentity) {}
+
+  register(namesrvAddr: string, topics: TopicConfig[], counter = 1): Promise<RemotingCommand> {
+    return this.client.invoke(namesrvAddr, registerBrokerRequest(this.id, registerBody(topics, counter)));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,17 @@
+import assert from "node:assert/strict";
+import { describe, test } from "../harness/testing.ts";
+import { checkSource } from "../../scripts/check_imports.ts";
+
+describe("scripts/check_imports.ts", () => {
+  test("flags imports against the design's arrows and runtime APIs outside src/platform/", () => {
+    assert.deepEqual(checkSource("src/protocol/x.ts", 'import { a } from "../common/errors.ts";'), []);
+    assert.match(checkSource("src/store/x.ts", 'import { a } from "../remoting/remoting_client.ts";')[0], /store must not import remoting/);
+    assert.match(checkSource("src/client/x.ts", 'import type { B } from "../broker/b.ts";')[0], /client must not import broker/);
+    assert.match(checkSource("mod.ts", 'export { NameServer } from "./src/namesrv/name_server.ts";')[0], /mod\.ts must not import namesrv/);
+    assert.match(checkSource("src/remoting/x.ts", 'import net from "node:net";')[0], /runtime modules belong in src\/platform/);
+    assert.match(checkSource("src/common/x.ts", "const f = Deno.openSync;")[0], /runtime global/);
+    assert.deepEqual(checkSource("src/common/x.ts", "// Deno.openSync is mentioned in a comment only"), []);
+    assert.match(checkSource("src/namesrv/x.ts", 'import { z } from "zod";')[0], /not approved/);
+    assert.deepEqual(checkSource("src/platform/x.ts", 'import net from "node:net";\nDeno.listen({port: 0});'), []);
+  });
+});
