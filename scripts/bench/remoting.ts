@@ -4,7 +4,7 @@
  * --runs times (interleaved) and prints one JSON line per case with the median and every run:
  *   {"bench":"remoting","runtime":"bun","inflight":256,"rtPerSec":…,"p50Us":…,"p99Us":…,"runs":[…]}
  * When ../shared/bench is present it also measures the raw loopback ping-pong anchor (64 B,
- * 1 outstanding, Bun node:net) in the same session and prints the ratio against it.
+ * 1 outstanding, node:net) on each runtime in the same session and prints the ratio against it.
  *
  * Usage: bun scripts/bench/remoting.ts [--runs 3] [--secs 5] [--runtimes bun,deno]
  */
@@ -62,9 +62,28 @@ async function runToEnd(cmd: string[], args: string[]): Promise<Record<string, n
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const results = new Map<string, Record<string, number>[]>();
-let anchor: number[] = [];
+const anchors = new Map<string, number[]>();
 const anchorDir = join(root, "..", "shared", "bench");
 const haveAnchor = existsSync(join(anchorDir, "tcp_client.mjs"));
+
+/** The raw loopback ping-pong of ../shared/bench (64 B, 1 outstanding, node:net) on `rt`, now. */
+async function anchorRun(rt: string): Promise<number> {
+  const port = await freePort();
+  const cmd = cmdOf(rt);
+  const server = spawn(cmd[0], [...cmd.slice(1), join(anchorDir, "tcp_server.mjs"), "--port", String(port), "--maxsecs", "60"], { stdio: "ignore" });
+  // The anchor server prints nothing: wait until its port accepts.
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect({ port, host: "127.0.0.1" }, () => (s.destroy(), r(true)));
+      s.on("error", () => r(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const r = await runToEnd(cmd, [join(anchorDir, "tcp_client.mjs"), "--port", String(port), "--mode", "pingpong", "--size", "64", "--window", "1", "--n", "5000000", "--secs", String(SECS)]);
+  server.kill();
+  return r.rt_per_s;
+}
 
 for (let run = 0; run < RUNS; run++) {
   for (const rt of runtimes) {
@@ -80,21 +99,17 @@ for (let run = 0; run < RUNS; run++) {
       console.error(`run ${run + 1}/${RUNS} ${key}: ${JSON.stringify(r)}`);
     }
     server.proc.kill();
-  }
-  if (haveAnchor) {
-    const port = await freePort();
-    const bun = cmdOf("bun");
-    const server = spawn(bun[0], [join(anchorDir, "tcp_server.mjs"), "--port", String(port), "--maxsecs", "60"], { stdio: "ignore" });
-    await new Promise((r) => setTimeout(r, 300)); // the anchor server prints nothing; give it a moment to bind
-    const r = await runToEnd(bun, [join(anchorDir, "tcp_client.mjs"), "--port", String(port), "--mode", "pingpong", "--size", "64", "--window", "1", "--n", "5000000", "--secs", String(SECS)]);
-    server.kill();
-    anchor.push(r.rt_per_s);
-    console.error(`run ${run + 1}/${RUNS} anchor ping-pong: ${r.rt_per_s} RT/s`);
+    if (haveAnchor) {
+      const a = await anchorRun(rt);
+      anchors.set(rt, [...(anchors.get(rt) ?? []), a]);
+      console.error(`run ${run + 1}/${RUNS} ${rt} anchor ping-pong: ${a} RT/s`);
+    }
   }
 }
 
-const anchorMedian = anchor.length ? median(anchor) : undefined;
-if (anchorMedian) console.log(JSON.stringify({ bench: "loopback-pingpong-anchor", runtime: "bun", inflight: 1, rtPerSec: anchorMedian, runs: anchor }));
+for (const [runtime, runs] of anchors) {
+  console.log(JSON.stringify({ bench: "loopback-pingpong-anchor", runtime, inflight: 1, rtPerSec: median(runs), runs }));
+}
 for (const [key, runs] of results) {
   const [runtime, inflight] = key.split("/");
   const rtPerSec = median(runs.map((r) => r.rtPerSec));
@@ -107,6 +122,7 @@ for (const [key, runs] of results) {
     p99Us: median(runs.map((r) => r.p99Us)),
     runs: runs.map((r) => r.rtPerSec),
   };
-  if (anchorMedian && inflight === "1") line.ratioToLoopbackPingPong = Math.round((rtPerSec / anchorMedian) * 100) / 100;
+  const anchor = anchors.get(runtime);
+  if (anchor && inflight === "1") line.ratioToLoopbackPingPong = Math.round((rtPerSec / median(anchor)) * 100) / 100;
   console.log(JSON.stringify(line));
 }

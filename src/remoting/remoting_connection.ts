@@ -146,15 +146,28 @@ export class RemotingConnection {
   }
 
   /** Sends a request and resolves with its response, or rejects with a typed remoting error. */
-  async invoke(request: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
-    if (this.#closed) throw new RemotingClosedError(this.remoteAddr, this.#closeReason);
+  invoke(request: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
+    if (this.#closed) return Promise.reject(new RemotingClosedError(this.remoteAddr, this.#closeReason));
     if (this.#pending.size >= this.#limits.maxPendingRequests) {
-      throw new RemotingTooManyRequestsError(this.remoteAddr, this.#pending.size);
+      return Promise.reject(new RemotingTooManyRequestsError(this.remoteAddr, this.#pending.size));
     }
     const deadline = Date.now() + timeoutMs;
-    if (this.writeBacklogBytes > this.#limits.maxWriteBacklogBytes) await this.#waitDrain(deadline, request.code, timeoutMs);
+    if (this.writeBacklogBytes > this.#limits.maxWriteBacklogBytes) {
+      return this.#waitDrain(deadline, request.code, timeoutMs).then(() => this.#send(request, deadline, timeoutMs));
+    }
+    // Not an async function: the hot path returns the response promise itself, with no extra hops.
+    return this.#send(request, deadline, timeoutMs);
+  }
+
+  #send(request: RemotingCommand, deadline: number, timeoutMs: number): Promise<RemotingCommand> {
+    if (this.#closed) return Promise.reject(new RemotingClosedError(this.remoteAddr, this.#closeReason));
     const opaque = this.#takeOpaque();
-    const parts = encodeFrame(this.#outgoing(request, opaque, 0), this.#serializeType, this.#limits);
+    let parts: Uint8Array[];
+    try {
+      parts = encodeFrame(this.#outgoing(request, opaque, 0), this.#serializeType, this.#limits);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const d = deferred<RemotingCommand>();
     this.#pending.set(opaque, { deferred: d, deadline, timeoutMs, code: request.code });
     this.#trackDeadline(opaque, deadline);
@@ -349,7 +362,7 @@ export class RemotingConnection {
     }
     if (!this.#flushScheduled && !this.#writing) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+      void this.#flush();
     }
   }
 
