@@ -46,6 +46,22 @@ export class SystemBusyError extends BolideError {
   }
 }
 
+/** A message the store refuses as it is (size, properties): MESSAGE_ILLEGAL. */
+export class MessageIllegalError extends BolideError {
+  override name = "MessageIllegalError";
+  constructor(message: string) {
+    super(ResponseCode.MESSAGE_ILLEGAL, message);
+  }
+}
+
+/** The service cannot take writes now (disk full, shutting down, store locked): SERVICE_NOT_AVAILABLE. */
+export class ServiceNotAvailableError extends BolideError {
+  override name = "ServiceNotAvailableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ResponseCode.SERVICE_NOT_AVAILABLE, message, options);
+  }
+}
+
 /** The remote answered with a non-success code that the caller did not expect. */
 export class ResponseError extends BolideError {
   override name = "ResponseError";
@@ -103,12 +119,14 @@ export const errors = {
   BolideError,
   FrameError,
   InvalidParameterError,
+  MessageIllegalError,
   RemotingClosedError,
   RemotingConnectError,
   RemotingError,
   RemotingTimeoutError,
   RemotingTooManyRequestsError,
   ResponseError,
+  ServiceNotAvailableError,
   SystemBusyError,
   TopicNotExistError,
 } as const;

@@ -33,6 +33,23 @@ export const Limits = {
   maxTopics: 100_000,
   maxTopicsPerRegistration: 100_000,
 
+  /** Store: largest message body a producer may send (RocketMQ maxMessageSize). */
+  maxMessageSize: 4 * MiB,
+  /** Store: appends accepted but not yet acknowledged; past this, appends fail with SYSTEM_BUSY. */
+  maxPendingAppends: 65_536,
+  /** Store: bytes of encoded records gathered into one CommitLog write. */
+  commitLogWriteBufferBytes: 8 * MiB,
+  /** Store: ConsumeQueue file handles kept open at once. */
+  maxOpenConsumeQueueFiles: 1_024,
+  /** Store: CommitLog segment handles kept open at once. */
+  maxOpenCommitLogSegments: 16,
+  /** Store: hash slots of the active IndexFile, held in memory (4 bytes each). */
+  indexHashSlots: 1_000_000,
+  /** Store: entries per IndexFile (20 bytes each on disk). */
+  indexMaxEntries: 4_000_000,
+  /** Store: records a recovery scan reads at once; must exceed the largest record. */
+  recoveryChunkBytes: 8 * MiB,
+
   maxTopicNameLength: 127,
   maxSystemTopicNameLength: 255,
   maxGroupNameLength: 120,
@@ -48,6 +65,9 @@ export function checkLimits(l: typeof Limits = Limits): void {
   if (l.coalesceWriteBytes > l.maxWriteBacklogBytes) fail("coalesceWriteBytes must be below maxWriteBacklogBytes");
   if (l.scanNotActiveBrokerIntervalMs > l.brokerChannelExpiredTimeMs) fail("scan interval longer than expiry");
   if (l.maxTopicNameLength > l.maxSystemTopicNameLength) fail("topic name limits reversed");
+  if (l.commitLogWriteBufferBytes < l.maxMessageSize + 64 * KiB) fail("write buffer must hold the largest record");
+  if (l.recoveryChunkBytes < l.maxMessageSize + 64 * KiB) fail("recovery chunk must hold the largest record");
+  if (l.maxFrameBytes < l.maxMessageSize + l.maxHeaderBytes) fail("a frame must carry the largest message");
 }
 
 checkLimits();

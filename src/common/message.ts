@@ -1,0 +1,75 @@
+import { InvalidParameterError } from "./errors.ts";
+
+/** Message property keys (RocketMQ's MessageConst), stored in each record's properties string. */
+export const MessageProperty = {
+  TAGS: "TAGS",
+  KEYS: "KEYS",
+  UNIQ_KEY: "UNIQ_KEY",
+  WAIT_STORE_MSG_OK: "WAIT",
+  DELAY_TIME_LEVEL: "DELAY",
+  RETRY_TOPIC: "RETRY_TOPIC",
+  REAL_TOPIC: "REAL_TOPIC",
+  REAL_QUEUE_ID: "REAL_QID",
+  TRANSACTION_PREPARED: "TRAN_MSG",
+  PRODUCER_GROUP: "PGROUP",
+  TRANSACTION_ID: "__transactionId__",
+  TRANSACTION_CHECK_TIMES: "TRANSACTION_CHECK_TIMES",
+  MAX_RECONSUME_TIMES: "MAX_RECONSUME_TIMES",
+  RECONSUME_TIME: "RECONSUME_TIME",
+  ORIGIN_MESSAGE_ID: "ORIGIN_MESSAGE_ID",
+  TIMER_DELIVER_MS: "TIMER_DELIVER_MS",
+  SHARDING_KEY: "__SHARDINGKEY",
+  /** Bolide's record integrity check over every byte but the body (which has BODYCRC). */
+  HEADER_CRC: "__HCRC32",
+} as const;
+
+/** sysFlag bits (RocketMQ's MessageSysFlag). */
+export const SysFlag = {
+  COMPRESSED: 0x1,
+  MULTI_TAGS: 0x2,
+  TRANSACTION_NOT_TYPE: 0x0,
+  TRANSACTION_PREPARED_TYPE: 0x4,
+  TRANSACTION_COMMIT_TYPE: 0x8,
+  TRANSACTION_ROLLBACK_TYPE: 0xc,
+  BORNHOST_V6: 0x10,
+  STOREHOST_V6: 0x20,
+  NEED_UNWRAP: 0x40,
+  INNER_BATCH: 0x80,
+} as const;
+
+export const transactionType = (sysFlag: number): number => sysFlag & 0xc;
+
+export const NAME_VALUE_SEPARATOR = "\u0001";
+export const PROPERTY_SEPARATOR = "\u0002";
+/** Longest properties string a record can hold (int16 length). */
+export const MAX_PROPERTIES_BYTES = 32_767;
+
+export type Properties = Record<string, string>;
+
+export function encodeProperties(props: Properties | undefined): string {
+  if (!props) return "";
+  let s = "";
+  for (const k in props) {
+    const v = props[k];
+    if (v === undefined) continue;
+    if (k.includes(NAME_VALUE_SEPARATOR) || k.includes(PROPERTY_SEPARATOR) || v.includes(NAME_VALUE_SEPARATOR) || v.includes(PROPERTY_SEPARATOR)) {
+      throw new InvalidParameterError(`Property "${k.slice(0, 40)}" contains a reserved separator character (\\u0001 or \\u0002)`);
+    }
+    s += k + NAME_VALUE_SEPARATOR + v + PROPERTY_SEPARATOR;
+  }
+  return s;
+}
+
+export function decodeProperties(s: string): Properties {
+  const out: Properties = {};
+  let start = 0;
+  while (start < s.length) {
+    const end = s.indexOf(PROPERTY_SEPARATOR, start);
+    const item = s.slice(start, end < 0 ? s.length : end);
+    const eq = item.indexOf(NAME_VALUE_SEPARATOR);
+    if (eq > 0) out[item.slice(0, eq)] = item.slice(eq + 1);
+    if (end < 0) break;
+    start = end + 1;
+  }
+  return out;
+}

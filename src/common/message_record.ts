@@ -1,0 +1,278 @@
+import { fromUtf8, utf8 } from "../util/bytes.ts";
+import { decodeProperties, MessageProperty, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, type Properties } from "./message.ts";
+
+/**
+ * RocketMQ's stored message layout (reference §1.5), IPv4 hosts. A pull answer is these bytes
+ * as they lie in the CommitLog, so every client decodes them the same way. All integers are
+ * big-endian. Bolide appends one property, __HCRC32, holding a CRC-32 of every record byte
+ * except the body (covered by BODYCRC) and the CRC digits themselves, so recovery can tell a
+ * torn or garbled header from a good one.
+ */
+export const MAGIC_V1 = 0xdaa320a7 | 0; // 1-byte topic length
+export const MAGIC_V2 = 0xdaa320ab | 0; // 2-byte topic length (topics over 127 bytes)
+export const BLANK_MAGIC = 0xcbd43194 | 0; // end-of-segment filler: [int32 length, int32 BLANK_MAGIC]
+
+export const Offsets = {
+  TOTAL_SIZE: 0,
+  MAGIC: 4,
+  BODY_CRC: 8,
+  QUEUE_ID: 12,
+  FLAG: 16,
+  QUEUE_OFFSET: 20,
+  PHYSICAL_OFFSET: 28,
+  SYS_FLAG: 36,
+  BORN_TIMESTAMP: 40,
+  BORN_HOST: 48,
+  STORE_TIMESTAMP: 56,
+  STORE_HOST: 64,
+  RECONSUME_TIMES: 72,
+  PREPARED_TX_OFFSET: 76,
+  BODY_LENGTH: 84,
+  BODY: 88,
+} as const;
+
+/** Bytes of a V1 record besides body, topic and properties. */
+export const RECORD_FIXED_BYTES = 91;
+/** Smallest gap kept at a segment's end for the blank marker. */
+export const BLANK_MIN_BYTES = 8;
+const CRC_DIGITS = 10;
+/** "__HCRC32" \u0001 dddddddddd \u0002 */
+const CRC_PROPERTY_BYTES = MessageProperty.HEADER_CRC.length + 1 + CRC_DIGITS + 1;
+const CRC_PROPERTY_PREFIX = utf8(MessageProperty.HEADER_CRC + NAME_VALUE_SEPARATOR);
+
+export type Crc32 = (data: Uint8Array, initial?: number) => number;
+
+/** What a producer supplies; the store assigns offsets, store time and host. */
+export interface RecordInput {
+  topic: string;
+  queueId: number;
+  body: Uint8Array;
+  flag?: number;
+  /** Encoded properties string (see encodeProperties). */
+  properties?: string;
+  sysFlag?: number;
+  bornTimestamp?: number;
+  bornHost?: string;
+  reconsumeTimes?: number;
+  preparedTransactionOffset?: number;
+}
+
+/** A record input with its variable parts encoded once, ready to be written. */
+export interface PreparedRecord {
+  input: RecordInput;
+  topicBytes: Uint8Array;
+  propsBytes: Uint8Array;
+  size: number;
+  magic: number;
+}
+
+export function prepareRecord(input: RecordInput): PreparedRecord {
+  const topicBytes = utf8(input.topic);
+  const propsBytes = utf8(input.properties ?? "");
+  const magic = topicBytes.byteLength > 127 ? MAGIC_V2 : MAGIC_V1;
+  const size = RECORD_FIXED_BYTES + (magic === MAGIC_V2 ? 1 : 0) + input.body.byteLength + topicBytes.byteLength +
+    propsBytes.byteLength + CRC_PROPERTY_BYTES;
+  return { input, topicBytes, propsBytes, size, magic };
+}
+
+/** Bytes the properties field of a prepared record takes (must fit in int16). */
+export const storedPropertiesBytes = (r: PreparedRecord): number => r.propsBytes.byteLength + CRC_PROPERTY_BYTES;
+
+function setLong(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, Math.floor(v / 0x100000000));
+  dv.setUint32(at + 4, v >>> 0);
+}
+
+function getLong(dv: DataView, at: number): number {
+  return dv.getInt32(at) * 0x100000000 + dv.getUint32(at + 4);
+}
+
+function setHost(dv: DataView, at: number, host: string | undefined): void {
+  let ip = 0x7f000001;
+  let port = 0;
+  if (host) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(host);
+    if (m) {
+      ip = ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0;
+      port = +m[5];
+    }
+  }
+  dv.setUint32(at, ip);
+  dv.setInt32(at + 4, port);
+}
+
+function hostAt(dv: DataView, at: number): string {
+  const ip = dv.getUint32(at);
+  return `${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}:${dv.getInt32(at + 4)}`;
+}
+
+/**
+ * Writes `r` into `buf` at `at` with its assigned offsets and store time, and fills in both
+ * CRCs. `buf` must have `r.size` bytes free at `at`.
+ */
+export function writeRecord(
+  buf: Uint8Array,
+  at: number,
+  r: PreparedRecord,
+  queueOffset: number,
+  physicalOffset: number,
+  storeTimestamp: number,
+  storeHost: string | undefined,
+  crc32: Crc32,
+): void {
+  const dv = new DataView(buf.buffer, buf.byteOffset + at, r.size);
+  const input = r.input;
+  const bodyLen = input.body.byteLength;
+  dv.setInt32(Offsets.TOTAL_SIZE, r.size);
+  dv.setInt32(Offsets.MAGIC, r.magic);
+  dv.setInt32(Offsets.BODY_CRC, crc32(input.body) & 0x7fffffff);
+  dv.setInt32(Offsets.QUEUE_ID, input.queueId);
+  dv.setInt32(Offsets.FLAG, input.flag ?? 0);
+  setLong(dv, Offsets.QUEUE_OFFSET, queueOffset);
+  setLong(dv, Offsets.PHYSICAL_OFFSET, physicalOffset);
+  dv.setInt32(Offsets.SYS_FLAG, input.sysFlag ?? 0);
+  setLong(dv, Offsets.BORN_TIMESTAMP, input.bornTimestamp ?? storeTimestamp);
+  setHost(dv, Offsets.BORN_HOST, input.bornHost);
+  setLong(dv, Offsets.STORE_TIMESTAMP, storeTimestamp);
+  setHost(dv, Offsets.STORE_HOST, storeHost);
+  dv.setInt32(Offsets.RECONSUME_TIMES, input.reconsumeTimes ?? 0);
+  setLong(dv, Offsets.PREPARED_TX_OFFSET, input.preparedTransactionOffset ?? 0);
+  dv.setInt32(Offsets.BODY_LENGTH, bodyLen);
+  let p = at + Offsets.BODY;
+  buf.set(input.body, p);
+  p += bodyLen;
+  const bodyEnd = p;
+  if (r.magic === MAGIC_V2) {
+    buf[p++] = r.topicBytes.byteLength >> 8;
+  }
+  buf[p++] = r.topicBytes.byteLength & 0xff;
+  buf.set(r.topicBytes, p);
+  p += r.topicBytes.byteLength;
+  const propsLen = storedPropertiesBytes(r);
+  buf[p++] = propsLen >> 8;
+  buf[p++] = propsLen & 0xff;
+  buf.set(r.propsBytes, p);
+  p += r.propsBytes.byteLength;
+  buf.set(CRC_PROPERTY_PREFIX, p);
+  p += CRC_PROPERTY_PREFIX.byteLength;
+  const digitsAt = p;
+  let crc = crc32(buf.subarray(at, at + Offsets.BODY));
+  crc = crc32(buf.subarray(bodyEnd, digitsAt), crc);
+  const digits = String(crc).padStart(CRC_DIGITS, "0");
+  for (let i = 0; i < CRC_DIGITS; i++) buf[digitsAt + i] = digits.charCodeAt(i);
+  buf[digitsAt + CRC_DIGITS] = 2; // PROPERTY_SEPARATOR
+}
+
+export type RecordCheck =
+  | { kind: "record"; size: number }
+  | { kind: "blank"; size: number }
+  | { kind: "end" } // zeros: nothing was written here
+  | { kind: "invalid"; reason: string };
+
+/** Validates the record at `at` (sizes, magic, both CRCs) without decoding it. */
+export function checkRecord(buf: Uint8Array, at: number, limit: number, crc32: Crc32): RecordCheck {
+  if (limit - at < 8) return { kind: "invalid", reason: "fewer than 8 bytes left" };
+  const dv = new DataView(buf.buffer, buf.byteOffset + at, limit - at);
+  const size = dv.getInt32(0);
+  const magic = dv.getInt32(4);
+  if (size === 0 && magic === 0) return { kind: "end" };
+  if (magic === BLANK_MAGIC) return size >= 8 ? { kind: "blank", size } : { kind: "invalid", reason: "blank marker too short" };
+  if (magic !== MAGIC_V1 && magic !== MAGIC_V2) return { kind: "invalid", reason: `bad magic ${magic >>> 0}` };
+  if (size < RECORD_FIXED_BYTES || size > limit - at) return { kind: "invalid", reason: `size ${size} out of range` };
+  const bodyLen = dv.getInt32(Offsets.BODY_LENGTH);
+  const topicLenBytes = magic === MAGIC_V2 ? 2 : 1;
+  if (bodyLen < 0 || Offsets.BODY + bodyLen + topicLenBytes + 2 > size) return { kind: "invalid", reason: "body length out of range" };
+  const bodyEnd = Offsets.BODY + bodyLen;
+  const topicLen = magic === MAGIC_V2 ? dv.getUint16(bodyEnd) : dv.getUint8(bodyEnd);
+  const propsAt = bodyEnd + topicLenBytes + topicLen;
+  if (propsAt + 2 > size) return { kind: "invalid", reason: "topic length out of range" };
+  const propsLen = dv.getUint16(propsAt);
+  if (propsAt + 2 + propsLen !== size || propsLen < CRC_PROPERTY_BYTES) return { kind: "invalid", reason: "properties length mismatch" };
+  const body = buf.subarray(at + Offsets.BODY, at + bodyEnd);
+  if ((crc32(body) & 0x7fffffff) !== dv.getInt32(Offsets.BODY_CRC)) return { kind: "invalid", reason: "body CRC mismatch" };
+  const digitsAt = size - 1 - CRC_DIGITS;
+  if (buf[at + size - 1] !== 2) return { kind: "invalid", reason: "record does not end with a property separator" };
+  let crc = crc32(buf.subarray(at, at + Offsets.BODY));
+  crc = crc32(buf.subarray(at + bodyEnd, at + digitsAt), crc);
+  let stored = 0;
+  for (let i = 0; i < CRC_DIGITS; i++) {
+    const c = buf[at + digitsAt + i] - 48;
+    if (c < 0 || c > 9) return { kind: "invalid", reason: "header CRC is not a number" };
+    stored = stored * 10 + c;
+  }
+  if (stored !== crc) return { kind: "invalid", reason: "header CRC mismatch" };
+  return { kind: "record", size };
+}
+
+/** A stored message, decoded. */
+export interface StoredMessage {
+  size: number;
+  queueId: number;
+  flag: number;
+  queueOffset: number;
+  physicalOffset: number;
+  sysFlag: number;
+  bornTimestamp: number;
+  bornHost: string;
+  storeTimestamp: number;
+  storeHost: string;
+  reconsumeTimes: number;
+  preparedTransactionOffset: number;
+  body: Uint8Array;
+  topic: string;
+  /** User and system properties, without Bolide's integrity property. */
+  properties: Properties;
+}
+
+/** Decodes the record at `at` (call checkRecord first where the bytes are not trusted). */
+export function decodeRecord(buf: Uint8Array, at = 0): StoredMessage {
+  const dv = new DataView(buf.buffer, buf.byteOffset + at);
+  const size = dv.getInt32(Offsets.TOTAL_SIZE);
+  const magic = dv.getInt32(Offsets.MAGIC);
+  const bodyLen = dv.getInt32(Offsets.BODY_LENGTH);
+  let p = Offsets.BODY + bodyLen;
+  let topicLen: number;
+  if (magic === MAGIC_V2) {
+    topicLen = dv.getUint16(p);
+    p += 2;
+  } else {
+    topicLen = dv.getUint8(p);
+    p += 1;
+  }
+  const topic = fromUtf8(buf.subarray(at + p, at + p + topicLen));
+  p += topicLen;
+  const propsLen = dv.getUint16(p);
+  p += 2;
+  const properties = decodeProperties(fromUtf8(buf.subarray(at + p, at + p + propsLen)));
+  delete properties[MessageProperty.HEADER_CRC];
+  return {
+    size,
+    queueId: dv.getInt32(Offsets.QUEUE_ID),
+    flag: dv.getInt32(Offsets.FLAG),
+    queueOffset: getLong(dv, Offsets.QUEUE_OFFSET),
+    physicalOffset: getLong(dv, Offsets.PHYSICAL_OFFSET),
+    sysFlag: dv.getInt32(Offsets.SYS_FLAG),
+    bornTimestamp: getLong(dv, Offsets.BORN_TIMESTAMP),
+    bornHost: hostAt(dv, Offsets.BORN_HOST),
+    storeTimestamp: getLong(dv, Offsets.STORE_TIMESTAMP),
+    storeHost: hostAt(dv, Offsets.STORE_HOST),
+    reconsumeTimes: dv.getInt32(Offsets.RECONSUME_TIMES),
+    preparedTransactionOffset: getLong(dv, Offsets.PREPARED_TX_OFFSET),
+    body: buf.subarray(at + Offsets.BODY, at + Offsets.BODY + bodyLen),
+    topic,
+    properties,
+  };
+}
+
+/** Reads the fields the dispatcher needs without decoding the body. */
+export function recordStoreTimestamp(buf: Uint8Array, at = 0): number {
+  return getLong(new DataView(buf.buffer, buf.byteOffset + at), Offsets.STORE_TIMESTAMP);
+}
+
+export function writeBlank(buf: Uint8Array, at: number, length: number): void {
+  const dv = new DataView(buf.buffer, buf.byteOffset + at, 8);
+  dv.setInt32(0, length);
+  dv.setInt32(4, BLANK_MAGIC);
+}
+
+export { PROPERTY_SEPARATOR };

@@ -1,0 +1,278 @@
+import type { FileSystem, StoreFile } from "../platform/file_system.ts";
+import { javaStringHash } from "../util/java_hash.ts";
+import { offsetName, parseOffsetName } from "./file_names.ts";
+
+/**
+ * Key → CommitLog offset lookup (RocketMQ's IndexFile, §2.3). Each file: a 40-byte header, a
+ * table of hash slots (int32: newest entry of the slot), and 20-byte entries (key hash, offset,
+ * seconds since the file's first entry, previous entry of the slot). Entry 0 is unused so that
+ * 0 means "none". The active file's slot table lives in memory (slots × 4 bytes, a fixed size)
+ * and reaches the file on flush; entries are written once per dispatch batch.
+ */
+const HEADER_BYTES = 40;
+const ENTRY_BYTES = 20;
+
+interface IndexFileState {
+  seq: number;
+  path: string;
+  file: StoreFile;
+  beginTimestamp: number;
+  endTimestamp: number;
+  beginPhyOffset: number;
+  /** Dispatch position this file has indexed up to (durable once flushed). */
+  endPhyOffset: number;
+  count: number;
+}
+
+export class IndexService {
+  readonly #dir: string;
+  readonly #fs: FileSystem;
+  readonly #slots: number;
+  readonly #maxEntries: number;
+  #sealed: IndexFileState[] = [];
+  #active: IndexFileState | undefined;
+  #slotTable: Int32Array;
+  #dirtyPages = new Set<number>();
+  #staged: Uint8Array;
+  #stagedCount = 0;
+  #stagedFrom = 0;
+
+  constructor(opts: { dir: string; fs: FileSystem; slots: number; maxEntries: number }) {
+    this.#dir = opts.dir;
+    this.#fs = opts.fs;
+    this.#slots = opts.slots;
+    this.#maxEntries = opts.maxEntries;
+    this.#slotTable = new Int32Array(this.#slots);
+    this.#staged = new Uint8Array(ENTRY_BYTES * 256);
+    this.#fs.mkdirp(this.#dir);
+  }
+
+  #fileBytes(): number {
+    return HEADER_BYTES + this.#slots * 4 + this.#maxEntries * ENTRY_BYTES;
+  }
+
+  /**
+   * Opens the files. After a crash the active file's slot table is rebuilt from its durable
+   * entries (the header's count), since slot pages written after the last flush may be lost.
+   * Returns the dispatch position indexed durably, from which entries must be re-added.
+   */
+  load(crashed: boolean): number | undefined {
+    const names = this.#fs.list(this.#dir).filter((n) => parseOffsetName(n) !== undefined);
+    for (const name of names) {
+      const path = `${this.#dir}/${name}`;
+      const file = this.#fs.open(path);
+      const h = new Uint8Array(HEADER_BYTES);
+      file.read(h, 0);
+      const dv = new DataView(h.buffer);
+      const st: IndexFileState = {
+        seq: parseOffsetName(name)!,
+        path,
+        file,
+        beginTimestamp: readLong(dv, 0),
+        endTimestamp: readLong(dv, 8),
+        beginPhyOffset: readLong(dv, 16),
+        endPhyOffset: readLong(dv, 24),
+        count: Math.max(1, dv.getInt32(36)),
+      };
+      this.#sealed.push(st);
+    }
+    const last = this.#sealed.pop();
+    if (!last) return undefined;
+    this.#active = last;
+    if (crashed) this.#rebuildSlots(last);
+    else this.#readSlots(last);
+    // Entries past the durable count are garbage or will be re-added.
+    return last.endPhyOffset;
+  }
+
+  #rebuildSlots(st: IndexFileState): void {
+    this.#slotTable.fill(0);
+    const chunk = new Uint8Array(ENTRY_BYTES * 4096);
+    const dv = new DataView(chunk.buffer);
+    for (let i = 1; i < st.count; i += 4096) {
+      const n = Math.min(4096, st.count - i);
+      st.file.read(chunk.subarray(0, n * ENTRY_BYTES), this.#entryPos(i));
+      for (let j = 0; j < n; j++) this.#slotTable[dv.getInt32(j * ENTRY_BYTES) % this.#slots] = i + j;
+    }
+    for (let p = 0; p * 1024 < this.#slots; p++) this.#dirtyPages.add(p);
+  }
+
+  /** Adds `topic#key` → `physicalOffset`. `dispatchEnd` is the end of the record being indexed. */
+  add(topic: string, key: string, physicalOffset: number, storeTimestamp: number): void {
+    let st = this.#active;
+    if (!st || st.count >= this.#maxEntries) st = this.#roll(physicalOffset, storeTimestamp);
+    let hash = Math.abs(javaStringHash(`${topic}#${key}`));
+    if (hash < 0) hash = 0; // abs(MIN_VALUE) stays negative in Java too
+    const slot = hash % this.#slots;
+    const prev = this.#slotTable[slot];
+    const idx = st.count++;
+    if (this.#stagedCount === 0) this.#stagedFrom = idx;
+    if ((this.#stagedCount + 1) * ENTRY_BYTES > this.#staged.byteLength) {
+      const bigger = new Uint8Array(this.#staged.byteLength * 2);
+      bigger.set(this.#staged);
+      this.#staged = bigger;
+    }
+    const dv = new DataView(this.#staged.buffer, this.#stagedCount * ENTRY_BYTES, ENTRY_BYTES);
+    dv.setInt32(0, hash);
+    dv.setUint32(4, Math.floor(physicalOffset / 0x100000000));
+    dv.setUint32(8, physicalOffset >>> 0);
+    dv.setInt32(12, Math.max(0, Math.floor((storeTimestamp - st.beginTimestamp) / 1000)));
+    dv.setInt32(16, prev);
+    this.#stagedCount++;
+    this.#slotTable[slot] = idx;
+    this.#dirtyPages.add(slot >> 10);
+    if (storeTimestamp > st.endTimestamp) st.endTimestamp = storeTimestamp;
+  }
+
+  /** Records how far the dispatcher has indexed (the header's endPhyOffset at the next flush). */
+  markDispatched(end: number): void {
+    if (this.#active) this.#active.endPhyOffset = end;
+  }
+
+  writeStaged(): void {
+    const st = this.#active;
+    if (!st || this.#stagedCount === 0) return;
+    st.file.write(this.#staged.subarray(0, this.#stagedCount * ENTRY_BYTES), this.#entryPos(this.#stagedFrom));
+    this.#stagedCount = 0;
+  }
+
+  /** Makes entries, slots and then the header durable, in that order (two syncs). */
+  async flush(): Promise<void> {
+    const st = this.#active;
+    if (!st) return;
+    this.writeStaged();
+    for (const page of [...this.#dirtyPages].sort((a, b) => a - b)) this.#writeSlotPage(st, page);
+    this.#dirtyPages.clear();
+    await st.file.sync();
+    this.#writeHeader(st);
+    await st.file.sync();
+  }
+
+  /** Up to `maxNum` offsets whose key hash matches, newest first, within [begin, end] ms. */
+  query(topic: string, key: string, maxNum: number, begin: number, end: number): number[] {
+    this.writeStaged();
+    let hash = Math.abs(javaStringHash(`${topic}#${key}`));
+    if (hash < 0) hash = 0;
+    const slot = hash % this.#slots;
+    const out: number[] = [];
+    const files = [...this.#sealed, ...(this.#active ? [this.#active] : [])].reverse();
+    const entry = new Uint8Array(ENTRY_BYTES);
+    const dv = new DataView(entry.buffer);
+    for (const st of files) {
+      if (out.length >= maxNum) break;
+      if (st.endTimestamp < begin || st.beginTimestamp > end) continue;
+      let idx: number;
+      if (st === this.#active) idx = this.#slotTable[slot];
+      else {
+        const b = new Uint8Array(4);
+        st.file.read(b, HEADER_BYTES + slot * 4);
+        idx = new DataView(b.buffer).getInt32(0);
+      }
+      let guard = st.count;
+      while (idx > 0 && idx < st.count && out.length < maxNum && guard-- > 0) {
+        st.file.read(entry, this.#entryPos(idx));
+        const t = st.beginTimestamp + dv.getInt32(12) * 1000;
+        if (dv.getInt32(0) === hash && t >= begin - 1000 && t <= end) {
+          out.push(dv.getUint32(4) * 0x100000000 + dv.getUint32(8));
+        }
+        const prev = dv.getInt32(16);
+        if (prev >= idx) break; // chains only go back: anything else is damage
+        idx = prev;
+      }
+    }
+    return out;
+  }
+
+  /** Deletes sealed files whose entries all point below `logMin`. */
+  deleteBelow(logMin: number): void {
+    while (this.#sealed.length > 0 && this.#sealed[0].endPhyOffset <= logMin) {
+      const st = this.#sealed.shift()!;
+      st.file.close();
+      this.#fs.remove(st.path);
+    }
+  }
+
+  close(): void {
+    for (const st of [...this.#sealed, ...(this.#active ? [this.#active] : [])]) {
+      try {
+        st.file.close();
+      } catch { /* gone */ }
+    }
+  }
+
+  get fileCount(): number {
+    return this.#sealed.length + (this.#active ? 1 : 0);
+  }
+
+  #roll(physicalOffset: number, storeTimestamp: number): IndexFileState {
+    const prev = this.#active;
+    if (prev) {
+      this.writeStaged();
+      for (let page = 0; page * 1024 < this.#slots; page++) this.#writeSlotPage(prev, page);
+      this.#writeHeader(prev);
+      this.#sealed.push(prev);
+      void prev.file.sync().catch(() => {});
+    }
+    const seq = prev ? prev.seq + 1 : 1;
+    const path = `${this.#dir}/${offsetName(seq)}`;
+    const file = this.#fs.open(path, { create: true });
+    file.truncate(this.#fileBytes());
+    const st: IndexFileState = {
+      seq,
+      path,
+      file,
+      beginTimestamp: storeTimestamp,
+      endTimestamp: storeTimestamp,
+      beginPhyOffset: physicalOffset,
+      endPhyOffset: physicalOffset,
+      count: 1,
+    };
+    this.#active = st;
+    this.#slotTable.fill(0);
+    this.#dirtyPages.clear();
+    this.#writeHeader(st);
+    return st;
+  }
+
+  /** Slots are big-endian on disk, like every integer in the store; 1024 slots to a 4 KiB page. */
+  #writeSlotPage(st: IndexFileState, page: number): void {
+    const first = page * 1024;
+    const n = Math.min(1024, this.#slots - first);
+    const buf = new Uint8Array(n * 4);
+    const dv = new DataView(buf.buffer);
+    for (let i = 0; i < n; i++) dv.setInt32(i * 4, this.#slotTable[first + i]);
+    st.file.write(buf, HEADER_BYTES + first * 4);
+  }
+
+  #readSlots(st: IndexFileState): void {
+    const buf = new Uint8Array(this.#slots * 4);
+    st.file.read(buf, HEADER_BYTES);
+    const dv = new DataView(buf.buffer);
+    for (let i = 0; i < this.#slots; i++) this.#slotTable[i] = dv.getInt32(i * 4);
+  }
+
+  #writeHeader(st: IndexFileState): void {
+    const h = new Uint8Array(HEADER_BYTES);
+    const dv = new DataView(h.buffer);
+    writeLong(dv, 0, st.beginTimestamp);
+    writeLong(dv, 8, st.endTimestamp);
+    writeLong(dv, 16, st.beginPhyOffset);
+    writeLong(dv, 24, st.endPhyOffset);
+    dv.setInt32(32, this.#slots);
+    dv.setInt32(36, st.count);
+    st.file.write(h, 0);
+  }
+
+  #entryPos(idx: number): number {
+    return HEADER_BYTES + this.#slots * 4 + idx * ENTRY_BYTES;
+  }
+}
+
+function readLong(dv: DataView, at: number): number {
+  return dv.getInt32(at) * 0x100000000 + dv.getUint32(at + 4);
+}
+
+function writeLong(dv: DataView, at: number, v: number): void {
+  dv.setInt32(at, Math.floor(v / 0x100000000));
+  dv.setUint32(at + 4, v >>> 0);
+}

@@ -1,0 +1,719 @@
+import { MessageIllegalError, ServiceNotAvailableError, SystemBusyError, InvalidParameterError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
+import { type Logger, silentLogger } from "../common/log.ts";
+import {
+  encodeProperties,
+  MAX_PROPERTIES_BYTES,
+  MessageProperty,
+  type Properties,
+  SysFlag,
+  transactionType,
+} from "../common/message.ts";
+import {
+  decodeRecord,
+  prepareRecord,
+  recordStoreTimestamp,
+  storedPropertiesBytes,
+  type StoredMessage,
+} from "../common/message_record.ts";
+import { crc32 } from "../platform/crc32.ts";
+import { type FileLock, LockHeldError } from "../platform/file_system.ts";
+import { deferred, type Deferred } from "../util/deferred.ts";
+import { javaStringHash } from "../util/java_hash.ts";
+import { Checkpoint } from "./checkpoint.ts";
+import { CommitLog } from "./commit_log.ts";
+import { ConsumeQueue, CQ_UNIT_BYTES, type CqUnit, decodeUnit } from "./consume_queue.ts";
+import { HandleCache } from "./handle_cache.ts";
+import { IndexService } from "./index_service.ts";
+import { type StoreConfig, storeConfig } from "./store_config.ts";
+
+export interface PutMessageRequest {
+  topic: string;
+  queueId: number;
+  body: Uint8Array;
+  properties?: Properties;
+  flag?: number;
+  sysFlag?: number;
+  bornTimestamp?: number;
+  bornHost?: string;
+  reconsumeTimes?: number;
+  preparedTransactionOffset?: number;
+}
+
+export type PutStatus = "PUT_OK" | "FLUSH_DISK_TIMEOUT";
+
+export interface PutResult {
+  status: PutStatus;
+  physicalOffset: number;
+  size: number;
+  queueOffset: number;
+  storeTimestamp: number;
+}
+
+export type GetStatus =
+  | "FOUND"
+  | "NO_MESSAGE_IN_QUEUE"
+  | "OFFSET_TOO_SMALL"
+  | "OFFSET_OVERFLOW_ONE"
+  | "OFFSET_OVERFLOW_BADLY"
+  | "OFFSET_FOUND_NULL";
+
+export interface GetResult {
+  status: GetStatus;
+  /** Raw records, as stored (a pull answer's body is their concatenation). */
+  messages: Uint8Array[];
+  units: CqUnit[];
+  nextBeginOffset: number;
+  minOffset: number;
+  maxOffset: number;
+}
+
+export type ArrivalListener = (topic: string, queueId: number, maxOffset: number) => void;
+
+interface Pending {
+  topic: string;
+  queueId: number;
+  result: PutResult;
+  tags: string | undefined;
+  keys: string[];
+  dispatchToQueue: boolean;
+  done: Deferred<PutResult>;
+}
+
+interface SyncWaiter {
+  end: number;
+  deadline: number;
+  resolve(status: PutStatus): void;
+}
+
+/**
+ * The broker's storage engine: one CommitLog, a ConsumeQueue per topic queue, an IndexFile for
+ * keys, flush services, crash recovery and retention. See docs/store.md.
+ */
+export class MessageStore {
+  readonly config: StoreConfig;
+  readonly #log: Logger;
+  readonly #fs: StoreConfig["fs"];
+  readonly #root: string;
+  readonly #lock: FileLock;
+  readonly #handles: HandleCache;
+  readonly #commitLog: CommitLog;
+  readonly #queues = new Map<string, ConsumeQueue>();
+  readonly #index: IndexService | undefined;
+  readonly #checkpoint: Checkpoint;
+  readonly #listeners: ArrivalListener[] = [];
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+
+  #pending: Pending[] = [];
+  #batchScheduled = false;
+  #inFlight = 0;
+  #dispatched = 0;
+  #consumeQueueFlushed = 0;
+  #syncWaiters: SyncWaiter[] = [];
+  #syncRunning = false;
+  #asyncFlushRunning = false;
+  #lastThoroughFlush = Date.now();
+  #queueFlushRunning = false;
+  #checkpointChain: Promise<void> = Promise.resolve();
+  #diskFull = false;
+  #diskUsage = 0;
+  #closed = false;
+  #lastStoreTimestamp = 0;
+
+  /** Opens (and if needed recovers) the store at `config.storePathRootDir`. */
+  static open(partial: Partial<StoreConfig> & { storePathRootDir: string }, log: Logger = silentLogger): MessageStore {
+    return new MessageStore(storeConfig(partial), log);
+  }
+
+  private constructor(config: StoreConfig, log: Logger) {
+    this.config = config;
+    this.#log = log;
+    this.#fs = config.fs;
+    this.#root = config.storePathRootDir;
+    this.#fs.mkdirp(this.#root);
+    try {
+      this.#lock = this.#fs.lock(`${this.#root}/lock`);
+    } catch (err) {
+      if (err instanceof LockHeldError) throw new ServiceNotAvailableError(err.message, { cause: err });
+      throw err;
+    }
+    try {
+      const abortPath = `${this.#root}/abort`;
+      const crashed = this.#fs.exists(abortPath);
+      this.#handles = new HandleCache(this.#fs, Limits.maxOpenConsumeQueueFiles);
+      this.#checkpoint = new Checkpoint(`${this.#root}/checkpoint`, this.#fs, crc32);
+      this.#commitLog = new CommitLog({
+        dir: `${this.#root}/commitlog`,
+        fs: this.#fs,
+        segmentBytes: config.commitLogSegmentBytes,
+        bufferBytes: Limits.commitLogWriteBufferBytes,
+        crc32,
+        maxOpenSegments: Limits.maxOpenCommitLogSegments,
+      });
+      this.#loadConsumeQueues();
+      if (config.messageIndexEnable) {
+        this.#index = new IndexService({ dir: `${this.#root}/index`, fs: this.#fs, slots: config.indexHashSlots, maxEntries: config.indexMaxEntries });
+      }
+      this.#recover(crashed);
+      // The abort marker says "running": found at the next start, it means this run crashed.
+      this.#fs.writeTextAtomic(abortPath, String(Date.now()));
+      this.checkDisk();
+      this.#startServices();
+    } catch (err) {
+      this.#lock.release();
+      throw err;
+    }
+  }
+
+  // ---- recovery ------------------------------------------------------------------------------
+
+  #loadConsumeQueues(): void {
+    const root = `${this.#root}/consumequeue`;
+    for (const topic of this.#fs.list(root)) {
+      for (const qid of this.#fs.list(`${root}/${topic}`)) {
+        if (!/^\d+$/.test(qid)) continue;
+        this.#queue(topic, Number(qid));
+      }
+    }
+  }
+
+  #recover(crashed: boolean): void {
+    const started = Date.now();
+    const cp = this.#checkpoint.data;
+    // Without index files, every record re-dispatched is indexed again.
+    const indexDurable = this.#index ? (this.#index.load(crashed) ?? -1) : Infinity;
+    // After a clean stop everything up to the flushed end is consistent. After a crash, rescan
+    // from the last point every derived structure had made durable, and rebuild past it.
+    let from = crashed
+      ? Math.min(cp.consumeQueueFlushed, cp.commitLogFlushed, Math.max(0, indexDurable))
+      : cp.commitLogFlushed;
+    from = Math.max(from, this.#commitLog.minOffset);
+    let records = 0;
+    const end = this.#commitLog.scan(from, (buf, at, offset, size) => {
+      records++;
+      this.#redispatch(buf, at, offset, size, offset >= indexDurable);
+    }, Limits.recoveryChunkBytes);
+    this.#commitLog.setEnd(end);
+    for (const q of this.#queues.values()) q.truncateAfter(end);
+    this.#dispatched = end;
+    this.#consumeQueueFlushed = Math.min(cp.consumeQueueFlushed, end);
+    this.#index?.markDispatched(end);
+    if (crashed) {
+      this.#log.warn(
+        `recovered after a crash: scanned ${records} records from offset ${from}, log ends at ${end} (${Date.now() - started} ms)`,
+      );
+    }
+  }
+
+  #redispatch(buf: Uint8Array, at: number, offset: number, size: number, index: boolean): void {
+    const m = decodeRecord(buf, at);
+    const tx = transactionType(m.sysFlag);
+    if (tx !== SysFlag.TRANSACTION_PREPARED_TYPE && tx !== SysFlag.TRANSACTION_ROLLBACK_TYPE) {
+      this.#queue(m.topic, m.queueId).put(m.queueOffset, offset, size, tagsCode(m.properties[MessageProperty.TAGS]));
+    }
+    if (index && this.#index) {
+      for (const key of indexKeys(m.properties)) this.#index.add(m.topic, key, offset, m.storeTimestamp);
+    }
+    if (m.storeTimestamp > this.#lastStoreTimestamp) this.#lastStoreTimestamp = m.storeTimestamp;
+  }
+
+  // ---- appending -----------------------------------------------------------------------------
+
+  /** Appends one message; resolves once it is written (ASYNC_FLUSH) or durable (SYNC_FLUSH). */
+  putMessage(req: PutMessageRequest): Promise<PutResult> {
+    try {
+      return this.#put(req);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Appends several messages in one write; each gets its own result. */
+  putMessages(reqs: PutMessageRequest[]): Promise<PutResult[]> {
+    try {
+      this.#checkWritable(reqs.length);
+      return Promise.all(reqs.map((r) => this.#put(r)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #checkWritable(n: number): void {
+    if (this.#closed) throw new ServiceNotAvailableError("The message store is shut down");
+    if (this.#diskFull) {
+      throw new ServiceNotAvailableError(
+        `Disk full: usage ${(this.#diskUsage * 100).toFixed(1)}% of ${this.#root} is above ${(this.config.diskFullRatio * 100).toFixed(0)}%; writes resume when space is freed`,
+      );
+    }
+    if (this.#inFlight + n > this.config.maxPendingAppends) {
+      throw new SystemBusyError(`Store busy: ${this.#inFlight} appends in progress (maximum ${this.config.maxPendingAppends})`);
+    }
+  }
+
+  #put(req: PutMessageRequest): Promise<PutResult> {
+    this.#checkWritable(1);
+    if (!(req.body instanceof Uint8Array)) throw new MessageIllegalError("Message body must be bytes");
+    if (req.body.byteLength === 0) throw new MessageIllegalError("Message body is empty");
+    if (req.body.byteLength > this.config.maxMessageSize) {
+      throw new MessageIllegalError(`Message body is ${req.body.byteLength} bytes; at most ${this.config.maxMessageSize} allowed`);
+    }
+    if (!Number.isInteger(req.queueId) || req.queueId < 0 || req.queueId > 65_535) {
+      throw new InvalidParameterError(`queueId ${req.queueId} is out of range 0..65535`);
+    }
+    const prepared = prepareRecord({
+      topic: req.topic,
+      queueId: req.queueId,
+      body: req.body,
+      flag: req.flag,
+      properties: encodeProperties(req.properties),
+      sysFlag: req.sysFlag,
+      bornTimestamp: req.bornTimestamp,
+      bornHost: req.bornHost,
+      reconsumeTimes: req.reconsumeTimes,
+      preparedTransactionOffset: req.preparedTransactionOffset,
+    });
+    if (storedPropertiesBytes(prepared) > MAX_PROPERTIES_BYTES) {
+      throw new MessageIllegalError(`Message properties are ${prepared.propsBytes.byteLength} bytes; at most ${MAX_PROPERTIES_BYTES - 20} allowed`);
+    }
+    if (prepared.topicBytes.byteLength > Limits.maxSystemTopicNameLength) throw new MessageIllegalError("Topic name too long");
+
+    const tx = transactionType(req.sysFlag ?? 0);
+    const toQueue = tx !== SysFlag.TRANSACTION_PREPARED_TYPE && tx !== SysFlag.TRANSACTION_ROLLBACK_TYPE;
+    const queue = this.#queue(req.topic, req.queueId);
+    // Prepared and rolled-back transaction records take queue offset 0 and no ConsumeQueue unit.
+    const queueOffset = toQueue ? queue.maxOffset + this.#stagedFor(queue) : 0;
+    // Store time never goes backwards, so a binary search by time over a queue stays valid.
+    const now = Math.max(Date.now(), this.#lastStoreTimestamp);
+    this.#lastStoreTimestamp = now;
+    const phys = this.#commitLog.append(prepared, queueOffset, now, this.config.storeHost);
+    const done = deferred<PutResult>();
+    const props = req.properties;
+    this.#pending.push({
+      topic: req.topic,
+      queueId: req.queueId,
+      result: { status: "PUT_OK", physicalOffset: phys, size: prepared.size, queueOffset, storeTimestamp: now },
+      tags: props?.[MessageProperty.TAGS],
+      keys: props ? indexKeys(props) : [],
+      dispatchToQueue: toQueue,
+      done,
+    });
+    if (toQueue) this.#reserved.set(queue, (this.#reserved.get(queue) ?? 0) + 1);
+    this.#inFlight++;
+    if (!this.#batchScheduled) {
+      this.#batchScheduled = true;
+      queueMicrotask(this.#completeBatch);
+    }
+    return done.promise;
+  }
+
+  /** Queue offsets handed out in the current batch but not yet dispatched. */
+  readonly #reserved = new Map<ConsumeQueue, number>();
+  #stagedFor(q: ConsumeQueue): number {
+    return this.#reserved.get(q) ?? 0;
+  }
+
+  /** Writes the batch, dispatches it, then acknowledges (after a group fdatasync under SYNC_FLUSH). */
+  readonly #completeBatch = (): void => {
+    this.#batchScheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#reserved.clear();
+    if (batch.length === 0) return;
+    try {
+      this.#commitLog.writeOut();
+    } catch (err) {
+      this.#inFlight -= batch.length;
+      const e = new ServiceNotAvailableError(`CommitLog write failed: ${(err as Error).message}`, { cause: err });
+      for (const p of batch) p.done.reject(e);
+      return;
+    }
+    const touched = new Set<ConsumeQueue>();
+    let end = this.#dispatched;
+    for (const p of batch) {
+      const r = p.result;
+      if (p.dispatchToQueue) {
+        const q = this.#queue(p.topic, p.queueId);
+        q.put(r.queueOffset, r.physicalOffset, r.size, tagsCode(p.tags));
+        touched.add(q);
+      }
+      if (this.#index) for (const key of p.keys) this.#index.add(p.topic, key, r.physicalOffset, r.storeTimestamp);
+      end = Math.max(end, r.physicalOffset + r.size);
+    }
+    for (const q of touched) q.writeStaged();
+    this.#index?.writeStaged();
+    this.#dispatched = end;
+    this.#index?.markDispatched(end);
+    for (const q of touched) {
+      for (const l of this.#listeners) {
+        try {
+          l(q.topic, q.queueId, q.maxOffset);
+        } catch (err) {
+          this.#log.error(`arrival listener failed: ${(err as Error).message}`);
+        }
+      }
+    }
+    if (this.config.flushDiskType === "SYNC_FLUSH") {
+      this.#awaitSync(end).then((status) => {
+        this.#inFlight -= batch.length;
+        for (const p of batch) {
+          p.result.status = status;
+          p.done.resolve(p.result);
+        }
+      });
+    } else {
+      this.#inFlight -= batch.length;
+      for (const p of batch) p.done.resolve(p.result);
+    }
+  };
+
+  // ---- flushing ------------------------------------------------------------------------------
+
+  /** Resolves once a sync covers `end` (PUT_OK) or after syncFlushTimeout (FLUSH_DISK_TIMEOUT; the data is kept). */
+  #awaitSync(end: number): Promise<PutStatus> {
+    if (this.#commitLog.flushedOffset >= end) return Promise.resolve("PUT_OK");
+    return new Promise((resolve) => {
+      this.#syncWaiters.push({ end, deadline: Date.now() + this.config.syncFlushTimeoutMs, resolve });
+      void this.#groupCommit();
+    });
+  }
+
+  /** One fdatasync covers every append written before it: all waiters it covers are answered together. */
+  async #groupCommit(): Promise<void> {
+    if (this.#syncRunning) return;
+    this.#syncRunning = true;
+    try {
+      while (this.#syncWaiters.length > 0 && !this.#closed) {
+        let flushed: number;
+        try {
+          flushed = await this.#commitLog.sync();
+        } catch (err) {
+          this.#log.error(`CommitLog fdatasync failed: ${(err as Error).message}`);
+          this.#expireSyncWaiters(Infinity);
+          break;
+        }
+        const still: SyncWaiter[] = [];
+        for (const w of this.#syncWaiters) (w.end <= flushed ? w.resolve("PUT_OK") : still.push(w));
+        this.#syncWaiters = still;
+        this.#expireSyncWaiters(Date.now());
+      }
+    } finally {
+      this.#syncRunning = false;
+    }
+  }
+
+  #expireSyncWaiters(now: number): void {
+    const still: SyncWaiter[] = [];
+    for (const w of this.#syncWaiters) (w.deadline <= now ? w.resolve("FLUSH_DISK_TIMEOUT") : still.push(w));
+    this.#syncWaiters = still;
+  }
+
+  async #asyncFlush(force: boolean): Promise<void> {
+    if (this.#asyncFlushRunning) return;
+    const dirty = this.#commitLog.writtenOffset - this.#commitLog.flushedOffset;
+    const thorough = Date.now() - this.#lastThoroughFlush >= this.config.flushCommitLogThoroughIntervalMs;
+    if (dirty <= 0 || (!force && !thorough && dirty < this.config.flushCommitLogLeastPages * 4096)) return;
+    this.#asyncFlushRunning = true;
+    try {
+      await this.#commitLog.sync();
+      if (thorough) this.#lastThoroughFlush = Date.now();
+      await this.#saveCheckpoint();
+    } catch (err) {
+      this.#log.error(`CommitLog flush failed: ${(err as Error).message}`);
+    } finally {
+      this.#asyncFlushRunning = false;
+    }
+  }
+
+  /** Makes ConsumeQueues and the index durable up to the current dispatch point, then records it. */
+  async #flushQueues(): Promise<void> {
+    if (this.#queueFlushRunning) return;
+    this.#queueFlushRunning = true;
+    try {
+      const point = this.#dispatched;
+      for (const q of this.#queues.values()) await q.sync();
+      await this.#index?.flush();
+      this.#consumeQueueFlushed = point;
+      await this.#saveCheckpoint();
+    } catch (err) {
+      this.#log.error(`ConsumeQueue flush failed: ${(err as Error).message}`);
+    } finally {
+      this.#queueFlushRunning = false;
+    }
+  }
+
+  #saveCheckpoint(): Promise<void> {
+    this.#checkpointChain = this.#checkpointChain.then(() =>
+      this.#checkpoint.save({
+        commitLogFlushed: this.#commitLog.flushedOffset,
+        consumeQueueFlushed: this.#consumeQueueFlushed,
+        physicMsgTimestamp: this.#lastStoreTimestamp,
+        logicsMsgTimestamp: this.#lastStoreTimestamp,
+      })
+    ).catch((err) => this.#log.error(`checkpoint write failed: ${(err as Error).message}`));
+    return this.#checkpointChain;
+  }
+
+  /** Flushes everything now (CommitLog, ConsumeQueues, index, checkpoint). */
+  async flush(): Promise<void> {
+    await this.#commitLog.sync();
+    await this.#flushQueues();
+  }
+
+  #startServices(): void {
+    const c = this.config;
+    if (c.flushDiskType === "ASYNC_FLUSH") {
+      this.#timers.push(setInterval(() => void this.#asyncFlush(false), c.flushIntervalCommitLogMs));
+    } else {
+      this.#timers.push(setInterval(() => this.#expireSyncWaiters(Date.now()), Math.max(10, Math.min(100, c.syncFlushTimeoutMs / 5))));
+    }
+    this.#timers.push(setInterval(() => void this.#flushQueues(), c.flushConsumeQueueIntervalMs));
+    this.#timers.push(setInterval(() => {
+      this.checkDisk();
+      this.cleanExpiredFiles();
+    }, c.cleanResourceIntervalMs));
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  /** Up to `maxMsgs` raw records of a queue from logical `offset` (and at most `maxBytes`). */
+  getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, maxBytes = 4 * 1024 * 1024): GetResult {
+    const q = this.#queues.get(queueKey(topic, queueId));
+    const minOffset = q?.minOffset ?? 0;
+    const maxOffset = q?.maxOffset ?? 0;
+    const result = (status: GetStatus, nextBeginOffset: number): GetResult =>
+      ({ status, messages: [], units: [], nextBeginOffset, minOffset, maxOffset });
+    if (!q || maxOffset === 0) return result("NO_MESSAGE_IN_QUEUE", 0);
+    if (offset < minOffset) return result("OFFSET_TOO_SMALL", minOffset);
+    if (offset === maxOffset) return result("OFFSET_OVERFLOW_ONE", offset);
+    if (offset > maxOffset) return result("OFFSET_OVERFLOW_BADLY", maxOffset);
+    const out = result("FOUND", offset);
+    const logMin = this.#commitLog.minOffset;
+    let next = offset;
+    let bytes = 0;
+    while (out.messages.length < maxMsgs && next < maxOffset) {
+      const unitsBuf = q.read(next, Math.min(maxMsgs - out.messages.length, 1024));
+      if (unitsBuf.byteLength === 0) break;
+      let stop = false;
+      for (let i = 0; i < unitsBuf.byteLength; i += CQ_UNIT_BYTES) {
+        const u = decodeUnit(unitsBuf, i);
+        if (u.physicalOffset < logMin) {
+          next++; // its record was deleted by retention
+          continue;
+        }
+        if (out.messages.length > 0 && bytes + u.size > maxBytes) {
+          stop = true;
+          break;
+        }
+        out.messages.push(this.#commitLog.read(u.physicalOffset, u.size));
+        out.units.push(u);
+        bytes += u.size;
+        next++;
+      }
+      if (stop) break;
+    }
+    out.nextBeginOffset = next;
+    if (out.messages.length === 0) out.status = "OFFSET_FOUND_NULL";
+    return out;
+  }
+
+  /** The raw record at a physical offset, or undefined if it is not stored. */
+  readRecord(physicalOffset: number): Uint8Array | undefined {
+    if (physicalOffset < this.#commitLog.minOffset || physicalOffset + 8 > this.#commitLog.writtenOffset) return undefined;
+    const size = this.#commitLog.recordSize(physicalOffset);
+    if (size <= 0 || physicalOffset + size > this.#commitLog.writtenOffset) return undefined;
+    return this.#commitLog.read(physicalOffset, size);
+  }
+
+  lookMessageByOffset(physicalOffset: number): StoredMessage | undefined {
+    const raw = this.readRecord(physicalOffset);
+    return raw ? decodeRecord(raw) : undefined;
+  }
+
+  maxOffset(topic: string, queueId: number): number {
+    return this.#queues.get(queueKey(topic, queueId))?.maxOffset ?? 0;
+  }
+
+  minOffset(topic: string, queueId: number): number {
+    return this.#queues.get(queueKey(topic, queueId))?.minOffset ?? 0;
+  }
+
+  /** The first logical offset whose store time is ≥ `timestamp` (maxOffset if none). */
+  offsetForTimestamp(topic: string, queueId: number, timestamp: number): number {
+    const q = this.#queues.get(queueKey(topic, queueId));
+    if (!q) return 0;
+    let lo = q.minOffset;
+    let hi = q.maxOffset;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const u = q.unit(mid);
+      const t = u ? this.#storeTime(u.physicalOffset) : Infinity;
+      if (t < timestamp) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  earliestMessageTime(topic: string, queueId: number): number | undefined {
+    const q = this.#queues.get(queueKey(topic, queueId));
+    const u = q?.unit(q.minOffset);
+    return u ? this.#storeTime(u.physicalOffset) : undefined;
+  }
+
+  #storeTime(physicalOffset: number): number {
+    if (physicalOffset < this.#commitLog.minOffset) return -Infinity;
+    return recordStoreTimestamp(this.#commitLog.read(physicalOffset, 64));
+  }
+
+  /** Messages of `topic` whose KEYS or unique id is `key`, newest first, at most `maxNum`. */
+  queryMessage(topic: string, key: string, maxNum: number, begin = 0, end = Number.MAX_SAFE_INTEGER): StoredMessage[] {
+    if (!this.#index) return [];
+    const out: StoredMessage[] = [];
+    const seen = new Set<number>();
+    // Ask for more than maxNum: hash collisions and duplicates are dropped below.
+    for (const offset of this.#index.query(topic, key, Math.min(maxNum * 4 + 16, 10_000), begin, end)) {
+      if (out.length >= maxNum) break;
+      if (seen.has(offset)) continue;
+      seen.add(offset);
+      const m = this.lookMessageByOffset(offset);
+      if (m && m.topic === topic && indexKeys(m.properties).includes(key)) out.push(m);
+    }
+    return out;
+  }
+
+  onMessageArrived(listener: ArrivalListener): void {
+    this.#listeners.push(listener);
+  }
+
+  // ---- retention and disk space --------------------------------------------------------------
+
+  /** Re-reads disk usage; refuses appends above diskFullRatio and accepts them again below it. */
+  checkDisk(): number {
+    const usage = this.config.diskUsage ? this.config.diskUsage() : this.#fs.diskUsage(this.#root).usedRatio;
+    const full = usage > this.config.diskFullRatio;
+    if (full !== this.#diskFull) {
+      const pct = (usage * 100).toFixed(1);
+      if (full) this.#log.error(`disk usage ${pct}% is above ${this.config.diskFullRatio * 100}%: refusing appends`);
+      else this.#log.warn(`disk usage ${pct}% is back below ${this.config.diskFullRatio * 100}%: accepting appends`);
+    }
+    this.#diskFull = full;
+    this.#diskUsage = usage;
+    return usage;
+  }
+
+  /**
+   * Deletes CommitLog segments older than fileReservedTime when the hour is in deleteWhen, the
+   * disk is above diskMaxUsedSpaceRatio, or `force` is set; then trims ConsumeQueues and the
+   * index below the new minimum. Returns how many segments were deleted.
+   */
+  cleanExpiredFiles(now = Date.now(), force = false): number {
+    const hours = this.config.deleteWhen.split(";").map((h) => Number(h));
+    const timeToDelete = hours.includes(new Date(now).getHours());
+    const spaceToDelete = this.#diskUsage > this.config.diskMaxUsedSpaceRatio;
+    if (!timeToDelete && !spaceToDelete && !force) return 0;
+    const before = now - this.config.fileReservedTimeHours * 3600_000;
+    let deleted = 0;
+    for (const start of this.#commitLog.expiredSegments(before, this.config.deleteFileBatchMax)) {
+      this.#commitLog.deleteSegment(start);
+      deleted++;
+    }
+    if (deleted > 0) {
+      const logMin = this.#commitLog.minOffset;
+      for (const q of this.#queues.values()) q.deleteBelow(logMin);
+      this.#index?.deleteBelow(logMin);
+      this.#log.info(`deleted ${deleted} expired CommitLog segments; minimum offset now ${logMin}`);
+    }
+    return deleted;
+  }
+
+  // ---- state and shutdown --------------------------------------------------------------------
+
+  get commitLogMinOffset(): number {
+    return this.#commitLog.minOffset;
+  }
+
+  get commitLogMaxOffset(): number {
+    return this.#commitLog.writePosition;
+  }
+
+  get commitLogFlushedOffset(): number {
+    return this.#commitLog.flushedOffset;
+  }
+
+  get dispatchedOffset(): number {
+    return this.#dispatched;
+  }
+
+  get isDiskFull(): boolean {
+    return this.#diskFull;
+  }
+
+  topicQueues(): { topic: string; queueId: number; minOffset: number; maxOffset: number }[] {
+    return [...this.#queues.values()].map((q) => ({ topic: q.topic, queueId: q.queueId, minOffset: q.minOffset, maxOffset: q.maxOffset }));
+  }
+
+  /** Stops taking appends, waits for those in progress, flushes everything and removes the abort marker. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // Let the batch in progress finish and its acknowledgements go out first.
+    if (this.#batchScheduled) this.#completeBatch();
+    while (this.#syncWaiters.length > 0) await this.#groupCommit();
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#commitLog.sync();
+    for (const q of this.#queues.values()) await q.sync();
+    await this.#index?.flush();
+    this.#consumeQueueFlushed = this.#dispatched;
+    await this.#saveCheckpoint();
+    this.#fs.remove(`${this.#root}/abort`);
+    this.#release();
+  }
+
+  /** For tests: stop as a killed process would, flushing nothing (the abort marker stays). */
+  kill(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#release();
+  }
+
+  #release(): void {
+    this.#commitLog.close();
+    this.#index?.close();
+    this.#handles.closeAll();
+    this.#checkpoint.close();
+    this.#lock.release();
+  }
+
+  #queue(topic: string, queueId: number): ConsumeQueue {
+    const key = queueKey(topic, queueId);
+    let q = this.#queues.get(key);
+    if (!q) {
+      q = new ConsumeQueue({
+        root: `${this.#root}/consumequeue`,
+        topic,
+        queueId,
+        fs: this.#fs,
+        handles: this.#handles,
+        unitsPerFile: this.config.consumeQueueUnitsPerFile,
+      });
+      this.#queues.set(key, q);
+    }
+    return q;
+  }
+}
+
+const queueKey = (topic: string, queueId: number): string => `${topic}\u0000${queueId}`;
+
+/** ConsumeQueue tag code: Java String.hashCode of the tag, 0 without one. */
+export function tagsCode(tags: string | undefined): number {
+  return tags ? javaStringHash(tags) : 0;
+}
+
+/** Index keys of a message: each space-separated KEYS value, and the unique id. */
+export function indexKeys(props: Properties): string[] {
+  const keys: string[] = [];
+  const k = props[MessageProperty.KEYS];
+  if (k) for (const part of k.split(" ")) if (part) keys.push(part);
+  const u = props[MessageProperty.UNIQ_KEY];
+  if (u) keys.push(u);
+  return keys;
+}

@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { describe, test } from "../../harness/testing.ts";
+import { tempDir } from "../../harness/temp_dir.ts";
+import { rejectionOf } from "../../harness/wait.ts";
+import { MessageStore, type PutMessageRequest } from "../../../src/store/message_store.ts";
+import type { StoreConfig } from "../../../src/store/store_config.ts";
+import { decodeRecord } from "../../../src/common/message_record.ts";
+import { ResponseCode } from "../../../src/common/response_code.ts";
+import { javaStringHash } from "../../../src/util/java_hash.ts";
+import { nodeFileSystem, type StoreFile } from "../../../src/platform/file_system.ts";
+import { utf8 } from "../../../src/util/bytes.ts";
+
+const small = (dir: string, extra: Partial<StoreConfig> = {}) => ({
+  storePathRootDir: dir,
+  commitLogSegmentBytes: 128 * 1024,
+  maxMessageSize: 32 * 1024,
+  consumeQueueUnitsPerFile: 50,
+  indexHashSlots: 101,
+  indexMaxEntries: 400,
+  ...extra,
+});
+
+const msg = (i: number, queueId = i % 3, size = 100 + (i * 37) % 900): PutMessageRequest => ({
+  topic: i % 5 === 0 ? "Other" : "T",
+  queueId,
+  body: utf8(`m${i}:`.padEnd(size, String.fromCharCode(97 + (i % 26)))),
+  properties: { TAGS: `tag${i % 4}`, KEYS: `key${i} group${i % 7}`, UNIQ_KEY: `U${i}` },
+  bornTimestamp: 1_700_000_000_000 + i,
+});
+
+function readAll(store: MessageStore, topic: string, queueId: number): string[] {
+  const out: string[] = [];
+  let offset = store.minOffset(topic, queueId);
+  for (;;) {
+    const r = store.getMessage(topic, queueId, offset, 32);
+    if (r.status !== "FOUND") break;
+    for (const raw of r.messages) out.push(new TextDecoder().decode(decodeRecord(raw).body).split(":")[0]);
+    offset = r.nextBeginOffset;
+  }
+  return out;
+}
+
+function expected(n: number, topic: string, queueId: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = msg(i);
+    if (m.topic === topic && m.queueId === queueId) out.push(`m${i}`);
+  }
+  return out;
+}
+
+describe("MessageStore", () => {
+  test("appends and reads back across segment rolls, before and after a clean restart", async () => {
+    using dir = tempDir();
+    const N = 600;
+    let store = MessageStore.open(small(dir.path));
+    const results = await Promise.all(Array.from({ length: N }, (_, i) => store.putMessage(msg(i))));
+    assert.ok(store.commitLogMaxOffset > 3 * 128 * 1024, "several segments were filled");
+    for (const r of results) assert.equal(r.status, "PUT_OK");
+    const check = () => {
+      for (const [topic, q] of [["T", 0], ["T", 1], ["T", 2], ["Other", 0], ["Other", 1], ["Other", 2]] as const) {
+        assert.deepEqual(readAll(store, topic, q), expected(N, topic, q), `${topic}/${q}`);
+      }
+      const m = decodeRecord(store.readRecord(results[123].physicalOffset)!);
+      assert.equal(m.topic, "T");
+      assert.equal(m.queueOffset, results[123].queueOffset);
+      assert.equal(m.physicalOffset, results[123].physicalOffset);
+      assert.equal(m.bornTimestamp, 1_700_000_000_123);
+      assert.deepEqual(m.properties, { TAGS: "tag3", KEYS: "key123 group4", UNIQ_KEY: "U123" });
+      assert.deepEqual(store.queryMessage("T", "key123", 5).map((x) => x.properties.UNIQ_KEY), ["U123"]);
+      assert.deepEqual(store.queryMessage("T", "U124", 5).map((x) => x.queueOffset), [results[124].queueOffset]);
+      const group = store.queryMessage("T", "group3", 1000).map((x) => x.properties.UNIQ_KEY).sort();
+      const want = Array.from({ length: N }, (_, i) => i).filter((i) => i % 7 === 3 && msg(i).topic === "T").map((i) => `U${i}`).sort();
+      assert.deepEqual(group, want);
+      assert.equal(store.queryMessage("T", "group3", 10).length, 10, "maxNum caps the answer");
+    };
+    check();
+    await store.close();
+    store = MessageStore.open(small(dir.path));
+    check();
+    // Appends continue at the right offsets after the restart.
+    const next = await store.putMessage(msg(N));
+    assert.equal(next.queueOffset, expected(N, msg(N).topic, msg(N).queueId).length);
+    assert.equal(next.physicalOffset, results.reduce((end, r) => Math.max(end, r.physicalOffset + r.size), 0));
+    await store.close();
+  });
+
+  test("ConsumeQueue units carry Java's String.hashCode of the tag", async () => {
+    using dir = tempDir();
+    const store = MessageStore.open(small(dir.path));
+    assert.equal(javaStringHash("abc"), 96354);
+    assert.equal(javaStringHash("TagA"), 2598919);
+    assert.equal(javaStringHash("a much longer tag, with 中文 too"), hashLikeJava("a much longer tag, with 中文 too"));
+    await store.putMessage({ topic: "T", queueId: 0, body: utf8("x"), properties: { TAGS: "TagA" } });
+    await store.putMessage({ topic: "T", queueId: 0, body: utf8("y") });
+    const r = store.getMessage("T", 0, 0, 10);
+    assert.deepEqual(r.units.map((u) => u.tagsCode), [2598919, 0]);
+    await store.close();
+  });
+
+  test("finds offsets by store time and reports queue bounds", async () => {
+    using dir = tempDir();
+    const store = MessageStore.open(small(dir.path));
+    const first = await store.putMessage(msg(1, 0));
+    const times: number[] = [first.storeTimestamp];
+    for (let i = 0; i < 20; i++) times.push((await store.putMessage(msg(1, 0))).storeTimestamp);
+    assert.equal(store.offsetForTimestamp("T", 0, 0), 0);
+    assert.equal(store.offsetForTimestamp("T", 0, times[10]), times.indexOf(times[10]));
+    assert.equal(store.offsetForTimestamp("T", 0, times.at(-1)! + 1), 21);
+    assert.equal(store.earliestMessageTime("T", 0), first.storeTimestamp);
+    assert.equal(store.minOffset("T", 0), 0);
+    assert.equal(store.maxOffset("T", 0), 21);
+    assert.equal(store.getMessage("T", 0, 21, 1).status, "OFFSET_OVERFLOW_ONE");
+    assert.equal(store.getMessage("T", 0, 50, 1).status, "OFFSET_OVERFLOW_BADLY");
+    assert.equal(store.getMessage("T", 9, 0, 1).status, "NO_MESSAGE_IN_QUEUE");
+    const capped = store.getMessage("T", 0, 0, 100, 300);
+    assert.equal(capped.messages.length, 1, "the byte cap stops after the first message that fills it");
+    await store.close();
+  });
+
+  test("bad input gets a specific error and stores nothing", async () => {
+    using dir = tempDir();
+    const store = MessageStore.open(small(dir.path));
+    const cases: [PutMessageRequest, number, RegExp][] = [
+      [{ topic: "T", queueId: 0, body: new Uint8Array(0) }, ResponseCode.MESSAGE_ILLEGAL, /empty/],
+      [{ topic: "T", queueId: 0, body: new Uint8Array(32 * 1024 + 1) }, ResponseCode.MESSAGE_ILLEGAL, /at most 32768/],
+      [{ topic: "T", queueId: -1, body: utf8("x") }, ResponseCode.INVALID_PARAMETER, /queueId -1/],
+      [{ topic: "T", queueId: 0, body: utf8("x"), properties: { big: "v".repeat(40_000) } }, ResponseCode.MESSAGE_ILLEGAL, /properties/],
+      [{ topic: "T", queueId: 0, body: utf8("x"), properties: { "bad\u0001key": "v" } }, ResponseCode.INVALID_PARAMETER, /separator/],
+    ];
+    for (const [req, code, why] of cases) {
+      const err = await rejectionOf(store.putMessage(req)) as Error & { code: number };
+      assert.equal(err.code, code, err.message);
+      assert.match(err.message, why);
+    }
+    assert.equal(store.commitLogMaxOffset, 0);
+    assert.equal(store.maxOffset("T", 0), 0);
+    await store.close();
+  });
+
+  test("a second opener of the same store is refused, naming the holder", async () => {
+    using dir = tempDir();
+    const store = MessageStore.open(small(dir.path));
+    assert.throws(() => MessageStore.open(small(dir.path)), (e: Error & { code?: number }) =>
+      e.code === ResponseCode.SERVICE_NOT_AVAILABLE && new RegExp(`locked by process ${process.pid}`).test(e.message));
+    await store.close();
+    const again = MessageStore.open(small(dir.path));
+    await again.close();
+  });
+
+  test("refuses appends while the disk is above the full ratio, keeps what is stored, and resumes", async () => {
+    using dir = tempDir();
+    let usage = 0.5;
+    const store = MessageStore.open(small(dir.path, { diskUsage: () => usage }));
+    await store.putMessage(msg(1, 0));
+    usage = 0.93;
+    store.checkDisk();
+    const err = await rejectionOf(store.putMessage(msg(2, 0))) as Error & { code: number };
+    assert.equal(err.code, ResponseCode.SERVICE_NOT_AVAILABLE);
+    assert.match(err.message, /Disk full: usage 93\.0% .* above 90%/);
+    assert.deepEqual(readAll(store, "T", 0), ["m1"]);
+    usage = 0.6;
+    store.checkDisk();
+    assert.equal((await store.putMessage(msg(3, 0))).queueOffset, 1);
+    await store.close();
+  });
+
+  test("deletes expired segments at deleteWhen or above the space ratio, trimming queues and index", async () => {
+    using dir = tempDir();
+    let usage = 0.5;
+    const store = MessageStore.open(small(dir.path, { diskUsage: () => usage, deleteWhen: "99" }));
+    for (let i = 0; i < 600; i++) await store.putMessage(msg(i, 0));
+    await store.flush();
+    const now = Date.now() + 73 * 3600_000; // every segment but the active one has expired
+    assert.equal(store.cleanExpiredFiles(now), 0, "neither the hour nor the disk asks for it");
+    usage = 0.8;
+    store.checkDisk();
+    const deleted = store.cleanExpiredFiles(now);
+    assert.ok(deleted >= 3, `deleted ${deleted}`);
+    const min = store.minOffset("T", 0);
+    assert.ok(min > 0);
+    const got = store.getMessage("T", 0, min, 1);
+    assert.equal(got.status, "FOUND");
+    assert.ok(got.units[0].physicalOffset >= store.commitLogMinOffset);
+    assert.equal(store.getMessage("T", 0, 0, 1).status, "OFFSET_TOO_SMALL");
+    assert.equal(store.queryMessage("T", "U0", 1).length, 0, "the index no longer serves deleted records");
+    assert.equal(store.queryMessage("T", "U599", 1).length, 1);
+    await store.close();
+  });
+
+  test("SYNC_FLUSH answers FLUSH_DISK_TIMEOUT when the disk does not sync in time, and keeps the record", async () => {
+    using dir = tempDir();
+    const hang = new Promise<void>(() => {});
+    const slowFs = {
+      ...nodeFileSystem,
+      open(path: string, opts?: { create?: boolean }): StoreFile {
+        const f = nodeFileSystem.open(path, opts);
+        return path.includes("commitlog") ? Object.assign(Object.create(Object.getPrototypeOf(f)), f, { sync: () => hang, write: f.write.bind(f), read: f.read.bind(f), size: f.size.bind(f), truncate: f.truncate.bind(f), close: f.close.bind(f) }) : f;
+      },
+    };
+    const store = MessageStore.open(small(dir.path, { flushDiskType: "SYNC_FLUSH", syncFlushTimeoutMs: 100, fs: slowFs }));
+    const r = await store.putMessage(msg(1, 0));
+    assert.equal(r.status, "FLUSH_DISK_TIMEOUT");
+    assert.deepEqual(readAll(store, "T", 0), ["m1"]);
+    store.kill();
+  });
+});
+
+function hashLikeJava(s: string): number {
+  let h = 0;
+  for (const unit of Array.from({ length: s.length }, (_, i) => s.charCodeAt(i))) h = (h * 31 + unit) % 2 ** 32;
+  return h >= 2 ** 31 ? h - 2 ** 32 : h;
+}
