@@ -40,7 +40,7 @@ const request = () => {
 
 async function appendCase(flush: FlushDiskType, inflight: number): Promise<{ dir: string; count: number }> {
   const dir = freshDir();
-  const store = MessageStore.open({ storePathRootDir: dir, flushDiskType: flush });
+  const store = MessageStore.open({ storePathRootDir: dir, flushDiskType: flush, ...(process.env.NOFLUSH ? { flushIntervalCommitLogMs: 3_600_000, flushConsumeQueueIntervalMs: 3_600_000 } : {}) });
   // Warm up: the first touch of fresh pages is slow on this VM (ANCHORS.md note 1).
   await Promise.all(Array.from({ length: 2000 }, () => store.putMessage(request())));
   let count = 0;

@@ -46,6 +46,13 @@ export const MAX_PROPERTIES_BYTES = 32_767;
 
 export type Properties = Record<string, string>;
 
+/** Throws unless no key or value of `props` contains a separator character. */
+export function checkPropertySeparators(key: string, value: string): void {
+  if (key.includes(NAME_VALUE_SEPARATOR) || key.includes(PROPERTY_SEPARATOR) || value.includes(NAME_VALUE_SEPARATOR) || value.includes(PROPERTY_SEPARATOR)) {
+    throw new InvalidParameterError(`Property "${key.slice(0, 40)}" contains a reserved separator character (\\u0001 or \\u0002)`);
+  }
+}
+
 export function encodeProperties(props: Properties | undefined): string {
   if (!props) return "";
   let s = "";

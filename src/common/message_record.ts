@@ -1,5 +1,13 @@
 import { fromUtf8, utf8 } from "../util/bytes.ts";
-import { decodeProperties, MessageProperty, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, type Properties } from "./message.ts";
+import {
+  checkPropertySeparators,
+  decodeProperties,
+  encodeProperties,
+  MessageProperty,
+  NAME_VALUE_SEPARATOR,
+  PROPERTY_SEPARATOR,
+  type Properties,
+} from "./message.ts";
 
 /**
  * RocketMQ's stored message layout (reference §1.5), IPv4 hosts. A pull answer is these bytes
@@ -40,7 +48,8 @@ const CRC_DIGITS = 10;
 const CRC_PROPERTY_BYTES = MessageProperty.HEADER_CRC.length + 1 + CRC_DIGITS + 1;
 const CRC_PROPERTY_PREFIX = utf8(MessageProperty.HEADER_CRC + NAME_VALUE_SEPARATOR);
 
-export type Crc32 = (data: Uint8Array, initial?: number) => number;
+/** CRC-32 over data[start, end), continuing from `initial` (the platform supplies a fast one). */
+export type Crc32 = (data: Uint8Array, start: number, end: number, initial?: number) => number;
 
 /** What a producer supplies; the store assigns offsets, store time and host. */
 export interface RecordInput {
@@ -48,8 +57,8 @@ export interface RecordInput {
   queueId: number;
   body: Uint8Array;
   flag?: number;
-  /** Encoded properties string (see encodeProperties). */
-  properties?: string;
+  /** Properties, as a map or already encoded (see encodeProperties). */
+  properties?: Properties | string;
   sysFlag?: number;
   bornTimestamp?: number;
   bornHost?: string;
@@ -61,22 +70,77 @@ export interface RecordInput {
 export interface PreparedRecord {
   input: RecordInput;
   topicBytes: Uint8Array;
-  propsBytes: Uint8Array;
+  /** The properties string's UTF-8 length, and its bytes when it is not plain ASCII. */
+  propsLength: number;
+  propsBytes: Uint8Array | undefined;
   size: number;
   magic: number;
 }
 
+/** One pass over a property key or value: -1 if it holds a separator (\u0001, \u0002), 1 if not ASCII, else 0. */
+function charClass(s: string): number {
+  let cls = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 1 || c === 2) return -1;
+    if (c > 0x7f) cls = 1;
+  }
+  return cls;
+}
+
+/** UTF-8 length of an ASCII string is its length; anything else is encoded. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+// Topic names repeat from message to message: keep their UTF-8 bytes (bounded).
+const topicCache = new Map<string, Uint8Array>();
+
+function topicBytesOf(topic: string): Uint8Array {
+  let b = topicCache.get(topic);
+  if (!b) {
+    if (topicCache.size >= 4096) topicCache.clear();
+    topicCache.set(topic, b = utf8(topic));
+  }
+  return b;
+}
+
 export function prepareRecord(input: RecordInput): PreparedRecord {
-  const topicBytes = utf8(input.topic);
-  const propsBytes = utf8(input.properties ?? "");
+  const topicBytes = topicBytesOf(input.topic);
+  let propsBytes: Uint8Array | undefined;
+  let propsLength: number;
+  const props = input.properties;
+  if (props === undefined || typeof props === "string") {
+    const str = props ?? "";
+    propsBytes = isAscii(str) ? undefined : utf8(str);
+    propsLength = propsBytes ? propsBytes.byteLength : str.length;
+  } else {
+    // One pass over a map: check separators, measure, and see whether it is all ASCII.
+    propsLength = 0;
+    let ascii = true;
+    for (const k in props) {
+      const v = props[k];
+      if (v === undefined) continue;
+      const kk = charClass(k);
+      const vk = charClass(v);
+      if (kk < 0 || vk < 0) checkPropertySeparators(k, v); // throws, naming the property
+      propsLength += k.length + v.length + 2;
+      if (kk > 0 || vk > 0) ascii = false;
+    }
+    if (!ascii) {
+      propsBytes = utf8(encodeProperties(props));
+      propsLength = propsBytes.byteLength;
+    }
+  }
   const magic = topicBytes.byteLength > 127 ? MAGIC_V2 : MAGIC_V1;
   const size = RECORD_FIXED_BYTES + (magic === MAGIC_V2 ? 1 : 0) + input.body.byteLength + topicBytes.byteLength +
-    propsBytes.byteLength + CRC_PROPERTY_BYTES;
-  return { input, topicBytes, propsBytes, size, magic };
+    propsLength + CRC_PROPERTY_BYTES;
+  return { input, topicBytes, propsLength, propsBytes, size, magic };
 }
 
 /** Bytes the properties field of a prepared record takes (must fit in int16). */
-export const storedPropertiesBytes = (r: PreparedRecord): number => r.propsBytes.byteLength + CRC_PROPERTY_BYTES;
+export const storedPropertiesBytes = (r: PreparedRecord): number => r.propsLength + CRC_PROPERTY_BYTES;
 
 function setLong(dv: DataView, at: number, v: number): void {
   dv.setUint32(at, Math.floor(v / 0x100000000));
@@ -87,16 +151,22 @@ function getLong(dv: DataView, at: number): number {
   return dv.getInt32(at) * 0x100000000 + dv.getUint32(at + 4);
 }
 
+// Hosts repeat (the store's own, a few producers'): remember the last few parsed.
+const hostCache = new Map<string, [number, number]>();
+
+function parseHost(host: string): [number, number] {
+  let v = hostCache.get(host);
+  if (v) return v;
+  v = [0x7f000001, 0];
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(host);
+  if (m) v = [((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0, +m[5]];
+  if (hostCache.size >= 256) hostCache.clear();
+  hostCache.set(host, v);
+  return v;
+}
+
 function setHost(dv: DataView, at: number, host: string | undefined): void {
-  let ip = 0x7f000001;
-  let port = 0;
-  if (host) {
-    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(host);
-    if (m) {
-      ip = ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0;
-      port = +m[5];
-    }
-  }
+  const [ip, port] = host ? parseHost(host) : [0x7f000001, 0];
   dv.setUint32(at, ip);
   dv.setInt32(at + 4, port);
 }
@@ -108,10 +178,12 @@ function hostAt(dv: DataView, at: number): string {
 
 /**
  * Writes `r` into `buf` at `at` with its assigned offsets and store time, and fills in both
- * CRCs. `buf` must have `r.size` bytes free at `at`.
+ * CRCs. `buf` must have `r.size` bytes free at `at`; `dv` is a DataView over all of `buf`
+ * (kept by the caller, so none is made per record).
  */
 export function writeRecord(
   buf: Uint8Array,
+  dv: DataView,
   at: number,
   r: PreparedRecord,
   queueOffset: number,
@@ -120,46 +192,62 @@ export function writeRecord(
   storeHost: string | undefined,
   crc32: Crc32,
 ): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset + at, r.size);
   const input = r.input;
-  const bodyLen = input.body.byteLength;
-  dv.setInt32(Offsets.TOTAL_SIZE, r.size);
-  dv.setInt32(Offsets.MAGIC, r.magic);
-  dv.setInt32(Offsets.BODY_CRC, crc32(input.body) & 0x7fffffff);
-  dv.setInt32(Offsets.QUEUE_ID, input.queueId);
-  dv.setInt32(Offsets.FLAG, input.flag ?? 0);
-  setLong(dv, Offsets.QUEUE_OFFSET, queueOffset);
-  setLong(dv, Offsets.PHYSICAL_OFFSET, physicalOffset);
-  dv.setInt32(Offsets.SYS_FLAG, input.sysFlag ?? 0);
-  setLong(dv, Offsets.BORN_TIMESTAMP, input.bornTimestamp ?? storeTimestamp);
-  setHost(dv, Offsets.BORN_HOST, input.bornHost);
-  setLong(dv, Offsets.STORE_TIMESTAMP, storeTimestamp);
-  setHost(dv, Offsets.STORE_HOST, storeHost);
-  dv.setInt32(Offsets.RECONSUME_TIMES, input.reconsumeTimes ?? 0);
-  setLong(dv, Offsets.PREPARED_TX_OFFSET, input.preparedTransactionOffset ?? 0);
-  dv.setInt32(Offsets.BODY_LENGTH, bodyLen);
+  const body = input.body;
+  const bodyLen = body.byteLength;
+  dv.setInt32(at + Offsets.TOTAL_SIZE, r.size);
+  dv.setInt32(at + Offsets.MAGIC, r.magic);
+  dv.setInt32(at + Offsets.QUEUE_ID, input.queueId);
+  dv.setInt32(at + Offsets.FLAG, input.flag ?? 0);
+  setLong(dv, at + Offsets.QUEUE_OFFSET, queueOffset);
+  setLong(dv, at + Offsets.PHYSICAL_OFFSET, physicalOffset);
+  dv.setInt32(at + Offsets.SYS_FLAG, input.sysFlag ?? 0);
+  setLong(dv, at + Offsets.BORN_TIMESTAMP, input.bornTimestamp ?? storeTimestamp);
+  setHost(dv, at + Offsets.BORN_HOST, input.bornHost);
+  setLong(dv, at + Offsets.STORE_TIMESTAMP, storeTimestamp);
+  setHost(dv, at + Offsets.STORE_HOST, storeHost);
+  dv.setInt32(at + Offsets.RECONSUME_TIMES, input.reconsumeTimes ?? 0);
+  setLong(dv, at + Offsets.PREPARED_TX_OFFSET, input.preparedTransactionOffset ?? 0);
+  dv.setInt32(at + Offsets.BODY_LENGTH, bodyLen);
   let p = at + Offsets.BODY;
-  buf.set(input.body, p);
+  buf.set(body, p);
+  dv.setInt32(at + Offsets.BODY_CRC, crc32(buf, p, p + bodyLen) & 0x7fffffff);
   p += bodyLen;
   const bodyEnd = p;
-  if (r.magic === MAGIC_V2) {
-    buf[p++] = r.topicBytes.byteLength >> 8;
-  }
-  buf[p++] = r.topicBytes.byteLength & 0xff;
+  const topicLen = r.topicBytes.byteLength;
+  if (r.magic === MAGIC_V2) buf[p++] = topicLen >> 8;
+  buf[p++] = topicLen & 0xff;
   buf.set(r.topicBytes, p);
-  p += r.topicBytes.byteLength;
+  p += topicLen;
   const propsLen = storedPropertiesBytes(r);
   buf[p++] = propsLen >> 8;
   buf[p++] = propsLen & 0xff;
-  buf.set(r.propsBytes, p);
-  p += r.propsBytes.byteLength;
+  if (r.propsBytes) {
+    buf.set(r.propsBytes, p);
+    p += r.propsBytes.byteLength;
+  } else if (typeof input.properties === "string") {
+    const s = input.properties;
+    for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
+  } else if (input.properties) {
+    const props = input.properties;
+    for (const k in props) {
+      const v = props[k];
+      if (v === undefined) continue;
+      for (let i = 0; i < k.length; i++) buf[p++] = k.charCodeAt(i);
+      buf[p++] = 1; // NAME_VALUE_SEPARATOR
+      for (let i = 0; i < v.length; i++) buf[p++] = v.charCodeAt(i);
+      buf[p++] = 2; // PROPERTY_SEPARATOR
+    }
+  }
   buf.set(CRC_PROPERTY_PREFIX, p);
   p += CRC_PROPERTY_PREFIX.byteLength;
   const digitsAt = p;
-  let crc = crc32(buf.subarray(at, at + Offsets.BODY));
-  crc = crc32(buf.subarray(bodyEnd, digitsAt), crc);
-  const digits = String(crc).padStart(CRC_DIGITS, "0");
-  for (let i = 0; i < CRC_DIGITS; i++) buf[digitsAt + i] = digits.charCodeAt(i);
+  let crc = crc32(buf, at, at + Offsets.BODY);
+  crc = crc32(buf, bodyEnd, digitsAt, crc);
+  for (let i = CRC_DIGITS - 1; i >= 0; i--) {
+    buf[digitsAt + i] = 48 + (crc % 10);
+    crc = Math.floor(crc / 10);
+  }
   buf[digitsAt + CRC_DIGITS] = 2; // PROPERTY_SEPARATOR
 }
 
@@ -188,12 +276,13 @@ export function checkRecord(buf: Uint8Array, at: number, limit: number, crc32: C
   if (propsAt + 2 > size) return { kind: "invalid", reason: "topic length out of range" };
   const propsLen = dv.getUint16(propsAt);
   if (propsAt + 2 + propsLen !== size || propsLen < CRC_PROPERTY_BYTES) return { kind: "invalid", reason: "properties length mismatch" };
-  const body = buf.subarray(at + Offsets.BODY, at + bodyEnd);
-  if ((crc32(body) & 0x7fffffff) !== dv.getInt32(Offsets.BODY_CRC)) return { kind: "invalid", reason: "body CRC mismatch" };
+  if ((crc32(buf, at + Offsets.BODY, at + bodyEnd) & 0x7fffffff) !== dv.getInt32(Offsets.BODY_CRC)) {
+    return { kind: "invalid", reason: "body CRC mismatch" };
+  }
   const digitsAt = size - 1 - CRC_DIGITS;
   if (buf[at + size - 1] !== 2) return { kind: "invalid", reason: "record does not end with a property separator" };
-  let crc = crc32(buf.subarray(at, at + Offsets.BODY));
-  crc = crc32(buf.subarray(at + bodyEnd, at + digitsAt), crc);
+  let crc = crc32(buf, at, at + Offsets.BODY);
+  crc = crc32(buf, at + bodyEnd, at + digitsAt, crc);
   let stored = 0;
   for (let i = 0; i < CRC_DIGITS; i++) {
     const c = buf[at + digitsAt + i] - 48;
@@ -276,3 +365,94 @@ export function writeBlank(buf: Uint8Array, at: number, length: number): void {
 }
 
 export { PROPERTY_SEPARATOR };
+
+/** What dispatch needs of a record, read without decoding its body or every property. */
+export interface DispatchInfo {
+  topic: string;
+  queueId: number;
+  queueOffset: number;
+  sysFlag: number;
+  storeTimestamp: number;
+  tags: string | undefined;
+  keys: string | undefined;
+  uniqKey: string | undefined;
+}
+
+const TAGS_KEY = utf8(MessageProperty.TAGS);
+const KEYS_KEY = utf8(MessageProperty.KEYS);
+const UNIQ_KEY_KEY = utf8(MessageProperty.UNIQ_KEY);
+const textDecoder = new TextDecoder();
+
+function sameBytes(buf: Uint8Array, at: number, len: number, key: Uint8Array): boolean {
+  if (len !== key.byteLength) return false;
+  for (let i = 0; i < len; i++) if (buf[at + i] !== key[i]) return false;
+  return true;
+}
+
+function textAt(buf: Uint8Array, from: number, to: number): string {
+  if (to - from > 64) return textDecoder.decode(buf.subarray(from, to));
+  let s = "";
+  for (let i = from; i < to; i++) {
+    const c = buf[i];
+    if (c > 0x7f) return textDecoder.decode(buf.subarray(from, to));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** Recent topic names by their bytes, so a rescan of millions of records does not decode each. */
+const topicNames = new Map<number, { bytes: Uint8Array; name: string }>();
+
+function topicAt(buf: Uint8Array, from: number, len: number): string {
+  let h = len;
+  for (let i = 0; i < len; i++) h = (Math.imul(h, 31) + buf[from + i]) | 0;
+  const hit = topicNames.get(h);
+  if (hit && sameBytes(buf, from, len, hit.bytes)) return hit.name;
+  const name = textDecoder.decode(buf.subarray(from, from + len));
+  if (topicNames.size >= 4096) topicNames.clear();
+  topicNames.set(h, { bytes: buf.slice(from, from + len), name });
+  return name;
+}
+
+/** Reads the dispatch fields of a checked record at `at`. */
+export function dispatchInfo(buf: Uint8Array, at: number, dv: DataView): DispatchInfo {
+  const magic = dv.getInt32(at + Offsets.MAGIC);
+  const size = dv.getInt32(at + Offsets.TOTAL_SIZE);
+  let p = at + Offsets.BODY + dv.getInt32(at + Offsets.BODY_LENGTH);
+  let topicLen: number;
+  if (magic === MAGIC_V2) {
+    topicLen = dv.getUint16(p);
+    p += 2;
+  } else {
+    topicLen = buf[p];
+    p += 1;
+  }
+  const topic = topicAt(buf, p, topicLen);
+  p += topicLen + 2;
+  const end = at + size;
+  let tags: string | undefined;
+  let keys: string | undefined;
+  let uniqKey: string | undefined;
+  while (p < end) {
+    let sep = p;
+    while (sep < end && buf[sep] !== 1) sep++;
+    let stop = sep + 1;
+    while (stop < end && buf[stop] !== 2) stop++;
+    if (sep >= end) break;
+    const keyLen = sep - p;
+    if (sameBytes(buf, p, keyLen, TAGS_KEY)) tags = textAt(buf, sep + 1, stop);
+    else if (sameBytes(buf, p, keyLen, KEYS_KEY)) keys = textAt(buf, sep + 1, stop);
+    else if (sameBytes(buf, p, keyLen, UNIQ_KEY_KEY)) uniqKey = textAt(buf, sep + 1, stop);
+    p = stop + 1;
+  }
+  return {
+    topic,
+    queueId: dv.getInt32(at + Offsets.QUEUE_ID),
+    queueOffset: getLong(dv, at + Offsets.QUEUE_OFFSET),
+    sysFlag: dv.getInt32(at + Offsets.SYS_FLAG),
+    storeTimestamp: getLong(dv, at + Offsets.STORE_TIMESTAMP),
+    tags,
+    keys,
+    uniqKey,
+  };
+}

@@ -1,5 +1,6 @@
-import type { Crc32 } from "../common/message_record.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
+
+type Crc32 = (data: Uint8Array) => number;
 
 /**
  * How far each structure is durable, kept in two 64-byte slots written alternately (each with a

@@ -29,6 +29,7 @@ export class CommitLog {
   readonly #maxOpenSegments: number;
   #segments: Segment[] = [];
   readonly #buf: Uint8Array;
+  readonly #bufView: DataView;
   #bufStart = 0;
   #bufLen = 0;
   /** Offset where the next record goes (buffered records included). */
@@ -44,6 +45,7 @@ export class CommitLog {
     this.segmentBytes = opts.segmentBytes;
     this.#crc32 = opts.crc32;
     this.#buf = new Uint8Array(opts.bufferBytes);
+    this.#bufView = new DataView(this.#buf.buffer);
     this.#maxOpenSegments = opts.maxOpenSegments ?? 16;
     this.#fs.mkdirp(this.#dir);
     for (const name of this.#fs.list(this.#dir)) {
@@ -148,7 +150,7 @@ export class CommitLog {
     }
     if (this.#bufLen + r.size > this.#buf.byteLength) this.writeOut();
     const phys = this.#writePos;
-    writeRecord(this.#buf, this.#bufLen, r, queueOffset, phys, storeTimestamp, storeHost, this.#crc32);
+    writeRecord(this.#buf, this.#bufView, this.#bufLen, r, queueOffset, phys, storeTimestamp, storeHost, this.#crc32);
     this.#bufLen += r.size;
     this.#writePos += r.size;
     return phys;

@@ -4,6 +4,8 @@ import type { HandleCache } from "./handle_cache.ts";
 
 /** One ConsumeQueue unit: commitlog offset int64, size int32, tag hash int64 (RocketMQ §2.2). */
 export const CQ_UNIT_BYTES = 20;
+/** Staged units of one queue are written once they fill this much. */
+const MAX_STAGED_BYTES = 256 * 1024;
 
 export interface CqUnit {
   physicalOffset: number;
@@ -28,6 +30,7 @@ export class ConsumeQueue {
   #maxOffset = 0;
   #minOffset = 0;
   #staged: Uint8Array;
+  #stagedView: DataView;
   #stagedFrom = 0;
   #stagedCount = 0;
   #dirty = new Set<number>();
@@ -40,6 +43,7 @@ export class ConsumeQueue {
     this.#handles = opts.handles;
     this.#unitsPerFile = opts.unitsPerFile;
     this.#staged = new Uint8Array(CQ_UNIT_BYTES * 64);
+    this.#stagedView = new DataView(this.#staged.buffer);
     for (const name of this.#fs.list(this.#dir)) {
       const byteOffset = parseOffsetName(name);
       if (byteOffset !== undefined && byteOffset % (CQ_UNIT_BYTES * this.#unitsPerFile) === 0) {
@@ -51,7 +55,7 @@ export class ConsumeQueue {
   }
 
   get maxOffset(): number {
-    return this.#maxOffset + this.#stagedCount;
+    return this.#stagedCount > 0 ? Math.max(this.#maxOffset, this.#stagedFrom + this.#stagedCount) : this.#maxOffset;
   }
 
   get minOffset(): number {
@@ -69,25 +73,24 @@ export class ConsumeQueue {
     this.#minOffset = this.#files[0];
   }
 
-  /** Adds the unit for logical offset `offset`: the next one, or (recovery) one already present. */
+  /**
+   * Adds the unit for logical offset `offset`: normally the next one; during recovery it may
+   * be one already on disk, rewritten in place. Consecutive units are staged and written together.
+   */
   put(offset: number, physicalOffset: number, size: number, tagsCode: number): void {
-    if (offset === this.maxOffset) {
-      if ((this.#stagedCount + 1) * CQ_UNIT_BYTES > this.#staged.byteLength) this.#growStage();
-      if (this.#stagedCount === 0) this.#stagedFrom = offset;
-      encodeUnit(this.#staged, this.#stagedCount * CQ_UNIT_BYTES, physicalOffset, size, tagsCode);
-      this.#stagedCount++;
-      return;
+    if (this.#stagedCount > 0 && offset !== this.#stagedFrom + this.#stagedCount) this.writeStaged();
+    if ((this.#stagedCount + 1) * CQ_UNIT_BYTES > this.#staged.byteLength) {
+      if (this.#staged.byteLength >= MAX_STAGED_BYTES) this.writeStaged();
+      else this.#growStage();
     }
-    // Recovery re-dispatches records whose units may already be on disk: write in place.
-    this.writeStaged();
-    const unit = new Uint8Array(CQ_UNIT_BYTES);
-    encodeUnit(unit, 0, physicalOffset, size, tagsCode);
-    this.#writeAt(offset, unit);
-    if (offset >= this.#maxOffset) this.#maxOffset = offset + 1;
+    if (this.#stagedCount === 0) this.#stagedFrom = offset;
+    writeUnit(this.#stagedView, this.#stagedCount * CQ_UNIT_BYTES, physicalOffset, size, tagsCode);
+    this.#stagedCount++;
   }
 
   /** Writes staged units: one write per file they fall in. */
   writeStaged(): void {
+    if (this.#stagedCount === 0) return;
     let from = this.#stagedFrom;
     let done = 0;
     while (done < this.#stagedCount) {
@@ -97,7 +100,7 @@ export class ConsumeQueue {
       done += n;
       from += n;
     }
-    this.#maxOffset += this.#stagedCount;
+    this.#maxOffset = Math.max(this.#maxOffset, this.#stagedFrom + this.#stagedCount);
     this.#stagedCount = 0;
   }
 
@@ -191,6 +194,7 @@ export class ConsumeQueue {
     const bigger = new Uint8Array(this.#staged.byteLength * 2);
     bigger.set(this.#staged);
     this.#staged = bigger;
+    this.#stagedView = new DataView(bigger.buffer);
   }
 
   #path(fileStart: number): string {
@@ -199,12 +203,15 @@ export class ConsumeQueue {
 }
 
 export function encodeUnit(buf: Uint8Array, at: number, physicalOffset: number, size: number, tagsCode: number): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset + at, CQ_UNIT_BYTES);
-  dv.setUint32(0, Math.floor(physicalOffset / 0x100000000));
-  dv.setUint32(4, physicalOffset >>> 0);
-  dv.setInt32(8, size);
-  dv.setInt32(12, Math.floor(tagsCode / 0x100000000));
-  dv.setUint32(16, tagsCode >>> 0);
+  writeUnit(new DataView(buf.buffer, buf.byteOffset), at, physicalOffset, size, tagsCode);
+}
+
+function writeUnit(dv: DataView, at: number, physicalOffset: number, size: number, tagsCode: number): void {
+  dv.setUint32(at, Math.floor(physicalOffset / 0x100000000));
+  dv.setUint32(at + 4, physicalOffset >>> 0);
+  dv.setInt32(at + 8, size);
+  dv.setInt32(at + 12, Math.floor(tagsCode / 0x100000000));
+  dv.setUint32(at + 16, tagsCode >>> 0);
 }
 
 export function decodeUnit(buf: Uint8Array, at: number): CqUnit {

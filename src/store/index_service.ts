@@ -34,6 +34,7 @@ export class IndexService {
   #slotTable: Int32Array;
   #dirtyPages = new Set<number>();
   #staged: Uint8Array;
+  #stagedView: DataView;
   #stagedCount = 0;
   #stagedFrom = 0;
 
@@ -44,6 +45,7 @@ export class IndexService {
     this.#maxEntries = opts.maxEntries;
     this.#slotTable = new Int32Array(this.#slots);
     this.#staged = new Uint8Array(ENTRY_BYTES * 256);
+    this.#stagedView = new DataView(this.#staged.buffer);
     this.#fs.mkdirp(this.#dir);
   }
 
@@ -101,23 +103,28 @@ export class IndexService {
   add(topic: string, key: string, physicalOffset: number, storeTimestamp: number): void {
     let st = this.#active;
     if (!st || st.count >= this.#maxEntries) st = this.#roll(physicalOffset, storeTimestamp);
-    let hash = Math.abs(javaStringHash(`${topic}#${key}`));
-    if (hash < 0) hash = 0; // abs(MIN_VALUE) stays negative in Java too
+    const hash = keyHash(topic, key);
     const slot = hash % this.#slots;
     const prev = this.#slotTable[slot];
     const idx = st.count++;
     if (this.#stagedCount === 0) this.#stagedFrom = idx;
+    if ((this.#stagedCount + 1) * ENTRY_BYTES > this.#staged.byteLength && this.#staged.byteLength >= 1024 * 1024) {
+      this.writeStaged(); // bounded: a recovery re-indexing millions of records writes as it goes
+      this.#stagedFrom = idx;
+    }
     if ((this.#stagedCount + 1) * ENTRY_BYTES > this.#staged.byteLength) {
       const bigger = new Uint8Array(this.#staged.byteLength * 2);
       bigger.set(this.#staged);
       this.#staged = bigger;
+      this.#stagedView = new DataView(bigger.buffer);
     }
-    const dv = new DataView(this.#staged.buffer, this.#stagedCount * ENTRY_BYTES, ENTRY_BYTES);
-    dv.setInt32(0, hash);
-    dv.setUint32(4, Math.floor(physicalOffset / 0x100000000));
-    dv.setUint32(8, physicalOffset >>> 0);
-    dv.setInt32(12, Math.max(0, Math.floor((storeTimestamp - st.beginTimestamp) / 1000)));
-    dv.setInt32(16, prev);
+    const dv = this.#stagedView;
+    const at = this.#stagedCount * ENTRY_BYTES;
+    dv.setInt32(at, hash);
+    dv.setUint32(at + 4, Math.floor(physicalOffset / 0x100000000));
+    dv.setUint32(at + 8, physicalOffset >>> 0);
+    dv.setInt32(at + 12, Math.max(0, Math.floor((storeTimestamp - st.beginTimestamp) / 1000)));
+    dv.setInt32(at + 16, prev);
     this.#stagedCount++;
     this.#slotTable[slot] = idx;
     this.#dirtyPages.add(slot >> 10);
@@ -151,8 +158,7 @@ export class IndexService {
   /** Up to `maxNum` offsets whose key hash matches, newest first, within [begin, end] ms. */
   query(topic: string, key: string, maxNum: number, begin: number, end: number): number[] {
     this.writeStaged();
-    let hash = Math.abs(javaStringHash(`${topic}#${key}`));
-    if (hash < 0) hash = 0;
+    const hash = keyHash(topic, key);
     const slot = hash % this.#slots;
     const out: number[] = [];
     const files = [...this.#sealed, ...(this.#active ? [this.#active] : [])].reverse();
@@ -266,6 +272,12 @@ export class IndexService {
   #entryPos(idx: number): number {
     return HEADER_BYTES + this.#slots * 4 + idx * ENTRY_BYTES;
   }
+}
+
+/** abs(hashCode of "topic#key"), computed without building the string; MIN_VALUE maps to 0 as in RocketMQ. */
+function keyHash(topic: string, key: string): number {
+  const h = Math.abs(javaStringHash(key, javaStringHash("#", javaStringHash(topic))));
+  return h === 2 ** 31 ? 0 : h;
 }
 
 function readLong(dv: DataView, at: number): number {

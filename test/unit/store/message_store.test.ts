@@ -138,11 +138,33 @@ describe("MessageStore", () => {
     await store.close();
   });
 
+  test("tells arrival listeners which queue grew, once the message is readable", async () => {
+    using dir = tempDir();
+    const store = MessageStore.open(small(dir.path));
+    const seen: string[] = [];
+    store.onMessageArrived((topic, queueId, maxOffset) => {
+      assert.equal(store.getMessage(topic, queueId, maxOffset - 1, 1).status, "FOUND");
+      seen.push(`${topic}/${queueId}@${maxOffset}`);
+    });
+    await store.putMessage(msg(1, 2));
+    await store.putMessages([msg(1, 0), msg(1, 0)]);
+    assert.deepEqual(seen, ["T/2@1", "T/0@2"]);
+    await store.close();
+  });
+
   test("a second opener of the same store is refused, naming the holder", async () => {
     using dir = tempDir();
     const store = MessageStore.open(small(dir.path));
     assert.throws(() => MessageStore.open(small(dir.path)), (e: Error & { code?: number }) =>
       e.code === ResponseCode.SERVICE_NOT_AVAILABLE && new RegExp(`locked by process ${process.pid}`).test(e.message));
+    // Another process is refused too, and told which process holds the store.
+    const script = `import { MessageStore } from ${JSON.stringify(new URL("../../../src/store/message_store.ts", import.meta.url).pathname)};
+      try { MessageStore.open({ storePathRootDir: ${JSON.stringify(dir.path)}, commitLogSegmentBytes: 128 * 1024, maxMessageSize: 32 * 1024 }); console.log("opened"); }
+      catch (e) { console.log(e.message); }`;
+    const { spawnSync } = await import("node:child_process");
+    const args = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? ["eval", script] : ["-e", script];
+    const child = spawnSync(process.execPath, args, { encoding: "utf8" });
+    assert.match(child.stdout, new RegExp(`locked by process ${process.pid}`), child.stderr);
     await store.close();
     const again = MessageStore.open(small(dir.path));
     await again.close();
