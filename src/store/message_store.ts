@@ -9,6 +9,7 @@ import {
   transactionType,
 } from "../common/message.ts";
 import {
+  checkRecord,
   decodeRecord,
   dispatchInfo,
   prepareRecord,
@@ -551,12 +552,18 @@ export class MessageStore {
     return out;
   }
 
-  /** The raw record at a physical offset, or undefined if it is not stored. */
+  /**
+   * The raw record at a physical offset, or undefined if no whole, valid record starts there.
+   * Offsets may come from users (a message id), so the record is checked before it is served.
+   */
   readRecord(physicalOffset: number): Uint8Array | undefined {
-    if (physicalOffset < this.#commitLog.minOffset || physicalOffset + 8 > this.#commitLog.writtenOffset) return undefined;
-    const size = this.#commitLog.recordSize(physicalOffset);
-    if (size <= 0 || physicalOffset + size > this.#commitLog.writtenOffset) return undefined;
-    return this.#commitLog.read(physicalOffset, size);
+    const log = this.#commitLog;
+    if (!Number.isSafeInteger(physicalOffset) || physicalOffset < log.minOffset || physicalOffset + 8 > log.writtenOffset) return undefined;
+    const segmentLeft = log.segmentBytes - ((physicalOffset - log.minOffset) % log.segmentBytes);
+    const size = log.recordSize(physicalOffset);
+    if (size < 8 || size > segmentLeft || physicalOffset + size > log.writtenOffset) return undefined;
+    const raw = log.read(physicalOffset, size);
+    return checkRecord(raw, 0, raw.byteLength, crc32Range).kind === "record" ? raw : undefined;
   }
 
   lookMessageByOffset(physicalOffset: number): StoredMessage | undefined {

@@ -75,6 +75,10 @@ describe("MessageStore", () => {
       assert.equal(store.queryMessage("T", "group3", 10).length, 10, "maxNum caps the answer");
     };
     check();
+    // An offset that is not the start of a record (as a forged message id would give) serves nothing.
+    for (const bad of [results[5].physicalOffset + 1, results[5].physicalOffset + 13, -1, 2 ** 60, 0.5]) {
+      assert.equal(store.readRecord(bad), undefined, `offset ${bad}`);
+    }
     await store.close();
     store = MessageStore.open(small(dir.path));
     check();
