@@ -62,6 +62,16 @@ export class ServiceNotAvailableError extends BolideError {
   }
 }
 
+/** A send that failed on every attempt: names the topic, the attempts and each failure. */
+export class SendFailedError extends BolideError {
+  override name = "SendFailedError";
+  readonly attempts: string[];
+  constructor(code: number, topic: string, attempts: string[]) {
+    super(code, `Send to topic ${topic} failed after ${attempts.length} attempt(s): ${attempts.join("; ")}`);
+    this.attempts = attempts;
+  }
+}
+
 /** The remote answered with a non-success code that the caller did not expect. */
 export class ResponseError extends BolideError {
   override name = "ResponseError";
@@ -126,6 +136,7 @@ export const errors = {
   RemotingTimeoutError,
   RemotingTooManyRequestsError,
   ResponseError,
+  SendFailedError,
   ServiceNotAvailableError,
   SystemBusyError,
   TopicNotExistError,

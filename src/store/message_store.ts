@@ -2,6 +2,7 @@ import { MessageIllegalError, ServiceNotAvailableError, SystemBusyError, Invalid
 import { Limits } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import {
+  decodeProperties,
   MAX_PROPERTIES_BYTES,
   MessageProperty,
   type Properties,
@@ -32,7 +33,8 @@ export interface PutMessageRequest {
   topic: string;
   queueId: number;
   body: Uint8Array;
-  properties?: Properties;
+  /** A map, or the encoded string as it arrives in a send request. */
+  properties?: Properties | string;
   flag?: number;
   sysFlag?: number;
   bornTimestamp?: number;
@@ -293,7 +295,7 @@ export class MessageStore {
     this.#lastStoreTimestamp = now;
     const phys = this.#commitLog.append(prepared, queueOffset, now, this.config.storeHost);
     const done = deferred<PutResult>();
-    const props = req.properties;
+    const props = typeof req.properties === "string" ? decodeProperties(req.properties) : req.properties;
     this.#pending.push({
       topic: req.topic,
       queueId: req.queueId,

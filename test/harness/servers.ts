@@ -43,3 +43,22 @@ export class FakeBroker implements AsyncDisposable {
     return Promise.resolve();
   }
 }
+
+import { BrokerController } from "../../src/broker/broker_controller.ts";
+import type { BrokerConfig } from "../../src/broker/broker_config.ts";
+
+/** An in-process broker on a free port with its store in `dir`, registered with `namesrvAddr`. */
+export async function startBroker(namesrvAddr: string, dir: string, extra: Partial<BrokerConfig> = {}): Promise<BrokerController & AsyncDisposable> {
+  const b = new BrokerController({
+    namesrvAddr,
+    listenPort: 0,
+    storePathRootDir: dir,
+    commitLogSegmentBytes: 8 * 1024 * 1024,
+    maxMessageSize: 1024 * 1024,
+    registerNameServerPeriod: 1_000,
+    ...extra,
+  }) as BrokerController & AsyncDisposable;
+  await b.start();
+  b[Symbol.asyncDispose] = () => b.shutdown(1_000).catch(() => {});
+  return b;
+}

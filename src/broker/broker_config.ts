@@ -1,0 +1,119 @@
+import { InvalidParameterError } from "../common/errors.ts";
+import type { FlushDiskType } from "../store/store_config.ts";
+
+/** Broker settings, with RocketMQ's property names (a RocketMQ operator's broker.conf works). */
+export interface BrokerConfig {
+  brokerClusterName: string;
+  brokerName: string;
+  /** 0 = master; above 0 = slave. */
+  brokerId: number;
+  /** NameServer addresses, ";"-separated. */
+  namesrvAddr: string;
+  listenPort: number;
+  brokerIP1: string;
+  storePathRootDir: string;
+  flushDiskType: FlushDiskType;
+  brokerRole: "ASYNC_MASTER" | "SYNC_MASTER" | "SLAVE";
+  autoCreateTopicEnable: boolean;
+  defaultTopicQueueNums: number;
+  maxMessageSize: number;
+  registerNameServerPeriod: number;
+  flushConsumerOffsetInterval: number;
+  channelExpiredTimeout: number;
+  /** Longest a pull may be held waiting for messages, whatever the client asks. */
+  maxSuspendTimeoutMillis: number;
+  /** Sends queued (received, not yet stored) past which new sends get SYSTEM_BUSY. */
+  maxSendBacklog: number;
+  commitLogSegmentBytes: number;
+}
+
+type Kind = "string" | "int" | "bool" | "enum";
+interface Setting {
+  kind: Kind;
+  default: string | number | boolean;
+  help: string;
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
+  brokerClusterName: { kind: "string", default: "DefaultCluster", help: "cluster this broker belongs to" },
+  brokerName: { kind: "string", default: "broker-a", help: "broker group name (master and slaves share it)" },
+  brokerId: { kind: "int", default: 0, min: 0, max: 1024, help: "0 for the master, above 0 for a slave" },
+  namesrvAddr: { kind: "string", default: "127.0.0.1:9876", help: "NameServer addresses, host:port;host:port" },
+  listenPort: { kind: "int", default: 10911, min: 0, max: 65535, help: "port clients connect to (0 picks a free one)" },
+  brokerIP1: { kind: "string", default: "127.0.0.1", help: "address this broker listens on and advertises" },
+  storePathRootDir: { kind: "string", default: "./data/store", help: "directory of the message store" },
+  flushDiskType: { kind: "enum", default: "ASYNC_FLUSH", values: ["ASYNC_FLUSH", "SYNC_FLUSH"], help: "acknowledge after write (ASYNC) or after fdatasync (SYNC)" },
+  brokerRole: { kind: "enum", default: "ASYNC_MASTER", values: ["ASYNC_MASTER", "SYNC_MASTER", "SLAVE"], help: "replication role" },
+  autoCreateTopicEnable: { kind: "bool", default: true, help: "create topics on first send" },
+  defaultTopicQueueNums: { kind: "int", default: 8, min: 1, max: 1024, help: "queues of an auto-created topic" },
+  maxMessageSize: { kind: "int", default: 4 * 1024 * 1024, min: 1024, max: 4 * 1024 * 1024, help: "largest message body in bytes" },
+  registerNameServerPeriod: { kind: "int", default: 30_000, min: 100, max: 60_000, help: "ms between registrations with each NameServer" },
+  flushConsumerOffsetInterval: { kind: "int", default: 5_000, min: 10, max: 600_000, help: "ms between writes of consumerOffset.json" },
+  channelExpiredTimeout: { kind: "int", default: 120_000, min: 100, max: 3_600_000, help: "ms after which a silent client is dropped" },
+  maxSuspendTimeoutMillis: { kind: "int", default: 30_000, min: 0, max: 300_000, help: "longest a long-polling pull is held" },
+  maxSendBacklog: { kind: "int", default: 10_000, min: 1, max: 1_000_000, help: "sends in progress before SYSTEM_BUSY" },
+  commitLogSegmentBytes: { kind: "int", default: 1024 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 40, help: "CommitLog segment size" },
+};
+
+function parseValue(name: string, raw: string, s: Setting): string | number | boolean {
+  const v = raw.trim();
+  if (s.kind === "int") {
+    if (!/^-?\d+$/.test(v)) throw new InvalidParameterError(`Setting ${name}: "${v}" is not an integer`);
+    const n = Number(v);
+    if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
+      throw new InvalidParameterError(`Setting ${name}: ${n} is outside ${s.min}..${s.max}`);
+    }
+    return n;
+  }
+  if (s.kind === "bool") {
+    if (v !== "true" && v !== "false") throw new InvalidParameterError(`Setting ${name}: "${v}" is not true or false`);
+    return v === "true";
+  }
+  if (s.kind === "enum" && !s.values!.includes(v)) {
+    throw new InvalidParameterError(`Setting ${name}: "${v}" is not one of ${s.values!.join(", ")}`);
+  }
+  if (v.length === 0) throw new InvalidParameterError(`Setting ${name} is empty`);
+  return v;
+}
+
+/** Parses a Java-style properties file: key=value lines, # and ! comments. */
+export function parseProperties(text: string, source = "properties"): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((line, i) => {
+    const t = line.trim();
+    if (t === "" || t.startsWith("#") || t.startsWith("!")) return;
+    const m = /^([^=:\s]+)\s*[=:]\s*(.*)$/.exec(t);
+    if (!m) throw new InvalidParameterError(`${source}:${i + 1}: expected key=value, got "${t.slice(0, 60)}"`);
+    out[m[1]] = m[2];
+  });
+  return out;
+}
+
+/**
+ * Builds the configuration from layers, later ones winning: defaults, a properties file, then
+ * environment variables (BOLIDE_<name>), then flags. Unknown or malformed settings throw,
+ * naming the setting.
+ */
+export function brokerConfig(...layers: Record<string, string | undefined>[]): BrokerConfig {
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(BROKER_SETTINGS)) out[name] = s.default;
+  for (const layer of layers) {
+    for (const [name, raw] of Object.entries(layer)) {
+      if (raw === undefined) continue;
+      const s = (BROKER_SETTINGS as Record<string, Setting>)[name];
+      if (!s) throw new InvalidParameterError(`Unknown setting "${name}" (run "bolide broker --help" for the list)`);
+      out[name] = parseValue(name, raw, s);
+    }
+  }
+  return out as unknown as BrokerConfig;
+}
+
+/** The settings as help text, one per line. */
+export function brokerSettingsHelp(): string {
+  return Object.entries(BROKER_SETTINGS)
+    .map(([name, s]) => `  ${name.padEnd(30)} ${s.help} (default ${s.default}${s.values ? `; ${s.values.join("|")}` : ""})`)
+    .join("\n");
+}

@@ -1,0 +1,393 @@
+import { InvalidParameterError, MessageIllegalError, SystemBusyError, TopicNotExistError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
+import { type Logger, silentLogger } from "../common/log.ts";
+import { createOffsetMsgId } from "../common/message_id.ts";
+import { validateGroup, validateTopic } from "../common/names.ts";
+import { ResponseCode } from "../common/response_code.ts";
+import { Perm, PERM_READ_WRITE } from "../common/route.ts";
+import { nodeFileSystem, type FileSystem } from "../platform/file_system.ts";
+import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
+import { decodeBatch } from "../protocol/message_batch.ts";
+import { registerBrokerRequest, unregisterBrokerRequest, type BrokerIdentity } from "../protocol/namesrv_requests.ts";
+import {
+  createResponse,
+  extBool,
+  extInt,
+  extString,
+  type RemotingCommand,
+  successResponse,
+} from "../protocol/remoting_command.ts";
+import { RequestCode } from "../protocol/request_code.ts";
+import { SerializeType } from "../protocol/serialize_type.ts";
+import { RemotingClient } from "../remoting/remoting_client.ts";
+import type { RemotingConnection } from "../remoting/remoting_connection.ts";
+import { RemotingServer } from "../remoting/remoting_server.ts";
+import { concatBytes } from "../util/bytes.ts";
+import { MessageStore } from "../store/message_store.ts";
+import { type BrokerConfig, brokerConfig } from "./broker_config.ts";
+import { ClientManager } from "./client_manager.ts";
+import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
+import { PullHoldService } from "./pull_hold_service.ts";
+import { tagFilter } from "./tag_filter.ts";
+import { TopicConfigManager } from "./topic_config_manager.ts";
+
+/** SEND_MESSAGE_V2's one-letter header names (RocketMQ §1.4), mapped to SEND_MESSAGE's. */
+const V2_NAMES: Record<string, string> = {
+  a: "producerGroup", b: "topic", c: "defaultTopic", d: "defaultTopicQueueNums", e: "queueId", f: "sysFlag",
+  g: "bornTimestamp", h: "flag", i: "properties", j: "reconsumeTimes", k: "unitMode", l: "maxReconsumeTimes", m: "batch",
+};
+
+/** Per-pull caps, whatever the client asks. */
+const MAX_PULL_MESSAGES = 1024;
+const MAX_PULL_BYTES = 4 * 1024 * 1024;
+const MAX_HELD_PULLS = 100_000;
+const MAX_CLIENTS = 100_000;
+
+/**
+ * A broker: the message store behind a remoting server, registered with every NameServer.
+ * `start()` opens the store and listens; `shutdown()` stops accepting, finishes in-flight
+ * requests, flushes, persists offsets and unregisters.
+ */
+export class BrokerController {
+  readonly config: BrokerConfig;
+  readonly #log: Logger;
+  readonly #fs: FileSystem;
+  #store!: MessageStore;
+  #topics!: TopicConfigManager;
+  #offsets!: ConsumerOffsetManager;
+  readonly #holds = new PullHoldService(MAX_HELD_PULLS);
+  readonly #clients = new ClientManager(MAX_CLIENTS);
+  readonly #server: RemotingServer;
+  readonly #namesrvClient = new RemotingClient();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #addr = "";
+  #sendsInFlight = 0;
+  #shuttingDown = false;
+  #registerScheduled = false;
+
+  constructor(config: Partial<BrokerConfig> | BrokerConfig, opts: { log?: Logger; fs?: FileSystem } = {}) {
+    this.config = { ...brokerConfig(), ...config };
+    this.#log = opts.log ?? silentLogger;
+    this.#fs = opts.fs ?? nodeFileSystem;
+    this.#server = new RemotingServer({ host: this.config.brokerIP1, port: this.config.listenPort, log: this.#log });
+    const p = (code: number, fn: (req: RemotingCommand, conn: RemotingConnection) => RemotingCommand | Promise<RemotingCommand>) =>
+      this.#server.registerProcessor(code, (req, ctx) => fn(req, ctx.connection));
+    p(RequestCode.SEND_MESSAGE, (r, c) => this.#send(r, c, false));
+    p(RequestCode.SEND_MESSAGE_V2, (r, c) => this.#send(r, c, true));
+    p(RequestCode.SEND_BATCH_MESSAGE, (r, c) => this.#send(r, c, true));
+    p(RequestCode.PULL_MESSAGE, (r) => this.#pull(r));
+    p(RequestCode.QUERY_CONSUMER_OFFSET, (r) => this.#queryOffset(r));
+    p(RequestCode.UPDATE_CONSUMER_OFFSET, (r) => this.#updateOffset(r));
+    p(RequestCode.GET_MAX_OFFSET, (r) => successResponse({ offset: this.#store.maxOffset(...this.#topicQueue(r)) }));
+    p(RequestCode.GET_MIN_OFFSET, (r) => successResponse({ offset: this.#store.minOffset(...this.#topicQueue(r)) }));
+    p(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, (r) =>
+      successResponse({ offset: this.#store.offsetForTimestamp(...this.#topicQueue(r), extInt(r, "timestamp")) }));
+    p(RequestCode.GET_EARLIEST_MSG_STORETIME, (r) => successResponse({ timestamp: this.#store.earliestMessageTime(...this.#topicQueue(r)) ?? 0 }));
+    p(RequestCode.HEART_BEAT, (r, c) => this.#heartbeat(r, c));
+    p(RequestCode.UNREGISTER_CLIENT, (r, c) => {
+      this.#clients.unregister(c, extString(r, "producerGroup", false), extString(r, "consumerGroup", false));
+      return successResponse();
+    });
+    p(RequestCode.GET_CONSUMER_LIST_BY_GROUP, (r) =>
+      successResponse(undefined, encodeBody({ consumerIdList: this.#clients.consumersOf(extString(r, "consumerGroup")) }, typeOf(r))));
+    p(RequestCode.UPDATE_AND_CREATE_TOPIC, (r) => this.#createTopic(r));
+    p(RequestCode.DELETE_TOPIC_IN_BROKER, (r) => this.#deleteTopic(r));
+    p(RequestCode.GET_ALL_TOPIC_CONFIG, (r) => successResponse(undefined, encodeBody(this.#topics.registerBody().topicConfigSerializeWrapper, typeOf(r))));
+    p(RequestCode.QUERY_MESSAGE, (r) => this.#queryMessage(r));
+    p(RequestCode.VIEW_MESSAGE_BY_ID, (r) => {
+      const raw = this.#store.readRecord(extInt(r, "offset"));
+      return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.SYSTEM_ERROR, `no message at offset ${extInt(r, "offset")}`);
+    });
+    p(RequestCode.GET_BROKER_RUNTIME_INFO, (r) => successResponse(undefined, encodeBody({ table: this.runtimeInfo() }, typeOf(r))));
+    this.#server.onDisconnect((conn) => this.#clients.remove(conn));
+  }
+
+  /** "host:port" clients use (after start). */
+  get addr(): string {
+    return this.#addr;
+  }
+
+  get store(): MessageStore {
+    return this.#store;
+  }
+
+  get identity(): BrokerIdentity {
+    return {
+      clusterName: this.config.brokerClusterName,
+      brokerName: this.config.brokerName,
+      brokerAddr: this.#addr,
+      brokerId: this.config.brokerId,
+      haServerAddr: "",
+    };
+  }
+
+  async start(): Promise<string> {
+    const c = this.config;
+    validateGroup(c.brokerName);
+    this.#store = MessageStore.open({
+      storePathRootDir: c.storePathRootDir,
+      flushDiskType: c.flushDiskType,
+      maxMessageSize: c.maxMessageSize,
+      commitLogSegmentBytes: c.commitLogSegmentBytes,
+      fs: this.#fs,
+    }, this.#log.child("store"));
+    try {
+      const configDir = `${c.storePathRootDir}/config`;
+      this.#fs.mkdirp(configDir);
+      this.#topics = new TopicConfigManager(this.#fs, `${configDir}/topics.json`, c);
+      this.#offsets = new ConsumerOffsetManager(this.#fs, `${configDir}/consumerOffset.json`);
+      this.#store.onMessageArrived((topic, queueId, maxOffset) => this.#holds.notify(topic, queueId, maxOffset));
+      const { host, port } = await this.#server.start();
+      this.#addr = `${c.brokerIP1 === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+    } catch (err) {
+      await this.#store.close();
+      throw err;
+    }
+    this.#store.config.storeHost = this.#addr;
+    this.#topics.onChange(() => this.#registerSoon());
+    await this.registerAll();
+    this.#timers.push(setInterval(() => void this.registerAll(), c.registerNameServerPeriod));
+    this.#timers.push(setInterval(() => this.#persistOffsets(), c.flushConsumerOffsetInterval));
+    this.#timers.push(setInterval(() => this.#clients.expire(c.channelExpiredTimeout), Math.min(10_000, c.channelExpiredTimeout)));
+    this.#log.info(`broker ${c.brokerName}[${c.brokerId}] of ${c.brokerClusterName} listening on ${this.#addr}`);
+    return this.#addr;
+  }
+
+  /** Registers with every NameServer now (they share nothing, so each gets the whole table). */
+  async registerAll(): Promise<void> {
+    const addrs = this.config.namesrvAddr.split(";").map((s) => s.trim()).filter(Boolean);
+    const body = this.#topics.registerBody();
+    await Promise.all(addrs.map(async (ns) => {
+      try {
+        const resp = await this.#namesrvClient.invoke(ns, registerBrokerRequest({ ...this.identity, heartbeatTimeoutMillis: Limits.brokerChannelExpiredTimeMs }, body), 24_000);
+        if (resp.code !== ResponseCode.SUCCESS) this.#log.warn(`registration with ${ns} refused: ${resp.remark}`);
+      } catch (err) {
+        this.#log.warn(`registration with ${ns} failed: ${(err as Error).message}`);
+      }
+    }));
+  }
+
+  #registerSoon(): void {
+    if (this.#registerScheduled || this.#shuttingDown) return;
+    this.#registerScheduled = true;
+    queueMicrotask(() => {
+      this.#registerScheduled = false;
+      void this.registerAll();
+    });
+  }
+
+  async shutdown(graceMs = 5_000): Promise<void> {
+    if (this.#shuttingDown) return;
+    this.#shuttingDown = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#holds.wakeAll();
+    await this.#server.stop(graceMs);
+    await this.#store.close();
+    this.#persistOffsets();
+    const addrs = this.config.namesrvAddr.split(";").map((s) => s.trim()).filter(Boolean);
+    await Promise.all(addrs.map((ns) => this.#namesrvClient.invoke(ns, unregisterBrokerRequest(this.identity), 3_000).catch(() => {})));
+    this.#namesrvClient.close();
+    this.#log.info(`broker ${this.config.brokerName} stopped`);
+  }
+
+  /** For tests: die as a killed process would (no flush, no unregistration). */
+  async kill(): Promise<void> {
+    this.#shuttingDown = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#namesrvClient.close();
+    await this.#server.stop(0);
+    this.#store.kill();
+  }
+
+  runtimeInfo(): Record<string, string> {
+    return {
+      brokerName: this.config.brokerName,
+      brokerId: String(this.config.brokerId),
+      commitLogMinOffset: String(this.#store.commitLogMinOffset),
+      commitLogMaxOffset: String(this.#store.commitLogMaxOffset),
+      dispatchedOffset: String(this.#store.dispatchedOffset),
+      sendsInFlight: String(this.#sendsInFlight),
+      heldPulls: String(this.#holds.heldCount),
+      clients: String(this.#clients.size),
+      diskFull: String(this.#store.isDiskFull),
+    };
+  }
+
+  #persistOffsets(): void {
+    try {
+      this.#offsets.persist();
+    } catch (err) {
+      this.#log.error(`writing consumerOffset.json failed: ${(err as Error).message}`);
+    }
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  async #send(req: RemotingCommand, conn: RemotingConnection, v2: boolean): Promise<RemotingCommand> {
+    if (v2 && req.extFields) {
+      const ext: Record<string, string | number | boolean | bigint> = {};
+      for (const [k, v] of Object.entries(req.extFields)) ext[V2_NAMES[k] ?? k] = v;
+      req = { ...req, extFields: ext };
+    }
+    if (this.#shuttingDown) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "broker is shutting down");
+    if (this.#sendsInFlight >= this.config.maxSendBacklog) {
+      return createResponse(ResponseCode.SYSTEM_BUSY, `[TIMEOUT_CLEAN_QUEUE]broker busy: ${this.#sendsInFlight} sends in progress, try another broker`);
+    }
+    const topic = extString(req, "topic");
+    validateTopic(topic);
+    const tc = this.#topics.forSend(topic, extString(req, "defaultTopic", false), extInt(req, "defaultTopicQueueNums", false));
+    if ((tc.perm & Perm.WRITE) === 0) {
+      return createResponse(ResponseCode.NO_PERMISSION, `the topic[${topic}] sending is forbidden`);
+    }
+    let queueId = extInt(req, "queueId", false) ?? -1;
+    if (queueId < 0) queueId = Math.floor(Math.random() * tc.writeQueueNums);
+    if (queueId >= tc.writeQueueNums) {
+      throw new InvalidParameterError(`queueId ${queueId} is out of range: topic ${topic} has ${tc.writeQueueNums} write queues`);
+    }
+    const body = req.body;
+    if (!body || body.byteLength === 0) throw new MessageIllegalError("Message body is empty");
+    const common = {
+      topic,
+      queueId,
+      sysFlag: extInt(req, "sysFlag", false) ?? 0,
+      bornTimestamp: extInt(req, "bornTimestamp", false) ?? Date.now(),
+      bornHost: conn.remoteAddr,
+      reconsumeTimes: extInt(req, "reconsumeTimes", false) ?? 0,
+    };
+    this.#sendsInFlight++;
+    try {
+      if (req.code === RequestCode.SEND_BATCH_MESSAGE || extBool(req, "batch", false)) {
+        const entries = decodeBatch(body);
+        const results = await this.#store.putMessages(entries.map((e) => ({ ...common, body: e.body, flag: e.flag, properties: e.properties })));
+        const timedOut = results.some((r) => r.status !== "PUT_OK");
+        return createResponse(timedOut ? ResponseCode.FLUSH_DISK_TIMEOUT : ResponseCode.SUCCESS, undefined, {
+          msgId: results.map((r) => createOffsetMsgId(this.#addr, r.physicalOffset)).join(","),
+          queueId,
+          queueOffset: results[0].queueOffset,
+        });
+      }
+      const r = await this.#store.putMessage({ ...common, body, flag: extInt(req, "flag", false) ?? 0, properties: extString(req, "properties", false) ?? "" });
+      return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined, {
+        msgId: createOffsetMsgId(this.#addr, r.physicalOffset),
+        queueId,
+        queueOffset: r.queueOffset,
+      });
+    } finally {
+      this.#sendsInFlight--;
+    }
+  }
+
+  // ---- pulling -------------------------------------------------------------------------------
+
+  async #pull(req: RemotingCommand): Promise<RemotingCommand> {
+    const group = extString(req, "consumerGroup");
+    validateGroup(group);
+    const [topic, queueId] = this.#topicQueue(req);
+    const tc = this.#topics.get(topic);
+    if (!tc) return createResponse(ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist`);
+    if ((tc.perm & Perm.READ) === 0) return createResponse(ResponseCode.NO_PERMISSION, `the topic[${topic}] pulling is forbidden`);
+    const offset = extInt(req, "queueOffset");
+    const maxMsgs = Math.min(MAX_PULL_MESSAGES, Math.max(1, extInt(req, "maxMsgNums", false) ?? 32));
+    const maxBytes = Math.min(MAX_PULL_BYTES, Math.max(1, extInt(req, "maxMsgBytes", false) ?? MAX_PULL_BYTES));
+    const sysFlag = extInt(req, "sysFlag", false) ?? 0;
+    const filter = tagFilter(extString(req, "subscription", false));
+    if (sysFlag & 1) {
+      const commit = extInt(req, "commitOffset", false);
+      if (commit !== undefined && commit >= 0) this.#offsets.commit(group, topic, queueId, commit);
+    }
+    const suspendMs = sysFlag & 2 ? Math.min(this.config.maxSuspendTimeoutMillis, Math.max(0, extInt(req, "suspendTimeoutMillis", false) ?? 15_000)) : 0;
+    const deadline = Date.now() + suspendMs;
+    for (;;) {
+      const r = this.#store.getMessage(topic, queueId, offset, maxMsgs, maxBytes);
+      const ext = { nextBeginOffset: r.nextBeginOffset, minOffset: r.minOffset, maxOffset: r.maxOffset, suggestWhichBrokerId: 0 };
+      if (r.status === "FOUND") {
+        const keep = r.messages.filter((_, i) => filter(r.units[i].tagsCode));
+        if (keep.length === 0) return createResponse(ResponseCode.PULL_RETRY_IMMEDIATELY, "no message matched the filter", ext);
+        return successResponse(ext, concatBytes(keep));
+      }
+      if (r.status === "OFFSET_TOO_SMALL" || r.status === "OFFSET_OVERFLOW_BADLY") {
+        return createResponse(ResponseCode.PULL_OFFSET_MOVED, `offset ${offset} is outside ${r.minOffset}..${r.maxOffset}`, ext);
+      }
+      if (r.status === "OFFSET_FOUND_NULL") return createResponse(ResponseCode.PULL_RETRY_IMMEDIATELY, undefined, ext);
+      const left = deadline - Date.now();
+      if (left <= 0 || this.#shuttingDown) return createResponse(ResponseCode.PULL_NOT_FOUND, undefined, { ...ext, nextBeginOffset: offset });
+      await this.#holds.wait(topic, queueId, offset, left);
+    }
+  }
+
+  #queryOffset(req: RemotingCommand): RemotingCommand {
+    const group = extString(req, "consumerGroup");
+    const [topic, queueId] = this.#topicQueue(req);
+    const stored = this.#offsets.query(group, topic, queueId);
+    if (stored !== undefined) return successResponse({ offset: stored });
+    // RocketMQ: with no stored offset, answer 0 only when the queue still starts at 0.
+    if (extBool(req, "setZeroIfNotFound", true) && this.#store.minOffset(topic, queueId) === 0) return successResponse({ offset: 0 });
+    return createResponse(ResponseCode.QUERY_NOT_FOUND, `no offset of group ${group} for ${topic}:${queueId}`);
+  }
+
+  #updateOffset(req: RemotingCommand): RemotingCommand {
+    const group = extString(req, "consumerGroup");
+    validateGroup(group);
+    const [topic, queueId] = this.#topicQueue(req);
+    const offset = extInt(req, "commitOffset");
+    if (offset < 0) throw new InvalidParameterError(`commitOffset ${offset} is negative`);
+    this.#offsets.commit(group, topic, queueId, offset);
+    return successResponse();
+  }
+
+  #topicQueue(req: RemotingCommand): [string, number] {
+    const topic = extString(req, "topic");
+    validateTopic(topic);
+    const queueId = extInt(req, "queueId");
+    if (queueId < 0 || queueId > 65_535) throw new InvalidParameterError(`queueId ${queueId} is out of range`);
+    return [topic, queueId];
+  }
+
+  // ---- clients and admin ---------------------------------------------------------------------
+
+  #heartbeat(req: RemotingCommand, conn: RemotingConnection): RemotingCommand {
+    const hb = decodeBody<{ clientID?: string; producerDataSet?: { groupName: string }[]; consumerDataSet?: { groupName: string }[] }>(req.body, typeOf(req), "HeartbeatData");
+    if (typeof hb?.clientID !== "string") throw new InvalidParameterError("HeartbeatData lacks clientID");
+    const producers = (hb.producerDataSet ?? []).map((p) => String(p.groupName));
+    const consumers = (hb.consumerDataSet ?? []).map((p) => String(p.groupName));
+    if (!this.#clients.heartbeat(conn, hb.clientID, producers, consumers)) throw new SystemBusyError("too many clients");
+    return successResponse();
+  }
+
+  #createTopic(req: RemotingCommand): RemotingCommand {
+    const topic = extString(req, "topic");
+    const read = extInt(req, "readQueueNums", false) ?? 16;
+    const write = extInt(req, "writeQueueNums", false) ?? read;
+    this.#topics.update({
+      topicName: topic,
+      readQueueNums: read,
+      writeQueueNums: write,
+      perm: extInt(req, "perm", false) ?? PERM_READ_WRITE,
+      topicSysFlag: extInt(req, "topicSysFlag", false) ?? 0,
+      order: extBool(req, "order", false),
+    });
+    return successResponse();
+  }
+
+  #deleteTopic(req: RemotingCommand): RemotingCommand {
+    const topic = extString(req, "topic");
+    if (!this.#topics.delete(topic)) throw new TopicNotExistError(topic);
+    this.#offsets.removeTopic(topic);
+    return successResponse();
+  }
+
+  #queryMessage(req: RemotingCommand): RemotingCommand {
+    const topic = extString(req, "topic");
+    validateTopic(topic);
+    const key = extString(req, "key");
+    const maxNum = Math.min(64, Math.max(1, extInt(req, "maxNum", false) ?? 32));
+    const found = this.#store.queryMessage(topic, key, maxNum, extInt(req, "beginTimestamp", false) ?? 0, extInt(req, "endTimestamp", false) ?? Number.MAX_SAFE_INTEGER);
+    if (found.length === 0) return createResponse(ResponseCode.QUERY_NOT_FOUND, `no message of ${topic} with key ${key}`);
+    const raws = found.map((m) => this.#store.readRecord(m.physicalOffset)!).filter(Boolean);
+    return successResponse({ indexLastUpdatePhyoffset: this.#store.dispatchedOffset }, concatBytes(raws));
+  }
+}
+
+function typeOf(req: RemotingCommand): number {
+  return req.serializeType ?? SerializeType.CBOR;
+}

@@ -1,0 +1,100 @@
+import { InvalidParameterError, TopicNotExistError } from "../common/errors.ts";
+import { AUTO_CREATE_TOPIC_KEY_TOPIC, validateTopic } from "../common/names.ts";
+import { Perm, PERM_READ_WRITE, type RegisterBrokerBody, type TopicConfig } from "../common/route.ts";
+import type { FileSystem } from "../platform/file_system.ts";
+
+/** The broker's topics, persisted to topics.json (written to a temporary file, then renamed). */
+export class TopicConfigManager {
+  readonly #topics = new Map<string, TopicConfig>();
+  #dataVersion = { timestamp: Date.now(), counter: 0 };
+  readonly #changeListeners: (() => void)[] = [];
+
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly path: string,
+    private readonly opts: { autoCreateTopicEnable: boolean; defaultTopicQueueNums: number; maxTopics?: number },
+  ) {
+    const text = fs.readText(path);
+    if (text) {
+      const parsed = JSON.parse(text) as { topicConfigTable: Record<string, TopicConfig>; dataVersion: { timestamp: number; counter: number } };
+      for (const [name, tc] of Object.entries(parsed.topicConfigTable ?? {})) this.#topics.set(name, tc);
+      if (parsed.dataVersion) this.#dataVersion = parsed.dataVersion;
+    }
+    if (opts.autoCreateTopicEnable && !this.#topics.has(AUTO_CREATE_TOPIC_KEY_TOPIC)) {
+      this.#topics.set(AUTO_CREATE_TOPIC_KEY_TOPIC, {
+        topicName: AUTO_CREATE_TOPIC_KEY_TOPIC,
+        readQueueNums: opts.defaultTopicQueueNums,
+        writeQueueNums: opts.defaultTopicQueueNums,
+        perm: PERM_READ_WRITE | Perm.INHERIT,
+        topicSysFlag: 0,
+        order: false,
+      });
+    }
+  }
+
+  onChange(fn: () => void): void {
+    this.#changeListeners.push(fn);
+  }
+
+  get(topic: string): TopicConfig | undefined {
+    return this.#topics.get(topic);
+  }
+
+  all(): TopicConfig[] {
+    return [...this.#topics.values()];
+  }
+
+  /** Creates or replaces a topic's config. */
+  update(tc: TopicConfig): TopicConfig {
+    validateTopic(tc.topicName);
+    for (const [k, v] of [["readQueueNums", tc.readQueueNums], ["writeQueueNums", tc.writeQueueNums]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > 1024) throw new InvalidParameterError(`${k} must be 1..1024, got ${v}`);
+    }
+    if (!Number.isInteger(tc.perm) || tc.perm < 0 || tc.perm > 15) throw new InvalidParameterError(`perm must be 0..15, got ${tc.perm}`);
+    if (!this.#topics.has(tc.topicName) && this.#topics.size >= (this.opts.maxTopics ?? 100_000)) {
+      throw new InvalidParameterError(`Broker holds ${this.#topics.size} topics, its maximum`);
+    }
+    const clean: TopicConfig = { topicSysFlag: 0, order: false, ...tc };
+    this.#topics.set(tc.topicName, clean);
+    this.#changed();
+    return clean;
+  }
+
+  delete(topic: string): boolean {
+    const had = this.#topics.delete(topic);
+    if (had) this.#changed();
+    return had;
+  }
+
+  /**
+   * The topic for a send, created from the default topic (RocketMQ's TBW102) when it does not
+   * exist and auto-creation is on; otherwise TopicNotExistError.
+   */
+  forSend(topic: string, defaultTopic: string | undefined, requestedQueues: number | undefined): TopicConfig {
+    const existing = this.#topics.get(topic);
+    if (existing) return existing;
+    const template = defaultTopic ? this.#topics.get(defaultTopic) : undefined;
+    if (!this.opts.autoCreateTopicEnable || !template || (template.perm & Perm.INHERIT) === 0) {
+      throw new TopicNotExistError(topic, `topic[${topic}] not exist, apply first please! (auto-creation is ${this.opts.autoCreateTopicEnable ? "on, but no default topic was given" : "off"})`);
+    }
+    const queues = Math.max(1, Math.min(requestedQueues ?? template.writeQueueNums, template.writeQueueNums));
+    return this.update({ topicName: topic, readQueueNums: queues, writeQueueNums: queues, perm: PERM_READ_WRITE, topicSysFlag: 0, order: false });
+  }
+
+  registerBody(): RegisterBrokerBody {
+    const topicConfigTable: Record<string, TopicConfig> = {};
+    for (const [name, tc] of this.#topics) topicConfigTable[name] = tc;
+    return { topicConfigSerializeWrapper: { topicConfigTable, dataVersion: { ...this.#dataVersion } }, filterServerList: [] };
+  }
+
+  #changed(): void {
+    this.#dataVersion = { timestamp: Date.now(), counter: this.#dataVersion.counter + 1 };
+    this.persist();
+    for (const l of this.#changeListeners) l();
+  }
+
+  persist(): void {
+    const body = this.registerBody().topicConfigSerializeWrapper;
+    this.fs.writeTextAtomic(this.path, JSON.stringify(body, null, 1));
+  }
+}

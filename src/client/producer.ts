@@ -1,0 +1,370 @@
+import {
+  BolideError,
+  InvalidParameterError,
+  RemotingError,
+  SendFailedError,
+  ServiceNotAvailableError,
+  TopicNotExistError,
+} from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
+import { encodeProperties, MessageProperty, type Properties, SysFlag } from "../common/message.ts";
+import { AUTO_CREATE_TOPIC_KEY_TOPIC, validateGroup, validateTopic } from "../common/names.ts";
+import { ResponseCode, responseCodeName } from "../common/response_code.ts";
+import { MASTER_ID, Perm, type TopicRouteData } from "../common/route.ts";
+import { deflate } from "../platform/compress.ts";
+import { encodeBody } from "../protocol/body_codec.ts";
+import { encodeBatch } from "../protocol/message_batch.ts";
+import { createRequest, type RemotingCommand } from "../protocol/remoting_command.ts";
+import { RequestCode } from "../protocol/request_code.ts";
+import { RemotingClient } from "../remoting/remoting_client.ts";
+import { utf8 } from "../util/bytes.ts";
+import { FAILURE_LATENCY_MS, LatencyFaultTolerance } from "./latency_fault_tolerance.ts";
+import type { Message, MessageQueue } from "./message.ts";
+import { NameServerClient } from "./name_server_client.ts";
+import { createUniqueId } from "./unique_id.ts";
+
+export interface ProducerOptions {
+  namesrvAddr: string | string[];
+  group: string;
+  /** Budget for one send, all attempts included (RocketMQ sendMsgTimeout). */
+  sendTimeoutMs?: number;
+  /** Extra attempts on another broker for SYNC sends (RocketMQ retryTimesWhenSendFailed). */
+  retryTimesWhenSendFailed?: number;
+  retryTimesWhenSendAsyncFailed?: number;
+  sendLatencyFaultEnable?: boolean;
+  /** Bodies above this are ZLIB-compressed (RocketMQ compressMsgBodyOverHowmuch). */
+  compressMsgBodyOverHowmuch?: number;
+  maxMessageSize?: number;
+  /** Queues of a topic created on first send. */
+  defaultTopicQueueNums?: number;
+  pollNameServerIntervalMs?: number;
+  heartbeatBrokerIntervalMs?: number;
+}
+
+export type SendStatus = "SEND_OK" | "FLUSH_DISK_TIMEOUT" | "FLUSH_SLAVE_TIMEOUT" | "SLAVE_NOT_AVAILABLE";
+
+export interface SendResult {
+  status: SendStatus;
+  /** The unique id (UNIQ_KEY); comma-joined for a batch. */
+  msgId: string;
+  offsetMsgId: string;
+  messageQueue: MessageQueue;
+  queueOffset: number;
+}
+
+export interface SendCallback {
+  onSuccess(result: SendResult): void;
+  onException(error: Error): void;
+}
+
+/** Picks the queue for a message: for ordering, the same key must always give the same queue. */
+export type MessageQueueSelector<A = unknown> = (queues: MessageQueue[], message: Message, arg: A) => MessageQueue;
+
+/** A built-in selector: hash of the argument (a business key) modulo the queue count. */
+export const selectByHash: MessageQueueSelector<string | number> = (queues, _m, arg) => {
+  const s = String(arg);
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return queues[Math.abs(h) % queues.length];
+};
+
+interface PreparedMessage {
+  topic: string;
+  body: Uint8Array;
+  properties: string;
+  flag: number;
+  sysFlag: number;
+  uniqId: string;
+}
+
+interface PublishInfo {
+  queues: MessageQueue[];
+  brokerAddrs: Map<string, string>;
+  viaDefaultTopic: boolean;
+  fetchedAt: number;
+}
+
+const RETRY_CODES: ReadonlySet<number> = new Set([
+  ResponseCode.TOPIC_NOT_EXIST,
+  ResponseCode.SERVICE_NOT_AVAILABLE,
+  ResponseCode.SYSTEM_ERROR,
+  ResponseCode.SYSTEM_BUSY,
+  ResponseCode.NO_PERMISSION,
+  ResponseCode.GO_AWAY,
+]);
+
+/**
+ * RocketMQ's producer: looks routes up on the NameServers, picks a queue (round robin, or a
+ * selector for ordering), sends SYNC (promise), ASYNC (callback) or ONEWAY, retries on another
+ * broker within the send timeout, and can avoid slow brokers.
+ */
+export class Producer {
+  readonly group: string;
+  readonly #opts: Required<Omit<ProducerOptions, "namesrvAddr" | "group">>;
+  readonly #remoting = new RemotingClient();
+  readonly #namesrv: NameServerClient;
+  readonly #routes = new Map<string, PublishInfo>();
+  readonly #faults = new LatencyFaultTolerance();
+  readonly #clientId = `${Math.floor(Math.random() * 2 ** 32).toString(16)}@${Date.now()}`;
+  #roundRobin = Math.floor(Math.random() * 1024);
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #started = false;
+
+  constructor(opts: ProducerOptions) {
+    validateGroup(opts.group);
+    this.group = opts.group;
+    this.#opts = {
+      sendTimeoutMs: opts.sendTimeoutMs ?? 3_000,
+      retryTimesWhenSendFailed: opts.retryTimesWhenSendFailed ?? 2,
+      retryTimesWhenSendAsyncFailed: opts.retryTimesWhenSendAsyncFailed ?? 2,
+      sendLatencyFaultEnable: opts.sendLatencyFaultEnable ?? false,
+      compressMsgBodyOverHowmuch: opts.compressMsgBodyOverHowmuch ?? 4096,
+      maxMessageSize: opts.maxMessageSize ?? Limits.maxMessageSize,
+      defaultTopicQueueNums: opts.defaultTopicQueueNums ?? 4,
+      pollNameServerIntervalMs: opts.pollNameServerIntervalMs ?? 30_000,
+      heartbeatBrokerIntervalMs: opts.heartbeatBrokerIntervalMs ?? 30_000,
+    };
+    this.#namesrv = new NameServerClient({ namesrvAddr: opts.namesrvAddr, remoting: this.#remoting });
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.#timers.push(setInterval(() => void this.#refreshRoutes(), this.#opts.pollNameServerIntervalMs));
+    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#opts.heartbeatBrokerIntervalMs));
+  }
+
+  async shutdown(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    this.#started = false;
+    const brokers = new Set<string>();
+    for (const r of this.#routes.values()) for (const a of r.brokerAddrs.values()) brokers.add(a);
+    await Promise.all([...brokers].map((a) =>
+      this.#remoting.invoke(a, createRequest(RequestCode.UNREGISTER_CLIENT, { clientID: this.#clientId, producerGroup: this.group }), 1000).catch(() => {})
+    ));
+    this.#remoting.close();
+  }
+
+  /** SYNC send; with a callback it is ASYNC (the promise resolves too). With a selector, the selector picks the queue. */
+  send(message: Message, callback?: SendCallback): Promise<SendResult>;
+  send<A>(message: Message, selector: MessageQueueSelector<A>, arg: A): Promise<SendResult>;
+  send(message: Message, selectorOrCallback?: SendCallback | MessageQueueSelector<unknown>, arg?: unknown): Promise<SendResult> {
+    if (typeof selectorOrCallback === "function") return this.#sendSelected(message, selectorOrCallback, arg);
+    const p = this.#send(message, selectorOrCallback ? this.#opts.retryTimesWhenSendAsyncFailed : this.#opts.retryTimesWhenSendFailed);
+    if (selectorOrCallback) {
+      p.then((r) => selectorOrCallback.onSuccess(r), (e) => selectorOrCallback.onException(e));
+      p.catch(() => {}); // the callback has it
+    }
+    return p;
+  }
+
+  /** Fire and forget: no answer, no retry. Resolves once the request is handed to the socket. */
+  async sendOneway(message: Message): Promise<void> {
+    const prepared = this.#prepare(message);
+    const info = await this.#publishInfo(message.topic);
+    const mq = this.#pickQueue(info, undefined);
+    const req = this.#request(prepared, mq, info);
+    req.flag |= 2;
+    await this.#remoting.invokeOneway(info.brokerAddrs.get(mq.brokerName)!, req, this.#opts.sendTimeoutMs);
+  }
+
+  /** Sends messages of one topic as one request, to one queue. */
+  async sendBatch(messages: Message[]): Promise<SendResult> {
+    if (messages.length === 0) throw new InvalidParameterError("Batch is empty");
+    const topic = messages[0].topic;
+    if (messages.some((m) => m.topic !== topic)) throw new InvalidParameterError("A batch holds messages of one topic only");
+    const prepared = messages.map((m) => this.#prepare(m, false));
+    const body = encodeBatch(prepared.map((p) => ({ flag: p.flag, body: p.body, properties: p.properties })));
+    if (body.byteLength > this.#opts.maxMessageSize) {
+      throw new InvalidParameterError(`Batch is ${body.byteLength} bytes; at most ${this.#opts.maxMessageSize} allowed`);
+    }
+    const result = await this.#attempts(topic, this.#opts.retryTimesWhenSendFailed, (info, mq) => {
+      const req = createRequest(RequestCode.SEND_BATCH_MESSAGE, this.#header(topic, mq, 0, 0, "", info), body);
+      return req;
+    });
+    return { ...result, msgId: prepared.map((p) => p.uniqId).join(",") };
+  }
+
+  async #sendSelected(message: Message, selector: MessageQueueSelector<unknown>, arg: unknown): Promise<SendResult> {
+    const prepared = this.#prepare(message);
+    const info = await this.#publishInfo(message.topic);
+    const mq = selector(info.queues, message, arg);
+    if (!mq || !info.queues.some((q) => q.brokerName === mq.brokerName && q.queueId === mq.queueId)) {
+      throw new InvalidParameterError(`The selector returned a queue that is not in the route of ${message.topic}`);
+    }
+    // Ordered sends stay on their queue: no retry elsewhere (RocketMQ does the same).
+    const r = await this.#sendTo(info, mq, this.#request(prepared, mq, info), this.#opts.sendTimeoutMs);
+    return { ...r, msgId: prepared.uniqId };
+  }
+
+  async #send(message: Message, retries: number): Promise<SendResult> {
+    const prepared = this.#prepare(message);
+    const r = await this.#attempts(message.topic, retries, (info, mq) => this.#request(prepared, mq, info));
+    return { ...r, msgId: prepared.uniqId };
+  }
+
+  async #attempts(topic: string, retries: number, build: (info: PublishInfo, mq: MessageQueue) => RemotingCommand): Promise<SendResult> {
+    const deadline = Date.now() + this.#opts.sendTimeoutMs;
+    const failures: string[] = [];
+    let lastBroker: string | undefined;
+    let lastCode: number = ResponseCode.SYSTEM_ERROR;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        failures.push(`send timeout of ${this.#opts.sendTimeoutMs} ms used up`);
+        break;
+      }
+      const info = await this.#publishInfo(topic, attempt > 0);
+      const mq = this.#pickQueue(info, lastBroker);
+      lastBroker = mq.brokerName;
+      const started = Date.now();
+      try {
+        const result = await this.#sendTo(info, mq, build(info, mq), left);
+        if (this.#opts.sendLatencyFaultEnable) this.#faults.update(mq.brokerName, Date.now() - started);
+        return result;
+      } catch (err) {
+        if (this.#opts.sendLatencyFaultEnable) this.#faults.update(mq.brokerName, FAILURE_LATENCY_MS);
+        const e = err as BolideError;
+        lastCode = e.code ?? ResponseCode.SYSTEM_ERROR;
+        failures.push(`${mq.brokerName}: ${e.message}`);
+        const retryable = err instanceof RemotingError || RETRY_CODES.has(lastCode);
+        if (!retryable) throw err;
+        this.#routes.delete(topic); // the route may be stale: look it up again
+      }
+    }
+    throw new SendFailedError(lastCode, topic, failures);
+  }
+
+  async #sendTo(info: PublishInfo, mq: MessageQueue, req: RemotingCommand, timeoutMs: number): Promise<SendResult> {
+    const addr = info.brokerAddrs.get(mq.brokerName);
+    if (!addr) throw new ServiceNotAvailableError(`broker ${mq.brokerName} has no master address in the route`);
+    const resp = await this.#remoting.invoke(addr, req, timeoutMs);
+    const status: SendStatus | undefined = resp.code === ResponseCode.SUCCESS
+      ? "SEND_OK"
+      : resp.code === ResponseCode.FLUSH_DISK_TIMEOUT
+      ? "FLUSH_DISK_TIMEOUT"
+      : resp.code === ResponseCode.FLUSH_SLAVE_TIMEOUT
+      ? "FLUSH_SLAVE_TIMEOUT"
+      : resp.code === ResponseCode.SLAVE_NOT_AVAILABLE
+      ? "SLAVE_NOT_AVAILABLE"
+      : undefined;
+    if (!status) throw new BolideError(resp.code, `${addr} answered ${responseCodeName(resp.code)}: ${resp.remark ?? ""}`);
+    const ext = resp.extFields ?? {};
+    return {
+      status,
+      msgId: "",
+      offsetMsgId: String(ext.msgId ?? ""),
+      messageQueue: { topic: mq.topic, brokerName: mq.brokerName, queueId: Number(ext.queueId ?? mq.queueId) },
+      queueOffset: Number(ext.queueOffset ?? -1),
+    };
+  }
+
+  #prepare(m: Message, compress = true): PreparedMessage {
+    validateTopic(m.topic);
+    let body = typeof m.body === "string" ? utf8(m.body) : m.body;
+    if (!(body instanceof Uint8Array) || body.byteLength === 0) throw new InvalidParameterError("Message body is empty");
+    if (body.byteLength > this.#opts.maxMessageSize) {
+      throw new InvalidParameterError(`Message body is ${body.byteLength} bytes; at most ${this.#opts.maxMessageSize} allowed`);
+    }
+    let sysFlag = 0;
+    if (compress && body.byteLength > this.#opts.compressMsgBodyOverHowmuch) {
+      body = deflate(body, 5);
+      sysFlag |= SysFlag.COMPRESSED;
+    }
+    const props: Properties = { ...m.properties };
+    const uniqId = createUniqueId();
+    if (m.tags) props[MessageProperty.TAGS] = m.tags;
+    const keys = Array.isArray(m.keys) ? m.keys.join(" ") : m.keys;
+    if (keys) props[MessageProperty.KEYS] = keys;
+    props[MessageProperty.UNIQ_KEY] = uniqId;
+    props[MessageProperty.WAIT_STORE_MSG_OK] = "true";
+    return { body, properties: encodeProperties(props), flag: m.flag ?? 0, sysFlag, uniqId, topic: m.topic };
+  }
+
+  #request(p: PreparedMessage, mq: MessageQueue, info: PublishInfo): RemotingCommand {
+    return createRequest(RequestCode.SEND_MESSAGE, this.#header(p.topic, mq, p.sysFlag, p.flag, p.properties, info), p.body);
+  }
+
+  #header(topic: string, mq: MessageQueue, sysFlag: number, flag: number, properties: string, info: PublishInfo): Record<string, string | number | boolean> {
+    const h: Record<string, string | number | boolean> = {
+      producerGroup: this.group,
+      topic,
+      queueId: mq.queueId,
+      sysFlag,
+      bornTimestamp: Date.now(),
+      flag,
+      properties,
+      reconsumeTimes: 0,
+    };
+    if (info.viaDefaultTopic) {
+      h.defaultTopic = AUTO_CREATE_TOPIC_KEY_TOPIC;
+      h.defaultTopicQueueNums = this.#opts.defaultTopicQueueNums;
+    }
+    return h;
+  }
+
+  #pickQueue(info: PublishInfo, avoidBroker: string | undefined): MessageQueue {
+    const n = info.queues.length;
+    for (let i = 0; i < n; i++) {
+      const mq = info.queues[this.#roundRobin++ % n];
+      if (mq.brokerName === avoidBroker && info.brokerAddrs.size > 1) continue;
+      if (this.#opts.sendLatencyFaultEnable && !this.#faults.isAvailable(mq.brokerName)) continue;
+      return mq;
+    }
+    // Every broker is avoided: take the next one anyway (the least bad choice).
+    return info.queues[this.#roundRobin++ % n];
+  }
+
+  async #publishInfo(topic: string, refresh = false): Promise<PublishInfo> {
+    const cached = this.#routes.get(topic);
+    if (cached && !refresh) return cached;
+    let route: TopicRouteData;
+    let viaDefaultTopic = false;
+    try {
+      route = await this.#namesrv.getRoute(topic);
+    } catch (err) {
+      if (!(err instanceof TopicNotExistError)) {
+        if (cached) return cached; // keep sending on the last known route while NameServers are away
+        throw err;
+      }
+      try {
+        route = await this.#namesrv.getRoute(AUTO_CREATE_TOPIC_KEY_TOPIC);
+        viaDefaultTopic = true;
+      } catch {
+        throw new TopicNotExistError(topic, `No route info of this topic: ${topic} (create it, or enable autoCreateTopicEnable on a broker)`);
+      }
+    }
+    const info = publishInfoOf(topic, route, viaDefaultTopic, this.#opts.defaultTopicQueueNums);
+    if (info.queues.length === 0) throw new TopicNotExistError(topic, `No writable queue for topic ${topic}: no master broker is up`);
+    this.#routes.set(topic, info);
+    if (this.#started) void this.#heartbeat();
+    return info;
+  }
+
+  async #refreshRoutes(): Promise<void> {
+    for (const topic of [...this.#routes.keys()]) await this.#publishInfo(topic, true).catch(() => {});
+  }
+
+  async #heartbeat(): Promise<void> {
+    const brokers = new Set<string>();
+    for (const r of this.#routes.values()) for (const a of r.brokerAddrs.values()) brokers.add(a);
+    const body = encodeBody({ clientID: this.#clientId, producerDataSet: [{ groupName: this.group }], consumerDataSet: [] });
+    await Promise.all([...brokers].map((a) => this.#remoting.invoke(a, createRequest(RequestCode.HEART_BEAT, undefined, body), 3000).catch(() => {})));
+  }
+}
+
+function publishInfoOf(topic: string, route: TopicRouteData, viaDefaultTopic: boolean, defaultQueues: number): PublishInfo {
+  const brokerAddrs = new Map<string, string>();
+  for (const b of route.brokerDatas) {
+    const master = b.brokerAddrs[String(MASTER_ID)];
+    if (master) brokerAddrs.set(b.brokerName, master);
+  }
+  const queues: MessageQueue[] = [];
+  for (const q of [...route.queueDatas].sort((a, b) => a.brokerName.localeCompare(b.brokerName))) {
+    if ((q.perm & Perm.WRITE) === 0 || !brokerAddrs.has(q.brokerName)) continue;
+    const n = viaDefaultTopic ? Math.min(defaultQueues, q.writeQueueNums) : q.writeQueueNums;
+    for (let i = 0; i < n; i++) queues.push({ topic, brokerName: q.brokerName, queueId: i });
+  }
+  return { queues, brokerAddrs, viaDefaultTopic, fetchedAt: Date.now() };
+}

@@ -1,0 +1,252 @@
+import { BolideError, InvalidParameterError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
+import { validateGroup, validateTopic } from "../common/names.ts";
+import { ResponseCode, responseCodeName } from "../common/response_code.ts";
+import { MASTER_ID, Perm } from "../common/route.ts";
+import { createRequest } from "../protocol/remoting_command.ts";
+import { RequestCode } from "../protocol/request_code.ts";
+import { RemotingClient } from "../remoting/remoting_client.ts";
+import { decodeMessages, type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
+import { NameServerClient } from "./name_server_client.ts";
+
+export interface PullConsumerOptions {
+  namesrvAddr: string | string[];
+  group: string;
+  /** Where a queue with no committed offset starts: its first or its next new message. */
+  consumeFromWhere?: "first" | "last";
+  /** How long a pull is held on the broker waiting for messages. */
+  brokerSuspendMaxTimeMs?: number;
+  pullBatchSize?: number;
+  timeoutMs?: number;
+}
+
+interface QueueState {
+  mq: MessageQueue;
+  /** Next offset to pull. */
+  next: number | undefined;
+  /** Offset after the last message handed to the user (what commit() stores). */
+  consumed: number | undefined;
+  buffered: MessageExt[];
+  inFlight: Promise<void> | undefined;
+  tags: Set<string> | undefined;
+  expression: string;
+}
+
+/**
+ * A pull consumer: you choose the queues (`subscribe` takes them all, `assign` some), `poll()`
+ * returns what arrived, and offsets are yours to `seek` and `commit` (kept on the broker).
+ * Each queue has at most one pull in flight, held on the broker by long polling, and at most one
+ * pull's worth of messages buffered, so memory stays bounded.
+ */
+export class PullConsumer {
+  readonly group: string;
+  readonly #remoting = new RemotingClient();
+  readonly #namesrv: NameServerClient;
+  readonly #opts: Required<Omit<PullConsumerOptions, "namesrvAddr" | "group">>;
+  readonly #queues = new Map<string, QueueState>();
+  readonly #brokerAddrs = new Map<string, string>();
+  #wake: (() => void) | undefined;
+  #closed = false;
+  #rr = 0;
+
+  constructor(opts: PullConsumerOptions) {
+    validateGroup(opts.group);
+    this.group = opts.group;
+    this.#namesrv = new NameServerClient({ namesrvAddr: opts.namesrvAddr, remoting: this.#remoting });
+    this.#opts = {
+      consumeFromWhere: opts.consumeFromWhere ?? "last",
+      brokerSuspendMaxTimeMs: opts.brokerSuspendMaxTimeMs ?? 15_000,
+      pullBatchSize: opts.pullBatchSize ?? 32,
+      timeoutMs: opts.timeoutMs ?? Limits.defaultInvokeTimeoutMs,
+    };
+  }
+
+  async start(): Promise<void> {}
+
+  /** Every readable queue of `topic`, filtered by a tag expression ("*", "A || B"). */
+  async subscribe(topic: string, expression = "*"): Promise<MessageQueue[]> {
+    const queues = await this.queuesOf(topic);
+    await this.assign(queues, expression);
+    return queues;
+  }
+
+  async queuesOf(topic: string): Promise<MessageQueue[]> {
+    validateTopic(topic);
+    const route = await this.#namesrv.getRoute(topic);
+    const out: MessageQueue[] = [];
+    for (const b of route.brokerDatas) {
+      const addr = b.brokerAddrs[String(MASTER_ID)] ?? Object.values(b.brokerAddrs)[0];
+      if (addr) this.#brokerAddrs.set(b.brokerName, addr);
+    }
+    for (const q of route.queueDatas) {
+      if ((q.perm & Perm.READ) === 0) continue;
+      for (let i = 0; i < q.readQueueNums; i++) out.push({ topic, brokerName: q.brokerName, queueId: i });
+    }
+    return out;
+  }
+
+  async assign(queues: MessageQueue[], expression = "*"): Promise<void> {
+    const tags = expression.trim() === "*" || expression.trim() === "" ? undefined : new Set(expression.split("||").map((t) => t.trim()).filter(Boolean));
+    for (const mq of queues) {
+      if (!this.#brokerAddrs.has(mq.brokerName)) await this.queuesOf(mq.topic);
+      const key = queueKeyOf(mq);
+      if (!this.#queues.has(key)) this.#queues.set(key, { mq, next: undefined, consumed: undefined, buffered: [], inFlight: undefined, tags, expression });
+    }
+  }
+
+  assignment(): MessageQueue[] {
+    return [...this.#queues.values()].map((q) => q.mq);
+  }
+
+  /** Moves a queue's position: the next poll returns messages from `offset`. */
+  seek(mq: MessageQueue, offset: number): void {
+    const q = this.#state(mq);
+    q.next = offset;
+    q.consumed = offset;
+    q.buffered = [];
+  }
+
+  /** Returns up to `maxMessages` messages, waiting up to `timeoutMs` for some to arrive. */
+  async poll(timeoutMs = 1000, maxMessages = 32): Promise<MessageExt[]> {
+    if (this.#queues.size === 0) throw new InvalidParameterError("Nothing to poll: subscribe or assign queues first");
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const out = this.#drain(maxMessages);
+      if (out.length > 0) return out;
+      for (const q of this.#queues.values()) if (!q.inFlight) q.inFlight = this.#pull(q, Math.max(0, deadline - Date.now()));
+      const left = deadline - Date.now();
+      if (left <= 0) return [];
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+      if (this.#closed) return [];
+    }
+  }
+
+  /** Stores the consumed position of every assigned queue on its broker. */
+  async commit(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.consumed === undefined ? undefined : this.commitOffset(q.mq, q.consumed)));
+  }
+
+  async commitOffset(mq: MessageQueue, offset: number): Promise<void> {
+    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, {
+      consumerGroup: this.group, topic: mq.topic, queueId: mq.queueId, commitOffset: offset,
+    }), this.#opts.timeoutMs);
+    this.#check(resp.code, resp.remark, "UPDATE_CONSUMER_OFFSET");
+  }
+
+  /** The offset committed for a queue, or undefined if none. */
+  async committed(mq: MessageQueue): Promise<number | undefined> {
+    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(RequestCode.QUERY_CONSUMER_OFFSET, {
+      consumerGroup: this.group, topic: mq.topic, queueId: mq.queueId, setZeroIfNotFound: false,
+    }), this.#opts.timeoutMs);
+    if (resp.code === ResponseCode.QUERY_NOT_FOUND) return undefined;
+    this.#check(resp.code, resp.remark, "QUERY_CONSUMER_OFFSET");
+    return Number(resp.extFields?.offset);
+  }
+
+  async maxOffset(mq: MessageQueue): Promise<number> {
+    return this.#offsetQuery(RequestCode.GET_MAX_OFFSET, mq);
+  }
+
+  async minOffset(mq: MessageQueue): Promise<number> {
+    return this.#offsetQuery(RequestCode.GET_MIN_OFFSET, mq);
+  }
+
+  async offsetForTimestamp(mq: MessageQueue, timestamp: number): Promise<number> {
+    return this.#offsetQuery(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, mq, { timestamp });
+  }
+
+  async shutdown(): Promise<void> {
+    this.#closed = true;
+    this.#wake?.();
+    this.#remoting.close();
+  }
+
+  async #offsetQuery(code: number, mq: MessageQueue, extra: Record<string, number> = {}): Promise<number> {
+    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(code, { topic: mq.topic, queueId: mq.queueId, ...extra }), this.#opts.timeoutMs);
+    this.#check(resp.code, resp.remark, "offset query");
+    return Number(resp.extFields?.offset);
+  }
+
+  #drain(max: number): MessageExt[] {
+    const out: MessageExt[] = [];
+    const states = [...this.#queues.values()];
+    for (let i = 0; i < states.length && out.length < max; i++) {
+      const q = states[(this.#rr + i) % states.length];
+      while (q.buffered.length > 0 && out.length < max) {
+        const m = q.buffered.shift()!;
+        out.push(m);
+        q.consumed = m.queueOffset + 1;
+      }
+    }
+    this.#rr++;
+    return out;
+  }
+
+  async #start(q: QueueState): Promise<number> {
+    if (q.next !== undefined) return q.next;
+    const committed = await this.committed(q.mq);
+    q.next = committed ?? (this.#opts.consumeFromWhere === "first" ? await this.minOffset(q.mq) : await this.maxOffset(q.mq));
+    q.consumed ??= q.next;
+    return q.next;
+  }
+
+  async #pull(q: QueueState, holdMs: number): Promise<void> {
+    try {
+      const offset = await this.#start(q);
+      const suspend = Math.min(holdMs, this.#opts.brokerSuspendMaxTimeMs);
+      const resp = await this.#remoting.invoke(this.#addr(q.mq), createRequest(RequestCode.PULL_MESSAGE, {
+        consumerGroup: this.group,
+        topic: q.mq.topic,
+        queueId: q.mq.queueId,
+        queueOffset: offset,
+        maxMsgNums: this.#opts.pullBatchSize,
+        sysFlag: suspend > 0 ? 2 : 0,
+        suspendTimeoutMillis: suspend,
+        subscription: q.expression,
+        expressionType: "TAG",
+      }), suspend + this.#opts.timeoutMs);
+      if (q.next !== offset) return; // a seek happened meanwhile: this answer is stale
+      const next = Number(resp.extFields?.nextBeginOffset ?? offset);
+      if (resp.code === ResponseCode.SUCCESS) {
+        const msgs = decodeMessages(resp.body, q.mq.brokerName, Limits.maxMessageSize * 2);
+        q.buffered.push(...(q.tags ? msgs.filter((m) => m.tags !== undefined && q.tags!.has(m.tags)) : msgs));
+        q.next = next;
+        if (q.buffered.length === 0) q.consumed = next;
+      } else if (resp.code === ResponseCode.PULL_OFFSET_MOVED || resp.code === ResponseCode.PULL_RETRY_IMMEDIATELY) {
+        q.next = next;
+        if (q.buffered.length === 0) q.consumed = next;
+      } else if (resp.code !== ResponseCode.PULL_NOT_FOUND) {
+        this.#check(resp.code, resp.remark, "PULL_MESSAGE");
+      }
+    } catch {
+      // The broker may be down or restarting: the next poll pulls again (from the same offset).
+      await new Promise((r) => setTimeout(r, Math.min(100, holdMs)));
+    } finally {
+      q.inFlight = undefined;
+      this.#wake?.();
+    }
+  }
+
+  #state(mq: MessageQueue): QueueState {
+    const q = this.#queues.get(queueKeyOf(mq));
+    if (!q) throw new InvalidParameterError(`Queue ${queueKeyOf(mq)} is not assigned to this consumer`);
+    return q;
+  }
+
+  #addr(mq: MessageQueue): string {
+    const a = this.#brokerAddrs.get(mq.brokerName);
+    if (!a) throw new InvalidParameterError(`No address known for broker ${mq.brokerName}: subscribe or assign first`);
+    return a;
+  }
+
+  #check(code: number, remark: string | undefined, what: string): void {
+    if (code !== ResponseCode.SUCCESS) throw new BolideError(code, `${what} failed: ${responseCodeName(code)} ${remark ?? ""}`);
+  }
+}

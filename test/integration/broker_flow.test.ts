@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, test } from "../harness/testing.ts";
+import { tempDir } from "../harness/temp_dir.ts";
+import { rejectionOf, waitFor } from "../harness/wait.ts";
+import { startBroker, startNameServer } from "../harness/servers.ts";
+import { Producer, selectByHash } from "../../src/client/producer.ts";
+import { PullConsumer } from "../../src/client/pull_consumer.ts";
+import type { MessageExt } from "../../src/client/message.ts";
+import { NameServerClient } from "../../src/client/name_server_client.ts";
+import { RemotingClient } from "../../src/remoting/remoting_client.ts";
+import { createRequest } from "../../src/protocol/remoting_command.ts";
+import { RequestCode } from "../../src/protocol/request_code.ts";
+import { ResponseCode } from "../../src/common/response_code.ts";
+
+const text = (m: MessageExt) => new TextDecoder().decode(m.body);
+
+async function drain(c: PullConsumer, want: number, timeoutMs = 10_000): Promise<MessageExt[]> {
+  const got: MessageExt[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < want && Date.now() < deadline) got.push(...await c.poll(200, 256));
+  return got;
+}
+
+describe("broker, producer and pull consumer", () => {
+  test("messages sent round robin land in both broker groups and are all read back exactly", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"), { brokerName: "broker-a" });
+    await using b = await startBroker(ns.addr, join(dir.path, "b"), { brokerName: "broker-b" });
+    const admin = new RemotingClient();
+    for (const br of [a, b]) {
+      const r = await admin.invoke(br.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Orders", readQueueNums: 4, writeQueueNums: 4 }));
+      assert.equal(r.code, 0);
+    }
+    await waitFor(async () => (await new NameServerClient({ namesrvAddr: ns.addr }).getRoute("Orders").catch(() => undefined))?.queueDatas.length === 2, { what: "both brokers in the route" });
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await producer.start();
+    const sent = new Map<string, string>();
+    for (let i = 0; i < 200; i++) {
+      const r = await producer.send({ topic: "Orders", body: `order-${i}`, tags: i % 2 ? "odd" : "even", keys: [`k${i}`] });
+      assert.equal(r.status, "SEND_OK");
+      sent.set(r.msgId, `order-${i}`);
+    }
+    const c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg", consumeFromWhere: "first" });
+    await c.subscribe("Orders");
+    const got = await drain(c, 200);
+    assert.equal(got.length, 200);
+    assert.deepEqual(new Map(got.map((m) => [m.msgId, text(m)])), sent);
+    const perBroker = new Map<string, number>();
+    for (const m of got) perBroker.set(m.brokerName, (perBroker.get(m.brokerName) ?? 0) + 1);
+    assert.deepEqual([...perBroker.keys()].sort(), ["broker-a", "broker-b"]);
+    assert.ok(Math.abs(perBroker.get("broker-a")! - 100) <= 2, JSON.stringify([...perBroker]));
+    const m = got.find((x) => text(x) === "order-7")!;
+    assert.deepEqual([m.tags, m.keys, m.topic, m.reconsumeTimes], ["odd", ["k7"], "Orders", 0]);
+    assert.ok(m.storeTimestamp >= m.bornTimestamp - 1000);
+    await producer.shutdown();
+    await c.shutdown();
+    admin.close();
+  });
+
+  test("ordered sends with a selector stay in one queue, in order", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"));
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    const queues = new Set<number>();
+    for (let i = 0; i < 50; i++) {
+      const r = await producer.send({ topic: "Ordered", body: `step-${i}` }, selectByHash, "order-4711");
+      queues.add(r.messageQueue.queueId);
+    }
+    assert.equal(queues.size, 1);
+    const c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg", consumeFromWhere: "first" });
+    await c.subscribe("Ordered");
+    const got = await drain(c, 50);
+    assert.deepEqual(got.map(text), Array.from({ length: 50 }, (_, i) => `step-${i}`));
+    await producer.shutdown();
+    await c.shutdown();
+  });
+
+  test("a long-polling pull answers within milliseconds of a send", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"));
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await producer.send({ topic: "Live", body: "first" }, selectByHash, 1);
+    const c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg" }); // from the last offset
+    const [mq] = (await c.queuesOf("Live")).filter((q) => q.queueId === selectByHash([0, 1, 2, 3].map((i) => ({ topic: "Live", brokerName: "broker-a", queueId: i })), { topic: "Live", body: "" }, 1).queueId);
+    await c.assign([mq]);
+    const polled = c.poll(10_000);
+    await waitFor(() => a.runtimeInfo().heldPulls === "1", { what: "the pull to be held" });
+    const sentAt = performance.now();
+    await producer.send({ topic: "Live", body: "now" }, selectByHash, 1);
+    const got = await polled;
+    const latency = performance.now() - sentAt;
+    assert.deepEqual(got.map(text), ["now"]);
+    assert.ok(latency < 200, `answered ${latency.toFixed(1)} ms after the send`);
+    await producer.shutdown();
+    await c.shutdown();
+  });
+
+  test("bad input gets its specific code and nothing is stored", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"), { autoCreateTopicEnable: false, maxMessageSize: 1024 });
+    const raw = new RemotingClient();
+    await raw.invoke(a.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "T", readQueueNums: 2, writeQueueNums: 2 }));
+    await raw.invoke(a.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "ReadOnly", readQueueNums: 1, writeQueueNums: 1, perm: 4 }));
+    const send = (ext: Record<string, string | number>, body?: Uint8Array) => raw.invoke(a.addr, createRequest(RequestCode.SEND_MESSAGE, { producerGroup: "pg", ...ext }, body));
+    const x = new Uint8Array([1]);
+    const cases: [string, Promise<{ code: number; remark?: string }>, number][] = [
+      ["illegal topic name", send({ topic: "bad topic", queueId: 0 }, x), ResponseCode.INVALID_PARAMETER],
+      ["topic too long", send({ topic: "t".repeat(200), queueId: 0 }, x), ResponseCode.INVALID_PARAMETER],
+      ["unknown topic", send({ topic: "Nope", queueId: 0 }, x), ResponseCode.TOPIC_NOT_EXIST],
+      ["queue id out of range", send({ topic: "T", queueId: 9 }, x), ResponseCode.INVALID_PARAMETER],
+      ["empty body", send({ topic: "T", queueId: 0 }), ResponseCode.MESSAGE_ILLEGAL],
+      ["body too large", send({ topic: "T", queueId: 0 }, new Uint8Array(1025)), ResponseCode.MESSAGE_ILLEGAL],
+      ["properties too large", send({ topic: "T", queueId: 0, properties: `big\u0001${"v".repeat(40_000)}\u0002` }, x), ResponseCode.MESSAGE_ILLEGAL],
+      ["no write permission", send({ topic: "ReadOnly", queueId: 0 }, x), ResponseCode.NO_PERMISSION],
+      ["missing topic field", send({ queueId: 0 }, x), ResponseCode.INVALID_PARAMETER],
+    ];
+    for (const [what, p, code] of cases) {
+      const r = await p;
+      assert.equal(r.code, code, `${what}: ${r.remark}`);
+      assert.ok(r.remark, `${what} says why`);
+    }
+    assert.equal(a.store.commitLogMaxOffset, 0, "nothing was stored");
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    const err = await rejectionOf(producer.send({ topic: "Missing", body: "x" }));
+    assert.match(err.message, /No route info of this topic: Missing/);
+    raw.close();
+    await producer.shutdown();
+  });
+
+  test("after a restart, sent messages and committed offsets are intact", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    let a = await startBroker(ns.addr, join(dir.path, "a"));
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    for (let i = 0; i < 30; i++) await producer.send({ topic: "Durable", body: `d${i}` }, selectByHash, 0);
+    let c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg", consumeFromWhere: "first" });
+    await c.subscribe("Durable");
+    const first = await drain(c, 10);
+    assert.ok(first.length >= 10);
+    const readUpTo = first.length;
+    await c.commit();
+    await c.shutdown();
+    await a.shutdown(); // graceful: flush, persist offsets, unregister
+    a = await startBroker(ns.addr, join(dir.path, "a"));
+    c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg", consumeFromWhere: "first" });
+    await c.subscribe("Durable");
+    const rest = await drain(c, 30 - readUpTo);
+    assert.deepEqual(rest.map(text), Array.from({ length: 30 - readUpTo }, (_, i) => `d${readUpTo + i}`));
+    await c.shutdown();
+    await producer.shutdown();
+    await a.shutdown();
+  });
+
+  test("a broker killed mid-run: SYNC sends fail over to the other broker within the timeout", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"), { brokerName: "broker-a" });
+    await using b = await startBroker(ns.addr, join(dir.path, "b"), { brokerName: "broker-b" });
+    const admin = new RemotingClient();
+    for (const br of [a, b]) await admin.invoke(br.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "HA", readQueueNums: 2, writeQueueNums: 2 }));
+    await waitFor(async () => (await new NameServerClient({ namesrvAddr: ns.addr }).getRoute("HA").catch(() => undefined))?.queueDatas.length === 2, { what: "both brokers in the route" });
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg", sendTimeoutMs: 3000 });
+    for (let i = 0; i < 10; i++) await producer.send({ topic: "HA", body: `before-${i}` });
+    await a.kill();
+    const started = Date.now();
+    const results = [];
+    for (let i = 0; i < 20; i++) results.push(await producer.send({ topic: "HA", body: `after-${i}` }));
+    assert.ok(results.every((r) => r.status === "SEND_OK" && r.messageQueue.brokerName === "broker-b"));
+    assert.ok(Date.now() - started < 3000 * 20);
+    admin.close();
+    await producer.shutdown();
+  });
+});
