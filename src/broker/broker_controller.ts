@@ -12,8 +12,10 @@ import { registerBrokerRequest, unregisterBrokerRequest, type BrokerIdentity } f
 import {
   createResponse,
   extBool,
+  extBytesOrString,
   extInt,
   extString,
+  type ExtValue,
   type RemotingCommand,
   successResponse,
 } from "../protocol/remoting_command.ts";
@@ -225,7 +227,7 @@ export class BrokerController {
 
   async #send(req: RemotingCommand, conn: RemotingConnection, v2: boolean): Promise<RemotingCommand> {
     if (v2 && req.extFields) {
-      const ext: Record<string, string | number | boolean | bigint> = {};
+      const ext: Record<string, ExtValue> = {};
       for (const [k, v] of Object.entries(req.extFields)) ext[V2_NAMES[k] ?? k] = v;
       req = { ...req, extFields: ext };
     }
@@ -266,7 +268,7 @@ export class BrokerController {
           queueOffset: results[0].queueOffset,
         });
       }
-      const r = await this.#store.putMessage({ ...common, body, flag: extInt(req, "flag", false) ?? 0, properties: extString(req, "properties", false) ?? "" });
+      const r = await this.#store.putMessage({ ...common, body, flag: extInt(req, "flag", false) ?? 0, properties: extBytesOrString(req, "properties") ?? "" });
       return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined, {
         msgId: createOffsetMsgId(this.#addr, r.physicalOffset),
         queueId,

@@ -71,7 +71,7 @@ export const selectByHash: MessageQueueSelector<string | number> = (queues, _m, 
 interface PreparedMessage {
   topic: string;
   body: Uint8Array;
-  properties: string;
+  properties: Uint8Array;
   flag: number;
   sysFlag: number;
   uniqId: string;
@@ -180,7 +180,7 @@ export class Producer {
       throw new InvalidParameterError(`Batch is ${body.byteLength} bytes; at most ${this.#opts.maxMessageSize} allowed`);
     }
     const result = await this.#attempts(topic, this.#opts.retryTimesWhenSendFailed, (info, mq) => {
-      const req = createRequest(RequestCode.SEND_BATCH_MESSAGE, this.#header(topic, mq, 0, 0, "", info), body);
+      const req = createRequest(RequestCode.SEND_BATCH_MESSAGE, this.#header(topic, mq, 0, 0, new Uint8Array(0), info), body);
       return req;
     });
     return { ...result, msgId: prepared.map((p) => p.uniqId).join(",") };
@@ -215,7 +215,7 @@ export class Producer {
         failures.push(`send timeout of ${this.#opts.sendTimeoutMs} ms used up`);
         break;
       }
-      const info = await this.#publishInfo(topic, attempt > 0);
+      const info = (attempt === 0 ? this.#routes.get(topic) : undefined) ?? await this.#publishInfo(topic, attempt > 0);
       const mq = this.#pickQueue(info, lastBroker);
       lastBroker = mq.brokerName;
       const started = Date.now();
@@ -279,15 +279,16 @@ export class Producer {
     if (keys) props[MessageProperty.KEYS] = keys;
     props[MessageProperty.UNIQ_KEY] = uniqId;
     props[MessageProperty.WAIT_STORE_MSG_OK] = "true";
-    return { body, properties: encodeProperties(props), flag: m.flag ?? 0, sysFlag, uniqId, topic: m.topic };
+    // Properties travel as UTF-8 bytes: the broker writes them into the record as they are.
+    return { body, properties: utf8(encodeProperties(props)), flag: m.flag ?? 0, sysFlag, uniqId, topic: m.topic };
   }
 
   #request(p: PreparedMessage, mq: MessageQueue, info: PublishInfo): RemotingCommand {
     return createRequest(RequestCode.SEND_MESSAGE, this.#header(p.topic, mq, p.sysFlag, p.flag, p.properties, info), p.body);
   }
 
-  #header(topic: string, mq: MessageQueue, sysFlag: number, flag: number, properties: string, info: PublishInfo): Record<string, string | number | boolean> {
-    const h: Record<string, string | number | boolean> = {
+  #header(topic: string, mq: MessageQueue, sysFlag: number, flag: number, properties: Uint8Array, info: PublishInfo): Record<string, string | number | boolean | Uint8Array> {
+    const h: Record<string, string | number | boolean | Uint8Array> = {
       producerGroup: this.group,
       topic,
       queueId: mq.queueId,

@@ -44,6 +44,10 @@ export const Limits = {
    * disk syncs it while the next appends are encoded (measured best at ~128 KiB on this machine).
    */
   syncFlushBatchBytes: 128 * KiB,
+  /** Store: ConsumeQueue units and index entries staged in memory before they are written out. */
+  dispatchStageBytes: 1 * MiB,
+  /** Store: staged units and entries are written at least this often. */
+  dispatchStageIntervalMs: 100,
   /** Store: ConsumeQueue file handles kept open at once. */
   maxOpenConsumeQueueFiles: 1_024,
   /** Store: CommitLog segment handles kept open at once. */

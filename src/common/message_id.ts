@@ -5,12 +5,25 @@ import { InvalidParameterError } from "./errors.ts";
  * port (int32) and the CommitLog offset (int64): 32 characters. Decoding it gives the broker to
  * ask and the offset to read (VIEW_MESSAGE_BY_ID).
  */
-export function createOffsetMsgId(storeHost: string, physicalOffset: number): string {
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
+const hex32 = (n: number) => HEX[(n >>> 24) & 0xff] + HEX[(n >>> 16) & 0xff] + HEX[(n >>> 8) & 0xff] + HEX[n & 0xff];
+
+/** The host part of the id is the same for every message of a broker: remembered (bounded). */
+const hostPrefixes = new Map<string, string>();
+
+function hostPrefix(storeHost: string): string {
+  let p = hostPrefixes.get(storeHost);
+  if (p) return p;
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(storeHost);
   const parts = m ? [+m[1], +m[2], +m[3], +m[4]] : [127, 0, 0, 1];
-  const port = m ? +m[5] : 0;
-  const hex = (n: number, digits: number) => n.toString(16).toUpperCase().padStart(digits, "0");
-  return parts.map((p) => hex(p, 2)).join("") + hex(port, 8) + hex(Math.floor(physicalOffset / 2 ** 32), 8) + hex(physicalOffset >>> 0, 8);
+  p = parts.map((x) => HEX[x & 0xff]).join("") + hex32(m ? +m[5] : 0);
+  if (hostPrefixes.size >= 1024) hostPrefixes.clear();
+  hostPrefixes.set(storeHost, p);
+  return p;
+}
+
+export function createOffsetMsgId(storeHost: string, physicalOffset: number): string {
+  return hostPrefix(storeHost) + hex32(Math.floor(physicalOffset / 2 ** 32)) + hex32(physicalOffset >>> 0);
 }
 
 export function parseOffsetMsgId(id: string): { addr: string; offset: number } {

@@ -57,8 +57,8 @@ export interface RecordInput {
   queueId: number;
   body: Uint8Array;
   flag?: number;
-  /** Properties, as a map or already encoded (see encodeProperties). */
-  properties?: Properties | string;
+  /** Properties, as a map, or already encoded (see encodeProperties) as a string or its UTF-8 bytes. */
+  properties?: Properties | string | Uint8Array;
   sysFlag?: number;
   bornTimestamp?: number;
   bornHost?: string;
@@ -111,7 +111,10 @@ export function prepareRecord(input: RecordInput): PreparedRecord {
   let propsBytes: Uint8Array | undefined;
   let propsLength: number;
   const props = input.properties;
-  if (props === undefined || typeof props === "string") {
+  if (props instanceof Uint8Array) {
+    propsBytes = props;
+    propsLength = props.byteLength;
+  } else if (props === undefined || typeof props === "string") {
     const str = props ?? "";
     propsBytes = isAscii(str) ? undefined : utf8(str);
     propsLength = propsBytes ? propsBytes.byteLength : str.length;
@@ -228,7 +231,7 @@ export function writeRecord(
   } else if (typeof input.properties === "string") {
     const s = input.properties;
     for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
-  } else if (input.properties) {
+  } else if (input.properties && !(input.properties instanceof Uint8Array)) {
     const props = input.properties;
     for (const k in props) {
       const v = props[k];
@@ -429,10 +432,23 @@ export function dispatchInfo(buf: Uint8Array, at: number, dv: DataView): Dispatc
   }
   const topic = topicAt(buf, p, topicLen);
   p += topicLen + 2;
-  const end = at + size;
-  let tags: string | undefined;
-  let keys: string | undefined;
-  let uniqKey: string | undefined;
+  const found = dispatchProperties(buf, p, at + size);
+  return {
+    topic,
+    queueId: dv.getInt32(at + Offsets.QUEUE_ID),
+    queueOffset: getLong(dv, at + Offsets.QUEUE_OFFSET),
+    sysFlag: dv.getInt32(at + Offsets.SYS_FLAG),
+    storeTimestamp: getLong(dv, at + Offsets.STORE_TIMESTAMP),
+    tags: found.tags,
+    keys: found.keys,
+    uniqKey: found.uniqKey,
+  };
+}
+
+/** TAGS, KEYS and UNIQ_KEY from encoded properties bytes, without decoding the others. */
+export function dispatchProperties(buf: Uint8Array, start: number, end: number): { tags?: string; keys?: string; uniqKey?: string } {
+  const out: { tags?: string; keys?: string; uniqKey?: string } = {};
+  let p = start;
   while (p < end) {
     let sep = p;
     while (sep < end && buf[sep] !== 1) sep++;
@@ -440,19 +456,10 @@ export function dispatchInfo(buf: Uint8Array, at: number, dv: DataView): Dispatc
     while (stop < end && buf[stop] !== 2) stop++;
     if (sep >= end) break;
     const keyLen = sep - p;
-    if (sameBytes(buf, p, keyLen, TAGS_KEY)) tags = textAt(buf, sep + 1, stop);
-    else if (sameBytes(buf, p, keyLen, KEYS_KEY)) keys = textAt(buf, sep + 1, stop);
-    else if (sameBytes(buf, p, keyLen, UNIQ_KEY_KEY)) uniqKey = textAt(buf, sep + 1, stop);
+    if (sameBytes(buf, p, keyLen, TAGS_KEY)) out.tags = textAt(buf, sep + 1, stop);
+    else if (sameBytes(buf, p, keyLen, KEYS_KEY)) out.keys = textAt(buf, sep + 1, stop);
+    else if (sameBytes(buf, p, keyLen, UNIQ_KEY_KEY)) out.uniqKey = textAt(buf, sep + 1, stop);
     p = stop + 1;
   }
-  return {
-    topic,
-    queueId: dv.getInt32(at + Offsets.QUEUE_ID),
-    queueOffset: getLong(dv, at + Offsets.QUEUE_OFFSET),
-    sysFlag: dv.getInt32(at + Offsets.SYS_FLAG),
-    storeTimestamp: getLong(dv, at + Offsets.STORE_TIMESTAMP),
-    tags,
-    keys,
-    uniqKey,
-  };
+  return out;
 }

@@ -50,3 +50,11 @@ export function onUnhandled(fn: (kind: string, err: unknown) => void): void {
   process.on("unhandledRejection", (err) => fn("unhandledRejection", err));
   process.on("uncaughtException", (err) => fn("uncaughtException", err));
 }
+
+/** Every line of standard input (for commands that take one item per line). */
+export async function readStdinLines(): Promise<string[]> {
+  const chunks: string[] = [];
+  process.stdin.setEncoding("utf8");
+  for await (const chunk of process.stdin) chunks.push(chunk as string);
+  return chunks.join("").split(/\r?\n/);
+}

@@ -8,6 +8,7 @@
 
 const MT_UINT = 0x00;
 const MT_NEGINT = 0x20;
+const MT_BYTES = 0x40;
 const MT_TEXT = 0x60;
 const MT_MAP = 0xa0;
 const FALSE = 0xf4;
@@ -31,7 +32,8 @@ function sizeOf(v: unknown): number {
       return 1;
     case "object": {
       if (v === null) return 1;
-      if (Array.isArray(v) || v instanceof Uint8Array) return -1;
+      if (v instanceof Uint8Array) return 9 + v.byteLength;
+      if (Array.isArray(v)) return -1;
       let n = 9;
       for (const k in v as Record<string, unknown>) {
         const s = sizeOf((v as Record<string, unknown>)[k]);
@@ -126,6 +128,11 @@ function writeValue(buf: Uint8Array, at: number, v: unknown): number {
         buf[at] = NULL;
         return at + 1;
       }
+      if (v instanceof Uint8Array) {
+        at = writeHead(buf, at, MT_BYTES, v.byteLength);
+        buf.set(v, at);
+        return at + v.byteLength;
+      }
       return writeMap(buf, at, v as Record<string, unknown>);
   }
 }
@@ -191,7 +198,7 @@ function readText(r: Reader, len: number): string | typeof NOT_FAST {
   if (end > r.end) return NOT_FAST;
   r.at = end;
   const buf = r.buf;
-  if (len > 32) return textDecoder.decode(buf.subarray(start, end));
+  if (len > INTERN_MAX) return decodeText(buf, start, end);
   let h = len;
   for (let i = start; i < end; i++) {
     const c = buf[i];
@@ -210,11 +217,27 @@ function readText(r: Reader, len: number): string | typeof NOT_FAST {
     }
     if (same) return internStrings[slot];
   }
-  let s = "";
-  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
+  const s = String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
   internBytes[slot] = buf.slice(start, end);
   internStrings[slot] = s;
   return s;
+}
+
+/** Longer strings (ids, property strings) rarely repeat: decode them directly. */
+const INTERN_MAX = 24;
+
+function decodeText(buf: Uint8Array, start: number, end: number): string {
+  if (end - start <= 128) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (buf[i] > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+  }
+  return textDecoder.decode(buf.subarray(start, end));
 }
 
 function readValue(r: Reader, depth: number): unknown {
@@ -232,6 +255,13 @@ function readValue(r: Reader, depth: number): unknown {
     case MT_TEXT: {
       const len = readArg(r, info);
       return len === NOT_FAST ? len : readText(r, len);
+    }
+    case MT_BYTES: {
+      // A view into the frame, not a copy: the frame's chunk lives as long as the command.
+      const len = readArg(r, info);
+      if (len === NOT_FAST || r.at + len > r.end) return NOT_FAST;
+      r.at += len;
+      return r.buf.subarray(r.at - len, r.at);
     }
     case MT_MAP:
       return depth < 2 ? readMap(r, info, depth + 1) : NOT_FAST;

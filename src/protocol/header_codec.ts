@@ -77,7 +77,7 @@ function jsonHeaderOf(cmd: RemotingCommand): Record<string, unknown> {
   if (cmd.remark !== undefined) h.remark = cmd.remark;
   if (cmd.extFields !== undefined) {
     const ext: Record<string, string> = {};
-    for (const [k, v] of Object.entries(cmd.extFields)) ext[k] = String(v);
+    for (const [k, v] of Object.entries(cmd.extFields)) ext[k] = v instanceof Uint8Array ? fromUtf8(v) : String(v);
     h.extFields = ext;
   }
   return h;
@@ -87,7 +87,7 @@ export function decodeHeader(bytes: Uint8Array, type: number): RemotingCommand {
   let raw: unknown;
   if (type === SerializeType.CBOR) {
     const fast = fastDecodeMap(bytes);
-    if (fast !== NOT_FAST) return validateHeader(fast, type);
+    if (fast !== NOT_FAST) return validateHeader(fast, type, true);
     try {
       raw = cbor.decode(bytes);
     } catch (cause) {
@@ -108,7 +108,8 @@ export function decodeHeader(bytes: Uint8Array, type: number): RemotingCommand {
 const isInt32 = (v: unknown): v is number =>
   typeof v === "number" && Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff;
 
-function validateHeader(raw: unknown, type: number): RemotingCommand {
+/** `scalarExt`: the fast decoder already guarantees extFields holds only scalars (or null). */
+function validateHeader(raw: unknown, type: number, scalarExt = false): RemotingCommand {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new FrameError("header is not a map");
   }
@@ -128,7 +129,7 @@ function validateHeader(raw: unknown, type: number): RemotingCommand {
     cmd.remark = h.remark;
   }
   if (h.extFields !== undefined && h.extFields !== null) {
-    cmd.extFields = validateExt(h.extFields, type);
+    cmd.extFields = scalarExt && typeof h.extFields === "object" ? h.extFields as ExtFields : validateExt(h.extFields, type);
   }
   return cmd;
 }
@@ -138,12 +139,14 @@ function validateExt(raw: unknown, type: number): ExtFields {
     throw new FrameError("header field extFields is not a map");
   }
   const out: ExtFields = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+  const map = raw as Record<string, unknown>;
+  for (const k in map) {
+    const v = map[k];
     if (v === null || v === undefined) continue;
     const t = typeof v;
     const ok = type === SerializeType.JSON
       ? t === "string" || t === "number" || t === "boolean"
-      : t === "string" || t === "number" || t === "boolean" || t === "bigint";
+      : t === "string" || t === "number" || t === "boolean" || t === "bigint" || v instanceof Uint8Array;
     if (!ok) throw new FrameError(`header field extFields.${k.slice(0, 40)} is not a scalar`);
     out[k] = v as ExtValue;
   }

@@ -4,10 +4,9 @@ import { MessageIllegalError } from "../common/errors.ts";
 export interface BatchEntry {
   flag: number;
   body: Uint8Array;
-  properties: string;
+  /** Encoded properties (UTF-8 of encodeProperties' string). */
+  properties: Uint8Array;
 }
-
-const decoder = new TextDecoder();
 
 /**
  * Splits a batch body: per message `int32 totalSize, int32 magic, int32 bodyCRC, int32 flag,
@@ -32,7 +31,7 @@ export function decodeBatch(buf: Uint8Array, maxEntries = 10_000): BatchEntry[] 
     if (propsLen < 0 || 20 + bodyLen + 2 + propsLen !== total) {
       throw new MessageIllegalError(`Batch entry ${out.length} has inconsistent property length ${propsLen}`);
     }
-    const properties = decoder.decode(buf.subarray(p + 22 + bodyLen, p + total));
+    const properties = buf.subarray(p + 22 + bodyLen, p + total);
     out.push({ flag, body, properties });
     p += total;
   }
@@ -42,8 +41,7 @@ export function decodeBatch(buf: Uint8Array, maxEntries = 10_000): BatchEntry[] 
 
 /** The client side of the same layout. */
 export function encodeBatch(entries: BatchEntry[]): Uint8Array {
-  const enc = new TextEncoder();
-  const parts = entries.map((e) => ({ e, props: enc.encode(e.properties) }));
+  const parts = entries.map((e) => ({ e, props: e.properties }));
   const size = parts.reduce((n, { e, props }) => n + 22 + e.body.byteLength + props.byteLength, 0);
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);

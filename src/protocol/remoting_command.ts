@@ -10,8 +10,11 @@ export const LANGUAGE_NODE_JS = 13;
 /** Protocol version Bolide speaks: RocketMQ V4_9_8's ordinal, so version-gated JSON behaviour is the modern one. */
 export const PROTOCOL_VERSION = 409;
 
-/** Custom header values. CBOR keeps their types; a JSON header carries every value as a string. */
-export type ExtValue = string | number | boolean | bigint;
+/**
+ * Custom header values. CBOR keeps their types (byte strings included, which let a message's
+ * properties travel as the bytes the store writes); a JSON header carries every value as a string.
+ */
+export type ExtValue = string | number | boolean | bigint | Uint8Array;
 export type ExtFields = Record<string, ExtValue>;
 
 /** One request or response: RocketMQ's RemotingCommand. */
@@ -74,6 +77,14 @@ export function extString(cmd: RemotingCommand, key: string, required = true): s
   const v = field(cmd, key, required);
   if (v === undefined) return undefined;
   if (typeof v !== "string") throw new InvalidParameterError(`Header field "${key}" must be a string`);
+  return v;
+}
+
+/** A text field that may arrive as UTF-8 bytes (CBOR) or as a string (JSON). */
+export function extBytesOrString(cmd: RemotingCommand, key: string): Uint8Array | string | undefined {
+  const v = field(cmd, key, false);
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" && !(v instanceof Uint8Array)) throw new InvalidParameterError(`Header field "${key}" must be text`);
   return v;
 }
 

@@ -102,6 +102,18 @@ describe("MessageStore", () => {
     await store.close();
   });
 
+  test("properties given as the encoded string (as sends carry them) are dispatched the same", async () => {
+    using dir = tempDir();
+    const store = MessageStore.open(small(dir.path));
+    const props = "a\u0001b\u0002TAGS\u0001TagA\u0002KEYS\u0001k1 k2\u0002UNIQ_KEY\u0001U9\u0002";
+    await store.putMessage({ topic: "T", queueId: 0, body: utf8("x"), properties: props });
+    await store.putMessage({ topic: "T", queueId: 0, body: utf8("y"), properties: "TAGS\u0001TagB" });
+    assert.deepEqual(store.getMessage("T", 0, 0, 10).units.map((u) => u.tagsCode), [javaStringHash("TagA"), javaStringHash("TagB")]);
+    for (const key of ["k1", "k2", "U9"]) assert.equal(store.queryMessage("T", key, 5).length, 1, key);
+    assert.deepEqual(store.queryMessage("T", "k1", 5)[0].properties, { a: "b", TAGS: "TagA", KEYS: "k1 k2", UNIQ_KEY: "U9" });
+    await store.close();
+  });
+
   test("finds offsets by store time and reports queue bounds", async () => {
     using dir = tempDir();
     const store = MessageStore.open(small(dir.path));

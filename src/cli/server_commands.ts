@@ -1,0 +1,124 @@
+import { BrokerController } from "../broker/broker_controller.ts";
+import { BROKER_SETTINGS, type BrokerConfig, brokerConfig, brokerSettingsHelp, parseProperties } from "../broker/broker_config.ts";
+import { createLogger, type Logger, type LogLevel } from "../common/log.ts";
+import { NameServer } from "../namesrv/name_server.ts";
+import { nodeFileSystem } from "../platform/file_system.ts";
+import { env, exit, onShutdownSignal, onUnhandled, printLine } from "../platform/runtime.ts";
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export function intOption(value: string | undefined, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+export function logLevel(value: string | undefined): LogLevel {
+  const v = value ?? "info";
+  if (!["debug", "info", "warn", "error", "silent"].includes(v)) {
+    throw new UsageError(`--log-level must be debug, info, warn or error, got "${v}"`);
+  }
+  return v as LogLevel;
+}
+
+/** Waits for SIGINT/SIGTERM, runs `stop`, exits 0. A failing request is logged, never fatal. */
+async function serveUntilSignal(log: Logger, stop: () => Promise<void>): Promise<void> {
+  onUnhandled((kind, err) => log.error(`${kind}: ${(err as Error)?.stack ?? String(err)}`));
+  await new Promise<void>((resolve) => {
+    onShutdownSignal(async (signal) => {
+      log.info(`${signal}: shutting down`);
+      try {
+        await stop();
+      } finally {
+        resolve();
+      }
+    });
+  });
+  exit(0);
+}
+
+export async function runNameServer(values: Record<string, unknown>): Promise<void> {
+  const log = createLogger("namesrv", logLevel(values["log-level"] as string | undefined));
+  const ns = new NameServer({
+    host: (values.host as string | undefined) ?? "127.0.0.1",
+    port: intOption(values.port as string | undefined, "port", 9876, 0, 65535),
+    brokerChannelExpiredTimeMs: intOption(values["expire-ms"] as string | undefined, "expire-ms", 120_000, 1),
+    scanNotActiveBrokerIntervalMs: intOption(values["scan-ms"] as string | undefined, "scan-ms", 5_000, 1),
+    log,
+  });
+  const addr = await ns.start();
+  printLine(`bolide namesrv listening on ${addr}`);
+  await serveUntilSignal(log, () => ns.stop());
+}
+
+const toEnvName = (setting: string) => "BOLIDE_" + setting.replace(/[A-Z0-9]+/g, (m) => "_" + m).toUpperCase();
+
+/** Broker settings: properties file, then BOLIDE_* environment variables, then flags. */
+export function brokerConfigFrom(values: Record<string, unknown>, base: Record<string, string> = {}): BrokerConfig {
+  const fromFile: Record<string, string> = {};
+  const file = values.config as string | undefined;
+  if (file) {
+    const text = nodeFileSystem.readText(file);
+    if (text === undefined) throw new UsageError(`--config ${file}: cannot read the file`);
+    Object.assign(fromFile, parseProperties(text, file));
+  }
+  const fromEnv: Record<string, string | undefined> = {};
+  for (const name of Object.keys(BROKER_SETTINGS)) fromEnv[name] = env(toEnvName(name));
+  const fromFlags: Record<string, string | undefined> = {};
+  for (const name of Object.keys(BROKER_SETTINGS)) fromFlags[name] = values[name] as string | undefined;
+  return brokerConfig(base, fromFile, fromEnv, fromFlags);
+}
+
+export function brokerHelp(): string {
+  return `bolide broker [--config broker.properties] [--<setting> value ...]
+
+Settings (properties file keys; flags of the same name and BOLIDE_<SNAKE_CASE> environment
+variables override the file):
+${brokerSettingsHelp()}`;
+}
+
+export async function runBroker(values: Record<string, unknown>): Promise<void> {
+  const config = brokerConfigFrom(values);
+  const log = createLogger(`broker.${config.brokerName}`, logLevel(values["log-level"] as string | undefined));
+  const broker = new BrokerController(config, { log });
+  const addr = await broker.start();
+  printLine(`bolide broker listening on ${addr}`);
+  await serveUntilSignal(log, () => broker.shutdown());
+}
+
+/** `bolide start`: a NameServer and a master broker in one process, data under --data (./data). */
+export async function runStart(values: Record<string, unknown>): Promise<void> {
+  const log = createLogger("bolide", logLevel(values["log-level"] as string | undefined));
+  const dataDir = (values.data as string | undefined) ?? env("BOLIDE_HOME") ?? "./data";
+  const host = (values.host as string | undefined) ?? "127.0.0.1";
+  const ns = new NameServer({
+    host,
+    port: intOption(values["namesrv-port"] as string | undefined, "namesrv-port", 9876, 0, 65535),
+    log: log.child("namesrv"),
+  });
+  const nsAddr = await ns.start();
+  let broker: BrokerController;
+  try {
+    const config = brokerConfigFrom(values, {
+      namesrvAddr: nsAddr,
+      brokerIP1: host,
+      listenPort: String(intOption(values["broker-port"] as string | undefined, "broker-port", 10911, 0, 65535)),
+      storePathRootDir: `${dataDir}/store`,
+    });
+    broker = new BrokerController(config, { log: log.child("broker") });
+    await broker.start();
+  } catch (err) {
+    await ns.stop();
+    throw err;
+  }
+  printLine(`bolide listening: namesrv ${nsAddr} broker ${broker.addr}`);
+  await serveUntilSignal(log, async () => {
+    await broker.shutdown();
+    await ns.stop();
+  });
+}
