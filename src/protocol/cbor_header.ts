@@ -92,7 +92,28 @@ function writeHead(buf: Uint8Array, at: number, major: number, n: number): numbe
   return at + 9;
 }
 
+/** Encoded CBOR text of short strings (keys, topics, groups), which repeat: bounded, cleared when full. */
+const encodedText = new Map<string, Uint8Array>();
+
 function writeText(buf: Uint8Array, at: number, s: string): number {
+  const n = s.length;
+  if (n <= 24) {
+    let enc = encodedText.get(s);
+    if (enc === undefined) {
+      const tmp = new Uint8Array(9 + n * 3);
+      enc = tmp.slice(0, writeTextSlow(tmp, 0, s));
+      if (encodedText.size >= 4096) encodedText.clear();
+      encodedText.set(s, enc);
+    }
+    // A loop beats TypedArray.set for a handful of bytes.
+    const m = enc.byteLength;
+    for (let i = 0; i < m; i++) buf[at + i] = enc[i];
+    return at + m;
+  }
+  return writeTextSlow(buf, at, s);
+}
+
+function writeTextSlow(buf: Uint8Array, at: number, s: string): number {
   const n = s.length;
   let ascii = n < 256;
   if (ascii) {
@@ -138,14 +159,72 @@ function writeValue(buf: Uint8Array, at: number, v: unknown): number {
 }
 
 function writeMap(buf: Uint8Array, at: number, map: Record<string, unknown>): number {
+  const keys = Object.keys(map);
   let count = 0;
-  for (const k in map) if (map[k] !== undefined) count++;
+  for (let i = 0; i < keys.length; i++) if (map[keys[i]] !== undefined) count++;
   at = writeHead(buf, at, MT_MAP, count);
-  for (const k in map) {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
     const v = map[k];
     if (v === undefined) continue;
     at = writeText(buf, at, k);
     at = writeValue(buf, at, v);
+  }
+  return at;
+}
+
+/** The fields of a command header, in order; undefined ones are left out. */
+export interface HeaderFields {
+  code: number;
+  flag: number;
+  opaque: number;
+  language?: number;
+  version?: number;
+  remark?: string;
+  extFields?: Record<string, unknown>;
+}
+
+/** Bound of the encoded size of a command header, or -1 if it is not of the fast shape. */
+export function headerSizeBound(h: HeaderFields): number {
+  let n = 9 + 5 * 18;
+  if (h.remark !== undefined) n += 18 + h.remark.length * 3;
+  if (h.extFields !== undefined) {
+    const e = sizeOf(h.extFields);
+    if (e < 0) return -1;
+    n += 18 + e;
+  }
+  return n;
+}
+
+/** Writes a command header map straight from the command's fields (no intermediate object). */
+export function writeHeaderMap(buf: Uint8Array, at: number, h: HeaderFields): number {
+  let count = 3;
+  if (h.language !== undefined) count++;
+  if (h.version !== undefined) count++;
+  if (h.remark !== undefined) count++;
+  if (h.extFields !== undefined) count++;
+  at = writeHead(buf, at, MT_MAP, count);
+  at = writeText(buf, at, "code");
+  at = writeValue(buf, at, h.code);
+  at = writeText(buf, at, "flag");
+  at = writeValue(buf, at, h.flag);
+  at = writeText(buf, at, "opaque");
+  at = writeValue(buf, at, h.opaque);
+  if (h.language !== undefined) {
+    at = writeText(buf, at, "language");
+    at = writeValue(buf, at, h.language);
+  }
+  if (h.version !== undefined) {
+    at = writeText(buf, at, "version");
+    at = writeValue(buf, at, h.version);
+  }
+  if (h.remark !== undefined) {
+    at = writeText(buf, at, "remark");
+    at = writeText(buf, at, h.remark);
+  }
+  if (h.extFields !== undefined) {
+    at = writeText(buf, at, "extFields");
+    at = writeMap(buf, at, h.extFields);
   }
   return at;
 }
@@ -189,8 +268,8 @@ function readArg(r: Reader, info: number): number | typeof NOT_FAST {
  * compares bytes instead of building a new string.
  */
 const INTERN_SLOTS = 1024;
-const internBytes: (Uint8Array | undefined)[] = new Array(INTERN_SLOTS);
-const internStrings: string[] = new Array(INTERN_SLOTS);
+const internBytes: (Uint8Array | undefined)[] = Array.from({ length: INTERN_SLOTS }, () => undefined);
+const internStrings: string[] = Array.from({ length: INTERN_SLOTS }, () => "");
 
 function readText(r: Reader, len: number): string | typeof NOT_FAST {
   const start = r.at;
@@ -199,24 +278,16 @@ function readText(r: Reader, len: number): string | typeof NOT_FAST {
   r.at = end;
   const buf = r.buf;
   if (len > INTERN_MAX) return decodeText(buf, start, end);
-  let h = len;
-  for (let i = start; i < end; i++) {
-    const c = buf[i];
-    if (c > 0x7f) return textDecoder.decode(buf.subarray(start, end));
-    h = (h * 31 + c) | 0;
-  }
-  const slot = h & (INTERN_SLOTS - 1);
+  if (len === 0) return "";
+  // Slot from the length and three sampled bytes; the full comparison below decides.
+  const slot = (len * 7 + buf[start] * 31 + buf[end - 1] * 131 + buf[start + (len >> 1)] * 17) & (INTERN_SLOTS - 1);
   const known = internBytes[slot];
   if (known !== undefined && known.byteLength === len) {
-    let same = true;
-    for (let i = 0; i < len; i++) {
-      if (known[i] !== buf[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return internStrings[slot];
+    let i = 0;
+    while (i < len && known[i] === buf[start + i]) i++;
+    if (i === len) return internStrings[slot];
   }
+  for (let i = start; i < end; i++) if (buf[i] > 0x7f) return textDecoder.decode(buf.subarray(start, end));
   const s = String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
   internBytes[slot] = buf.slice(start, end);
   internStrings[slot] = s;

@@ -3,7 +3,7 @@ import { FrameError } from "../common/errors.ts";
 import { fromUtf8, utf8 } from "../util/bytes.ts";
 import type { ExtFields, ExtValue, RemotingCommand } from "./remoting_command.ts";
 import { SerializeType } from "./serialize_type.ts";
-import { fastDecodeMap, fastEncodedSizeBound, fastEncodeMap, NOT_FAST } from "./cbor_header.ts";
+import { fastDecodeMap, type HeaderFields, headerSizeBound, NOT_FAST, writeHeaderMap } from "./cbor_header.ts";
 
 /**
  * Header (de)serialisers for the serialize types Bolide reads: its native CBOR map and
@@ -47,14 +47,16 @@ function headerOf(cmd: RemotingCommand): HeaderShape {
 export function encodeHeader(cmd: RemotingCommand, type: number, reserve = 0): { buf: Uint8Array; headerLen: number } {
   let header: Uint8Array;
   if (type === SerializeType.CBOR) {
-    const h = headerOf(cmd);
-    const bound = fastEncodedSizeBound(h as unknown as Record<string, unknown>);
+    const fields = cmd as HeaderFields;
+    const ok = Number.isSafeInteger(cmd.code) && Number.isSafeInteger(cmd.flag) && Number.isSafeInteger(cmd.opaque) &&
+      (cmd.language === undefined || Number.isSafeInteger(cmd.language)) && (cmd.version === undefined || Number.isSafeInteger(cmd.version));
+    const bound = ok ? headerSizeBound(fields) : -1;
     if (bound >= 0) {
       const buf = new Uint8Array(reserve + bound);
-      const end = fastEncodeMap(buf, reserve, h as unknown as Record<string, unknown>);
+      const end = writeHeaderMap(buf, reserve, fields);
       return { buf: buf.subarray(0, end), headerLen: end - reserve };
     }
-    header = cbor.encode(h); // a view of cbor-x's reused buffer: copied just below
+    header = cbor.encode(headerOf(cmd)); // a view of cbor-x's reused buffer: copied just below
   } else if (type === SerializeType.JSON) {
     header = utf8(JSON.stringify(jsonHeaderOf(cmd)));
   } else {
