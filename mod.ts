@@ -2,24 +2,32 @@
  * Bolide's client library, for Bun, Deno and Node. Explicit, alphabetised exports: values first,
  * then types. Servers are started with the `bolide` binary (cli.ts), not from here.
  */
+export { decodeMessages } from "./src/client/message.ts";
 export { NameServerClient, parseNamesrvAddr } from "./src/client/name_server_client.ts";
+export { Producer, selectByHash } from "./src/client/producer.ts";
+export { PullConsumer } from "./src/client/pull_consumer.ts";
 export {
   BolideError,
   errors,
   FrameError,
   InvalidParameterError,
+  MessageIllegalError,
   RemotingClosedError,
   RemotingConnectError,
   RemotingError,
   RemotingTimeoutError,
   RemotingTooManyRequestsError,
   ResponseError,
+  SendFailedError,
+  ServiceNotAvailableError,
   SystemBusyError,
   TopicNotExistError,
 } from "./src/common/errors.ts";
 export { Limits } from "./src/common/limits.ts";
 export { validateGroup, validateTopic } from "./src/common/names.ts";
 export { ResponseCode, responseCodeName } from "./src/common/response_code.ts";
+export { MessageProperty, SysFlag } from "./src/common/message.ts";
+export { createOffsetMsgId, parseOffsetMsgId } from "./src/common/message_id.ts";
 export { MASTER_ID, Perm, PERM_READ_WRITE } from "./src/common/route.ts";
 export { VERSION } from "./src/common/version.ts";
 export { decodeBody, encodeBody } from "./src/protocol/body_codec.ts";
@@ -39,7 +47,10 @@ export { SerializeType } from "./src/protocol/serialize_type.ts";
 export { RemotingClient } from "./src/remoting/remoting_client.ts";
 export { RemotingServer } from "./src/remoting/remoting_server.ts";
 
+export type { Message, MessageExt, MessageQueue } from "./src/client/message.ts";
 export type { NameServerClientOptions } from "./src/client/name_server_client.ts";
+export type { MessageQueueSelector, ProducerOptions, SendCallback, SendResult, SendStatus } from "./src/client/producer.ts";
+export type { PullConsumerOptions } from "./src/client/pull_consumer.ts";
 export type { ResponseCodeName } from "./src/common/response_code.ts";
 export type {
   BrokerData,

@@ -52,11 +52,11 @@ async function produce(values: Values, namesrv: string, topic: string, duration:
   let lastSent = 0;
   const start = performance.now();
   const end = start + duration * 1000;
-  let second = new Latencies(100_000);
+  let second = new Latencies(10_000);
   const ticker = setInterval(() => {
     console.error(`produce: ${sent - lastSent} msg/s, p50 ${second.percentile(0.5)} µs, p99 ${second.percentile(0.99)} µs, failed ${failed}`);
     lastSent = sent;
-    second = new Latencies(100_000);
+    second = new Latencies(10_000);
   }, 1000);
   const one = (): Promise<SendResult | void> => {
     const t0 = performance.now();

@@ -7,7 +7,7 @@ import {
   TopicNotExistError,
 } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
-import { encodeProperties, MessageProperty, type Properties, SysFlag } from "../common/message.ts";
+import { encodePropertiesBytes, MessageProperty, type Properties, SysFlag } from "../common/message.ts";
 import { AUTO_CREATE_TOPIC_KEY_TOPIC, validateGroup, validateTopic } from "../common/names.ts";
 import { ResponseCode, responseCodeName } from "../common/response_code.ts";
 import { MASTER_ID, Perm, type TopicRouteData } from "../common/route.ts";
@@ -280,7 +280,7 @@ export class Producer {
     props[MessageProperty.UNIQ_KEY] = uniqId;
     props[MessageProperty.WAIT_STORE_MSG_OK] = "true";
     // Properties travel as UTF-8 bytes: the broker writes them into the record as they are.
-    return { body, properties: utf8(encodeProperties(props)), flag: m.flag ?? 0, sysFlag, uniqId, topic: m.topic };
+    return { body, properties: encodePropertiesBytes(props), flag: m.flag ?? 0, sysFlag, uniqId, topic: m.topic };
   }
 
   #request(p: PreparedMessage, mq: MessageQueue, info: PublishInfo): RemotingCommand {

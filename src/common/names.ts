@@ -12,8 +12,18 @@ function isSystemTopic(topic: string): boolean {
   return topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) || topic.startsWith(DLQ_GROUP_TOPIC_PREFIX);
 }
 
+/** Names already found valid (checked on every send and pull): bounded, cleared when full. */
+const validTopics = new Set<string>();
+
 /** Throws InvalidParameterError saying which rule a topic name breaks. */
 export function validateTopic(topic: unknown): asserts topic is string {
+  if (typeof topic === "string" && validTopics.has(topic)) return;
+  checkTopic(topic);
+  if (validTopics.size >= 10_000) validTopics.clear();
+  validTopics.add(topic as string);
+}
+
+function checkTopic(topic: unknown): asserts topic is string {
   if (typeof topic !== "string" || topic.length === 0) {
     throw new InvalidParameterError("Topic name is empty");
   }

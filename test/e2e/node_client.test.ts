@@ -5,11 +5,47 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { Child } from "../harness/process.ts";
-import { FakeBroker, startNameServer, topicConfig } from "../harness/servers.ts";
+import { FakeBroker, startBroker, startNameServer, topicConfig } from "../harness/servers.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 describe("the client library on Node", () => {
+  test("mod.ts bundled for Node sends and pulls messages through a live broker", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bolide-node-"));
+    try {
+      const built = spawnSync(process.execPath, ["build", join(ROOT, "mod.ts"), "--target", "node", "--outfile", join(dir, "bolide.mjs")], { encoding: "utf8" });
+      assert.equal(built.status, 0, built.stderr);
+      await using ns = await startNameServer();
+      await using broker = await startBroker(ns.addr, join(dir, "store"));
+      writeFileSync(join(dir, "roundtrip.mjs"), `
+        import { Producer, PullConsumer } from "./bolide.mjs";
+        const ns = process.argv[2];
+        const p = new Producer({ namesrvAddr: ns, group: "node-producer" });
+        const sent = [];
+        for (let i = 0; i < 20; i++) sent.push((await p.send({ topic: "NodeTopic", body: "from node " + i, tags: "n" })).msgId);
+        const big = await p.send({ topic: "NodeTopic", body: "x".repeat(10000) }); // compressed on the way
+        const c = new PullConsumer({ namesrvAddr: ns, group: "node-consumer", consumeFromWhere: "first" });
+        await c.subscribe("NodeTopic");
+        const got = [];
+        const deadline = Date.now() + 10000;
+        while (got.length < 21 && Date.now() < deadline) got.push(...await c.poll(200, 64));
+        await c.commit();
+        console.log(JSON.stringify({ sent, big: big.msgId, got: got.map((m) => ({ id: m.msgId, body: new TextDecoder().decode(m.body), tags: m.tags ?? null })) }));
+        await p.shutdown(); await c.shutdown();
+      `);
+      await using node = new Child("node", [join(dir, "roundtrip.mjs"), ns.addr]);
+      await node.exited;
+      assert.equal(node.exitCode, 0, node.stderr);
+      const out = JSON.parse(node.stdoutLines[0]);
+      const byId = new Map(out.got.map((m: { id: string; body: string }) => [m.id, m.body]));
+      out.sent.forEach((id: string, i: number) => assert.equal(byId.get(id), `from node ${i}`));
+      assert.equal(byId.get(out.big), "x".repeat(10000));
+      assert.equal(out.got.length, 21);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("mod.ts bundled for Node looks a route up over node:net", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bolide-node-"));
     try {
