@@ -44,4 +44,45 @@ describe("the compiled binary", () => {
     assert.equal(bad.exitCode, 2);
     assert.match(bad.stderr, /--port must be an integer from 0 to 65535/);
   });
+
+  test("dist/bolide start runs a NameServer and a broker; the CLI sends and reads a message back", async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "bolide-bin-"));
+    try {
+      await using server = new Child(BINARY, ["start", "--data", dir, "--namesrv-port", "0", "--broker-port", "0"]);
+      const first = await server.firstLine();
+      const m = /namesrv (\S+) broker (\S+)/.exec(first);
+      assert.ok(m, first);
+      const ns = m[1];
+      const cli = async (...args: string[]) => {
+        await using c = new Child(BINARY, [...args, "--namesrv", ns]);
+        await c.exited;
+        return c;
+      };
+      assert.equal((await cli("topic", "create", "--topic", "CliTopic", "--queues", "2")).exitCode, 0);
+      const sent = await cli("send", "--topic", "CliTopic", "--body", "hello from the cli", "--tags", "t1");
+      assert.equal(sent.exitCode, 0, sent.stderr);
+      const msgId = JSON.parse(sent.stdoutLines[0]).msgId;
+      const got = await cli("consume", "--topic", "CliTopic", "--group", "cli-group", "--from", "first", "--count", "1");
+      assert.equal(got.exitCode, 0, got.stderr);
+      const msg = JSON.parse(got.stdoutLines[0]);
+      assert.deepEqual([msg.msgId, msg.body, msg.tags], [msgId, "hello from the cli", "t1"]);
+      const cluster = JSON.parse((await cli("cluster")).stdoutLines.join("\n"));
+      assert.equal(cluster[0].role, "MASTER");
+      // A bad setting stops a broker at start-up, naming it.
+      writeFileSync(join(dir, "bad.properties"), "brokerName=b\nlistenPort=notaport\n");
+      await using bad = new Child(BINARY, ["broker", "--config", join(dir, "bad.properties")]);
+      await bad.exited;
+      assert.equal(bad.exitCode, 1);
+      assert.match(bad.stderr, /listenPort: "notaport" is not an integer/);
+      server.kill("SIGTERM");
+      await server.exited;
+      assert.equal(server.exitCode, 0, server.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+

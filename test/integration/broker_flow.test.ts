@@ -175,4 +175,36 @@ describe("broker, producer and pull consumer", () => {
     admin.close();
     await producer.shutdown();
   });
+
+  test("past its send backlog a broker answers SYSTEM_BUSY at once instead of queueing", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    // A disk that never finishes an fdatasync: SYNC_FLUSH sends stay in progress.
+    const { nodeFileSystem } = await import("../../src/platform/file_system.ts");
+    const stuckFs = {
+      ...nodeFileSystem,
+      open(path: string, opts?: { create?: boolean }) {
+        const f = nodeFileSystem.open(path, opts);
+        if (!path.includes("commitlog")) return f;
+        return { path, write: f.write.bind(f), read: f.read.bind(f), size: f.size.bind(f), truncate: f.truncate.bind(f), close: f.close.bind(f), sync: () => new Promise<void>(() => {}) };
+      },
+    };
+    const { BrokerController } = await import("../../src/broker/broker_controller.ts");
+    const broker = new BrokerController({ namesrvAddr: ns.addr, listenPort: 0, storePathRootDir: join(dir.path, "b"), commitLogSegmentBytes: 8 << 20, flushDiskType: "SYNC_FLUSH", maxSendBacklog: 2 }, { fs: stuckFs });
+    await broker.start();
+    const raw = new RemotingClient();
+    await raw.invoke(broker.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Busy", readQueueNums: 1, writeQueueNums: 1 }));
+    const send = () => raw.invoke(broker.addr, createRequest(RequestCode.SEND_MESSAGE, { producerGroup: "pg", topic: "Busy", queueId: 0 }, new Uint8Array([1])), 20_000);
+    const held = [send(), send()];
+    await waitFor(() => broker.runtimeInfo().sendsInFlight === "2", { what: "two sends in progress" });
+    const started = Date.now();
+    const busy = await send();
+    assert.equal(busy.code, ResponseCode.SYSTEM_BUSY);
+    assert.match(busy.remark!, /busy/);
+    assert.ok(Date.now() - started < 1000, "answered at once");
+    raw.close();
+    held.forEach((p) => p.catch(() => {}));
+    await broker.kill();
+  });
 });
+

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { describe, test } from "../harness/testing.ts";
+import { brokerConfig, brokerSettingsHelp, parseProperties } from "../../src/broker/broker_config.ts";
+import { InvalidParameterError } from "../../src/common/errors.ts";
+
+describe("broker configuration", () => {
+  test("reads RocketMQ property files, with later layers (env, flags) winning", () => {
+    const file = parseProperties(`# a broker.conf
+brokerClusterName = ProdCluster
+brokerName=broker-b
+! comment
+brokerId=1
+namesrvAddr=10.0.0.1:9876;10.0.0.2:9876
+flushDiskType=SYNC_FLUSH
+autoCreateTopicEnable=false
+`);
+    const c = brokerConfig(file, { listenPort: "10921" }, { brokerId: "0" });
+    assert.equal(c.brokerClusterName, "ProdCluster");
+    assert.equal(c.brokerName, "broker-b");
+    assert.equal(c.brokerId, 0);
+    assert.equal(c.listenPort, 10921);
+    assert.equal(c.namesrvAddr, "10.0.0.1:9876;10.0.0.2:9876");
+    assert.equal(c.flushDiskType, "SYNC_FLUSH");
+    assert.equal(c.autoCreateTopicEnable, false);
+    assert.equal(c.defaultTopicQueueNums, 8, "defaults fill the rest");
+  });
+
+  test("unknown or malformed settings are refused, naming the setting", () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ brokerNmae: "x" }, /Unknown setting "brokerNmae"/],
+      [{ listenPort: "ten" }, /listenPort: "ten" is not an integer/],
+      [{ listenPort: "70000" }, /listenPort: 70000 is outside 0..65535/],
+      [{ flushDiskType: "SOMETIMES" }, /flushDiskType: "SOMETIMES" is not one of ASYNC_FLUSH, SYNC_FLUSH/],
+      [{ autoCreateTopicEnable: "yes" }, /autoCreateTopicEnable: "yes" is not true or false/],
+      [{ brokerName: "  " }, /brokerName is empty/],
+    ];
+    for (const [layer, why] of cases) {
+      assert.throws(() => brokerConfig(layer), (e: Error) => e instanceof InvalidParameterError && why.test(e.message), JSON.stringify(layer));
+    }
+    assert.throws(() => parseProperties("just words here", "broker.conf"), /broker.conf:1: expected key=value/);
+  });
+
+  test("--help lists every setting with its default", () => {
+    const help = brokerSettingsHelp();
+    for (const name of ["brokerClusterName", "namesrvAddr", "storePathRootDir", "flushDiskType", "maxSendBacklog"]) assert.match(help, new RegExp(name));
+  });
+});
