@@ -214,7 +214,7 @@ export function writeRecord(
   dv.setInt32(at + Offsets.BODY_LENGTH, bodyLen);
   let p = at + Offsets.BODY;
   buf.set(body, p);
-  dv.setInt32(at + Offsets.BODY_CRC, crc32(buf, p, p + bodyLen) & 0x7fffffff);
+  dv.setInt32(at + Offsets.BODY_CRC, crc32(body, 0, bodyLen) & 0x7fffffff);
   p += bodyLen;
   const bodyEnd = p;
   const topicLen = r.topicBytes.byteLength;

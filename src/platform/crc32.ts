@@ -18,7 +18,9 @@ for (let n = 0; n < 256; n++) {
 const SHORT = 512;
 
 export function crc32Range(data: Uint8Array, start: number, end: number, initial = 0): number {
-  if (native && end - start > SHORT) return native(data.subarray(start, end), initial) >>> 0;
+  if (native && end - start > SHORT) {
+    return native(start === 0 && end === data.byteLength ? data : data.subarray(start, end), initial) >>> 0;
+  }
   let crc = ~initial;
   for (let i = start; i < end; i++) crc = table[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
   return ~crc >>> 0;

@@ -365,8 +365,8 @@ function readMap(r: Reader, info: number, depth: number): Record<string, unknown
 }
 
 /** Decodes a header map of the fast shape that fills `bytes` exactly, or returns NOT_FAST. */
-export function fastDecodeMap(bytes: Uint8Array): Record<string, unknown> | typeof NOT_FAST {
-  const r = new Reader(bytes, 0, bytes.byteLength);
+export function fastDecodeMap(bytes: Uint8Array, start = 0, end = bytes.byteLength): Record<string, unknown> | typeof NOT_FAST {
+  const r = new Reader(bytes, start, end);
   if (r.at >= r.end) return NOT_FAST;
   const ib = bytes[r.at++];
   if ((ib & 0xe0) !== MT_MAP) return NOT_FAST;

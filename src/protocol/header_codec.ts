@@ -39,6 +39,23 @@ function headerOf(cmd: RemotingCommand): HeaderShape {
   return h;
 }
 
+/** Scratch space for headers of the fast shape: encoded here, then copied once to their exact size. */
+const scratch = new Uint8Array(64 * 1024);
+
+/**
+ * Encodes the header of `cmd` after `reserve` free bytes into a buffer of exactly
+ * `reserve + headerLen` bytes, or returns undefined when it is not of the fast shape.
+ */
+export function encodeHeaderExact(cmd: RemotingCommand, reserve: number): { buf: Uint8Array; headerLen: number } | undefined {
+  const fields = cmd as HeaderFields;
+  if (!Number.isSafeInteger(cmd.code) || !Number.isSafeInteger(cmd.flag) || !Number.isSafeInteger(cmd.opaque)) return undefined;
+  if ((cmd.language !== undefined && !Number.isSafeInteger(cmd.language)) || (cmd.version !== undefined && !Number.isSafeInteger(cmd.version))) return undefined;
+  const bound = headerSizeBound(fields);
+  if (bound < 0 || reserve + bound > scratch.byteLength) return undefined;
+  const end = writeHeaderMap(scratch, reserve, fields);
+  return { buf: scratch.slice(0, end), headerLen: end - reserve };
+}
+
 /**
  * Encodes the header of `cmd` into a new buffer after `reserve` free bytes (room for the frame
  * prefix, so the frame head needs no second copy). Returns the buffer, trimmed to its end, and
@@ -85,11 +102,15 @@ function jsonHeaderOf(cmd: RemotingCommand): Record<string, unknown> {
   return h;
 }
 
-export function decodeHeader(bytes: Uint8Array, type: number): RemotingCommand {
+/** Decodes the header in bytes[start, end) (the whole array by default). */
+export function decodeHeader(whole: Uint8Array, type: number, start = 0, end = whole.byteLength): RemotingCommand {
   let raw: unknown;
   if (type === SerializeType.CBOR) {
-    const fast = fastDecodeMap(bytes);
+    const fast = fastDecodeMap(whole, start, end);
     if (fast !== NOT_FAST) return validateHeader(fast, type, true);
+  }
+  const bytes = start === 0 && end === whole.byteLength ? whole : whole.subarray(start, end);
+  if (type === SerializeType.CBOR) {
     try {
       raw = cbor.decode(bytes);
     } catch (cause) {
