@@ -393,14 +393,9 @@ function sameBytes(buf: Uint8Array, at: number, len: number, key: Uint8Array): b
 }
 
 function textAt(buf: Uint8Array, from: number, to: number): string {
-  if (to - from > 64) return textDecoder.decode(buf.subarray(from, to));
-  let s = "";
-  for (let i = from; i < to; i++) {
-    const c = buf[i];
-    if (c > 0x7f) return textDecoder.decode(buf.subarray(from, to));
-    s += String.fromCharCode(c);
-  }
-  return s;
+  if (to - from > 128) return textDecoder.decode(buf.subarray(from, to));
+  for (let i = from; i < to; i++) if (buf[i] > 0x7f) return textDecoder.decode(buf.subarray(from, to));
+  return String.fromCharCode.apply(null, buf.subarray(from, to) as unknown as number[]);
 }
 
 /** Recent topic names by their bytes, so a rescan of millions of records does not decode each. */
@@ -462,4 +457,52 @@ export function dispatchProperties(buf: Uint8Array, start: number, end: number):
     p = stop + 1;
   }
   return out;
+}
+
+/**
+ * For dispatch of a send: the TAGS value and the Java hash (continuing from `seed`) of every
+ * KEYS value and of UNIQ_KEY, read straight from the properties bytes. ASCII values are hashed
+ * byte by byte (their UTF-16 code units are the bytes); others are decoded first.
+ */
+export function dispatchKeyHashes(buf: Uint8Array, start: number, end: number, seed: number): { tags: string | undefined; hashes: number[] } {
+  let tags: string | undefined;
+  const hashes: number[] = [];
+  let p = start;
+  while (p < end) {
+    let sep = p;
+    while (sep < end && buf[sep] !== 1) sep++;
+    if (sep >= end) break;
+    let stop = sep + 1;
+    while (stop < end && buf[stop] !== 2) stop++;
+    const keyLen = sep - p;
+    if (sameBytes(buf, p, keyLen, TAGS_KEY)) tags = textAt(buf, sep + 1, stop);
+    else if (sameBytes(buf, p, keyLen, UNIQ_KEY_KEY)) hashValue(buf, sep + 1, stop, seed, hashes);
+    else if (sameBytes(buf, p, keyLen, KEYS_KEY)) {
+      let from = sep + 1;
+      for (let i = sep + 1; i <= stop; i++) {
+        if (i === stop || buf[i] === 32) {
+          if (i > from) hashValue(buf, from, i, seed, hashes);
+          from = i + 1;
+        }
+      }
+    }
+    p = stop + 1;
+  }
+  return { tags, hashes };
+}
+
+function hashValue(buf: Uint8Array, from: number, to: number, seed: number, out: number[]): void {
+  let h = seed;
+  for (let i = from; i < to; i++) {
+    const c = buf[i];
+    if (c > 0x7f) {
+      const s = textDecoder.decode(buf.subarray(from, to));
+      h = seed;
+      for (let j = 0; j < s.length; j++) h = (Math.imul(h, 31) + s.charCodeAt(j)) | 0;
+      break;
+    }
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  const a = Math.abs(h);
+  out.push(a === 2 ** 31 ? 0 : a);
 }

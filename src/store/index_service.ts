@@ -99,11 +99,15 @@ export class IndexService {
     for (let p = 0; p * 1024 < this.#slots; p++) this.#dirtyPages.add(p);
   }
 
-  /** Adds `topic#key` → `physicalOffset`. `dispatchEnd` is the end of the record being indexed. */
+  /** Adds `topic#key` → `physicalOffset`. */
   add(topic: string, key: string, physicalOffset: number, storeTimestamp: number): void {
+    this.addHash(keyHash(topic, key), physicalOffset, storeTimestamp);
+  }
+
+  /** Adds an entry whose key hash (see keyHash) the caller computed. */
+  addHash(hash: number, physicalOffset: number, storeTimestamp: number): void {
     let st = this.#active;
     if (!st || st.count >= this.#maxEntries) st = this.#roll(physicalOffset, storeTimestamp);
-    const hash = keyHash(topic, key);
     const slot = hash % this.#slots;
     const prev = this.#slotTable[slot];
     const idx = st.count++;
@@ -275,9 +279,25 @@ export class IndexService {
 }
 
 /** abs(hashCode of "topic#key"), computed without building the string; MIN_VALUE maps to 0 as in RocketMQ. */
-function keyHash(topic: string, key: string): number {
-  const h = Math.abs(javaStringHash(key, javaStringHash("#", javaStringHash(topic))));
-  return h === 2 ** 31 ? 0 : h;
+export function keyHash(topic: string, key: string): number {
+  return positiveHash(javaStringHash(key, topicSeed(topic)));
+}
+
+export function positiveHash(h: number): number {
+  const a = Math.abs(h);
+  return a === 2 ** 31 ? 0 : a;
+}
+
+const seeds = new Map<string, number>();
+
+/** hashCode of "topic#", the start of every key hash of a topic (cached, bounded). */
+export function topicSeed(topic: string): number {
+  let s = seeds.get(topic);
+  if (s === undefined) {
+    if (seeds.size >= 4096) seeds.clear();
+    seeds.set(topic, s = javaStringHash("#", javaStringHash(topic)));
+  }
+  return s;
 }
 
 function readLong(dv: DataView, at: number): number {

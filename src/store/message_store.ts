@@ -12,7 +12,7 @@ import {
   checkRecord,
   decodeRecord,
   dispatchInfo,
-  dispatchProperties,
+  dispatchKeyHashes,
   prepareRecord,
   recordStoreTimestamp,
   storedPropertiesBytes,
@@ -26,7 +26,7 @@ import { Checkpoint } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
 import { ConsumeQueue, CQ_UNIT_BYTES, type CqUnit, decodeUnit } from "./consume_queue.ts";
 import { HandleCache } from "./handle_cache.ts";
-import { IndexService } from "./index_service.ts";
+import { IndexService, keyHash, topicSeed } from "./index_service.ts";
 import { type StoreConfig, storeConfig } from "./store_config.ts";
 
 export interface PutMessageRequest {
@@ -78,7 +78,8 @@ interface Pending {
   queueId: number;
   result: PutResult;
   tags: string | undefined;
-  keys: string[];
+  /** Index key hashes (topic#key) of its KEYS values and unique id. */
+  keyHashes: number[];
   dispatchToQueue: boolean;
   done: Deferred<PutResult>;
 }
@@ -296,17 +297,24 @@ export class MessageStore {
     const phys = this.#commitLog.append(prepared, queueOffset, now, this.config.storeHost);
     const done = deferred<PutResult>();
     const raw = req.properties;
-    const props: Properties | undefined = typeof raw === "string"
-      ? dispatchPropertiesOf(raw)
-      : raw instanceof Uint8Array
-      ? bytesProperties(raw)
-      : raw;
+    let tags: string | undefined;
+    let keyHashes: number[];
+    if (raw instanceof Uint8Array) {
+      // The common case, a send from a client: no property string is ever built.
+      const d = dispatchKeyHashes(raw, 0, raw.byteLength, topicSeed(req.topic));
+      tags = d.tags;
+      keyHashes = d.hashes;
+    } else {
+      const props = typeof raw === "string" ? dispatchPropertiesOf(raw) : raw;
+      tags = props?.[MessageProperty.TAGS];
+      keyHashes = props ? indexKeys(props).map((k) => keyHash(req.topic, k)) : [];
+    }
     this.#pending.push({
       topic: req.topic,
       queueId: req.queueId,
       result: { status: "PUT_OK", physicalOffset: phys, size: prepared.size, queueOffset, storeTimestamp: now },
-      tags: props?.[MessageProperty.TAGS],
-      keys: props ? indexKeys(props) : [],
+      tags,
+      keyHashes,
       dispatchToQueue: toQueue,
       done,
     });
@@ -364,7 +372,7 @@ export class MessageStore {
         q.put(r.queueOffset, r.physicalOffset, r.size, tagsCode(p.tags));
         touched.add(q);
       }
-      if (this.#index) for (const key of p.keys) this.#index.add(p.topic, key, r.physicalOffset, r.storeTimestamp);
+      if (this.#index) for (const h of p.keyHashes) this.#index.addHash(h, r.physicalOffset, r.storeTimestamp);
       end = Math.max(end, r.physicalOffset + r.size);
     }
     for (const q of touched) this.#stagedQueues.add(q);
@@ -782,15 +790,6 @@ function dispatchPropertiesOf(s: string): Properties {
     const end = s.indexOf("\u0002", from);
     out[key] = s.slice(from, end < 0 ? s.length : end);
   }
-  return out;
-}
-
-function bytesProperties(b: Uint8Array): Properties {
-  const f = dispatchProperties(b, 0, b.byteLength);
-  const out: Properties = {};
-  if (f.tags !== undefined) out[MessageProperty.TAGS] = f.tags;
-  if (f.keys !== undefined) out[MessageProperty.KEYS] = f.keys;
-  if (f.uniqKey !== undefined) out[MessageProperty.UNIQ_KEY] = f.uniqKey;
   return out;
 }
 

@@ -114,6 +114,21 @@ describe("MessageStore", () => {
     await store.close();
   });
 
+  test("properties given as UTF-8 bytes (as clients send them) are indexed by every key, non-ASCII ones too", async () => {
+    using dir = tempDir();
+    const store = MessageStore.open(small(dir.path));
+    const props = utf8("TAGS\u0001TagA\u0002KEYS\u0001order-1 ключ  x\u0002UNIQ_KEY\u0001ABCDEF\u0002");
+    await store.putMessage({ topic: "T", queueId: 1, body: utf8("payload"), properties: props });
+    for (const key of ["order-1", "ключ", "x", "ABCDEF"]) {
+      const found = store.queryMessage("T", key, 5);
+      assert.equal(found.length, 1, key);
+      assert.equal(new TextDecoder().decode(found[0].body), "payload");
+    }
+    assert.equal(store.queryMessage("T", "order", 5).length, 0);
+    assert.equal(store.getMessage("T", 1, 0, 1).units[0].tagsCode, javaStringHash("TagA"));
+    await store.close();
+  });
+
   test("finds offsets by store time and reports queue bounds", async () => {
     using dir = tempDir();
     const store = MessageStore.open(small(dir.path));
