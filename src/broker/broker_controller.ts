@@ -77,7 +77,7 @@ export class BrokerController {
     p(RequestCode.SEND_MESSAGE, (r, c) => this.#send(r, c, false));
     p(RequestCode.SEND_MESSAGE_V2, (r, c) => this.#send(r, c, true));
     p(RequestCode.SEND_BATCH_MESSAGE, (r, c) => this.#send(r, c, true));
-    p(RequestCode.PULL_MESSAGE, (r) => this.#pull(r));
+    p(RequestCode.PULL_MESSAGE, (r, c) => this.#pull(r, c));
     p(RequestCode.QUERY_CONSUMER_OFFSET, (r) => this.#queryOffset(r));
     p(RequestCode.UPDATE_CONSUMER_OFFSET, (r) => this.#updateOffset(r));
     p(RequestCode.GET_MAX_OFFSET, (r) => successResponse({ offset: this.#store.maxOffset(...this.#topicQueue(r)) }));
@@ -101,7 +101,12 @@ export class BrokerController {
       return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.SYSTEM_ERROR, `no message at offset ${extInt(r, "offset")}`);
     });
     p(RequestCode.GET_BROKER_RUNTIME_INFO, (r) => successResponse(undefined, encodeBody({ table: this.runtimeInfo() }, typeOf(r))));
-    this.#server.onDisconnect((conn) => this.#clients.remove(conn));
+    // A client that goes away frees its held pulls at once rather than at the end of their hold.
+    this.#server.onPeerEnd((conn) => this.#holds.release(conn));
+    this.#server.onDisconnect((conn) => {
+      this.#clients.remove(conn);
+      this.#holds.release(conn);
+    });
   }
 
   /** "host:port" clients use (after start). */
@@ -281,7 +286,7 @@ export class BrokerController {
 
   // ---- pulling -------------------------------------------------------------------------------
 
-  async #pull(req: RemotingCommand): Promise<RemotingCommand> {
+  async #pull(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand> {
     const group = extString(req, "consumerGroup");
     validateGroup(group);
     const [topic, queueId] = this.#topicQueue(req);
@@ -299,6 +304,7 @@ export class BrokerController {
     }
     const suspendMs = sysFlag & 2 ? Math.min(this.config.maxSuspendTimeoutMillis, Math.max(0, extInt(req, "suspendTimeoutMillis", false) ?? 15_000)) : 0;
     const deadline = Date.now() + suspendMs;
+    let released = false;
     for (;;) {
       const r = this.#store.getMessage(topic, queueId, offset, maxMsgs, maxBytes);
       const ext = { nextBeginOffset: r.nextBeginOffset, minOffset: r.minOffset, maxOffset: r.maxOffset, suggestWhichBrokerId: 0 };
@@ -312,8 +318,12 @@ export class BrokerController {
       }
       if (r.status === "OFFSET_FOUND_NULL") return createResponse(ResponseCode.PULL_RETRY_IMMEDIATELY, undefined, ext);
       const left = deadline - Date.now();
-      if (left <= 0 || this.#shuttingDown) return createResponse(ResponseCode.PULL_NOT_FOUND, undefined, { ...ext, nextBeginOffset: offset });
-      await this.#holds.wait(topic, queueId, offset, left);
+      if (left <= 0 || this.#shuttingDown || conn.isClosed || released) {
+        return createResponse(ResponseCode.PULL_NOT_FOUND, undefined, { ...ext, nextBeginOffset: offset });
+      }
+      const woken = await this.#holds.wait(topic, queueId, offset, left, conn);
+      // Woken because the client went away: look once more, then answer without holding again.
+      released = woken && this.#holds.wasReleased(conn);
     }
   }
 

@@ -2,6 +2,7 @@ import { SystemBusyError } from "../common/errors.ts";
 
 interface Held {
   offset: number;
+  owner: object | undefined;
   wake(): void;
 }
 
@@ -12,6 +13,8 @@ interface Held {
  */
 export class PullHoldService {
   readonly #held = new Map<string, Set<Held>>();
+  /** Held pulls by the connection that sent them, so a closed connection frees its pulls at once. */
+  readonly #byOwner = new Map<object, Set<Held>>();
   #count = 0;
   constructor(private readonly maxHeld: number) {}
 
@@ -20,8 +23,9 @@ export class PullHoldService {
   }
 
   /** Resolves true when a message at or past `offset` arrives, false after `timeoutMs`. */
-  wait(topic: string, queueId: number, offset: number, timeoutMs: number): Promise<boolean> {
+  wait(topic: string, queueId: number, offset: number, timeoutMs: number, owner?: object): Promise<boolean> {
     if (this.#count >= this.maxHeld) return Promise.reject(new SystemBusyError(`${this.#count} pulls are already held; retry later`));
+    if (owner && this.#released.has(owner)) return Promise.resolve(false);
     const key = `${topic}@${queueId}`;
     return new Promise((resolve) => {
       let set = this.#held.get(key);
@@ -30,12 +34,22 @@ export class PullHoldService {
         clearTimeout(timer);
         if (set!.delete(entry)) this.#count--;
         if (set!.size === 0 && this.#held.get(key) === set) this.#held.delete(key);
+        if (owner) {
+          const mine = this.#byOwner.get(owner);
+          mine?.delete(entry);
+          if (mine && mine.size === 0) this.#byOwner.delete(owner);
+        }
         resolve(arrived);
       };
-      const entry: Held = { offset, wake: () => done(true) };
+      const entry: Held = { offset, owner, wake: () => done(true) };
       const timer = setTimeout(() => done(false), timeoutMs);
       set.add(entry);
       this.#count++;
+      if (owner) {
+        let mine = this.#byOwner.get(owner);
+        if (!mine) this.#byOwner.set(owner, mine = new Set());
+        mine.add(entry);
+      }
     });
   }
 
@@ -44,6 +58,20 @@ export class PullHoldService {
     const set = this.#held.get(`${topic}@${queueId}`);
     if (!set) return;
     for (const h of [...set]) if (maxOffset > h.offset) h.wake();
+  }
+
+  /** Connections whose pulls were released (weakly held: they go with their connection). */
+  readonly #released = new WeakSet<object>();
+
+  /** Releases the pulls of a connection whose peer went away: they are answered at once. */
+  release(owner: object): void {
+    this.#released.add(owner);
+    for (const h of [...(this.#byOwner.get(owner) ?? [])]) h.wake();
+  }
+
+  /** Whether a connection's pulls were released (a released pull must not be held again). */
+  wasReleased(owner: object): boolean {
+    return this.#released.has(owner);
   }
 
   /** Answers every held pull now (shutdown). */

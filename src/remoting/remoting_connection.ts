@@ -140,6 +140,13 @@ export class RemotingConnection {
     return this.#queuedBytes + this.#writingBytes;
   }
 
+  readonly #peerEndListeners: (() => void)[] = [];
+
+  /** Called when the peer ends its side of the socket (it sends nothing more). */
+  onPeerEnd(listener: () => void): void {
+    this.#peerEndListeners.push(listener);
+  }
+
   onClose(listener: (reason: string) => void): void {
     if (this.#closed) listener(this.#closeReason);
     else this.#closeListeners.push(listener);
@@ -278,7 +285,15 @@ export class RemotingConnection {
       reader.releaseLock();
     }
     // The peer ended its side after whole frames: answer what it asked before closing ours.
-    if (cleanEnd) await this.drainAndClose(Limits.defaultInvokeTimeoutMs, reason);
+    // Listeners hear of it first, so requests held for a future event can be answered now.
+    if (cleanEnd) {
+      for (const l of this.#peerEndListeners) {
+        try {
+          l();
+        } catch { /* a listener's failure must not stop the close */ }
+      }
+      await this.drainAndClose(Limits.defaultInvokeTimeoutMs, reason);
+    }
     else this.close(reason);
   }
 

@@ -22,6 +22,7 @@ export class RemotingServer {
   readonly #connections = new Set<RemotingConnection>();
   readonly #connectListeners: ((c: RemotingConnection) => void)[] = [];
   readonly #closeListeners: ((c: RemotingConnection, reason: string) => void)[] = [];
+  readonly #peerEndListeners: ((c: RemotingConnection) => void)[] = [];
   readonly #opts: RemotingServerOptions;
   readonly #log: Logger;
   readonly #errorLog: RateLimitedLog;
@@ -46,6 +47,11 @@ export class RemotingServer {
 
   onConnect(listener: (c: RemotingConnection) => void): void {
     this.#connectListeners.push(listener);
+  }
+
+  /** A connection's peer ended its side: it will send nothing more (its answers may still go out). */
+  onPeerEnd(listener: (c: RemotingConnection) => void): void {
+    this.#peerEndListeners.push(listener);
   }
 
   onDisconnect(listener: (c: RemotingConnection, reason: string) => void): void {
@@ -85,6 +91,9 @@ export class RemotingServer {
           },
         });
         this.#connections.add(conn);
+        conn.onPeerEnd(() => {
+          for (const l of this.#peerEndListeners) l(conn);
+        });
         conn.onClose((reason) => {
           this.#connections.delete(conn);
           for (const l of this.#closeListeners) l(conn, reason);

@@ -95,8 +95,12 @@ describe("broker, producer and pull consumer", () => {
     const latency = performance.now() - sentAt;
     assert.deepEqual(got.map(text), ["now"]);
     assert.ok(latency < 200, `answered ${latency.toFixed(1)} ms after the send`);
-    await producer.shutdown();
+    // A consumer that goes away frees its held pull at once, not after the hold time.
+    void c.poll(10_000);
+    await waitFor(() => a.runtimeInfo().heldPulls === "1", { what: "a second held pull" });
     await c.shutdown();
+    await waitFor(() => a.runtimeInfo().heldPulls === "0", { timeoutMs: 2000, what: "the held pull to be released" });
+    await producer.shutdown();
   });
 
   test("bad input gets its specific code and nothing is stored", async () => {
