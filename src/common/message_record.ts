@@ -1,4 +1,4 @@
-import { fromUtf8, utf8 } from "../util/bytes.ts";
+import { fromUtf8, readInt64, utf8, writeInt64 } from "../util/bytes.ts";
 import {
   checkPropertySeparators,
   decodeProperties,
@@ -145,14 +145,7 @@ export function prepareRecord(input: RecordInput): PreparedRecord {
 /** Bytes the properties field of a prepared record takes (must fit in int16). */
 export const storedPropertiesBytes = (r: PreparedRecord): number => r.propsLength + CRC_PROPERTY_BYTES;
 
-function setLong(dv: DataView, at: number, v: number): void {
-  dv.setUint32(at, Math.floor(v / 0x100000000));
-  dv.setUint32(at + 4, v >>> 0);
-}
 
-function getLong(dv: DataView, at: number): number {
-  return dv.getInt32(at) * 0x100000000 + dv.getUint32(at + 4);
-}
 
 // Hosts repeat (the store's own, a few producers'): remember the last few parsed.
 const hostCache = new Map<string, [number, number]>();
@@ -202,15 +195,15 @@ export function writeRecord(
   dv.setInt32(at + Offsets.MAGIC, r.magic);
   dv.setInt32(at + Offsets.QUEUE_ID, input.queueId);
   dv.setInt32(at + Offsets.FLAG, input.flag ?? 0);
-  setLong(dv, at + Offsets.QUEUE_OFFSET, queueOffset);
-  setLong(dv, at + Offsets.PHYSICAL_OFFSET, physicalOffset);
+  writeInt64(dv, at + Offsets.QUEUE_OFFSET, queueOffset);
+  writeInt64(dv, at + Offsets.PHYSICAL_OFFSET, physicalOffset);
   dv.setInt32(at + Offsets.SYS_FLAG, input.sysFlag ?? 0);
-  setLong(dv, at + Offsets.BORN_TIMESTAMP, input.bornTimestamp ?? storeTimestamp);
+  writeInt64(dv, at + Offsets.BORN_TIMESTAMP, input.bornTimestamp ?? storeTimestamp);
   setHost(dv, at + Offsets.BORN_HOST, input.bornHost);
-  setLong(dv, at + Offsets.STORE_TIMESTAMP, storeTimestamp);
+  writeInt64(dv, at + Offsets.STORE_TIMESTAMP, storeTimestamp);
   setHost(dv, at + Offsets.STORE_HOST, storeHost);
   dv.setInt32(at + Offsets.RECONSUME_TIMES, input.reconsumeTimes ?? 0);
-  setLong(dv, at + Offsets.PREPARED_TX_OFFSET, input.preparedTransactionOffset ?? 0);
+  writeInt64(dv, at + Offsets.PREPARED_TX_OFFSET, input.preparedTransactionOffset ?? 0);
   dv.setInt32(at + Offsets.BODY_LENGTH, bodyLen);
   let p = at + Offsets.BODY;
   buf.set(body, p);
@@ -341,15 +334,15 @@ export function decodeRecord(buf: Uint8Array, at = 0): StoredMessage {
     size,
     queueId: dv.getInt32(Offsets.QUEUE_ID),
     flag: dv.getInt32(Offsets.FLAG),
-    queueOffset: getLong(dv, Offsets.QUEUE_OFFSET),
-    physicalOffset: getLong(dv, Offsets.PHYSICAL_OFFSET),
+    queueOffset: readInt64(dv, Offsets.QUEUE_OFFSET),
+    physicalOffset: readInt64(dv, Offsets.PHYSICAL_OFFSET),
     sysFlag: dv.getInt32(Offsets.SYS_FLAG),
-    bornTimestamp: getLong(dv, Offsets.BORN_TIMESTAMP),
+    bornTimestamp: readInt64(dv, Offsets.BORN_TIMESTAMP),
     bornHost: hostAt(dv, Offsets.BORN_HOST),
-    storeTimestamp: getLong(dv, Offsets.STORE_TIMESTAMP),
+    storeTimestamp: readInt64(dv, Offsets.STORE_TIMESTAMP),
     storeHost: hostAt(dv, Offsets.STORE_HOST),
     reconsumeTimes: dv.getInt32(Offsets.RECONSUME_TIMES),
-    preparedTransactionOffset: getLong(dv, Offsets.PREPARED_TX_OFFSET),
+    preparedTransactionOffset: readInt64(dv, Offsets.PREPARED_TX_OFFSET),
     body: buf.subarray(at + Offsets.BODY, at + Offsets.BODY + bodyLen),
     topic,
     properties,
@@ -358,7 +351,7 @@ export function decodeRecord(buf: Uint8Array, at = 0): StoredMessage {
 
 /** Reads the fields the dispatcher needs without decoding the body. */
 export function recordStoreTimestamp(buf: Uint8Array, at = 0): number {
-  return getLong(new DataView(buf.buffer, buf.byteOffset + at), Offsets.STORE_TIMESTAMP);
+  return readInt64(new DataView(buf.buffer, buf.byteOffset + at), Offsets.STORE_TIMESTAMP);
 }
 
 export function writeBlank(buf: Uint8Array, at: number, length: number): void {
@@ -431,9 +424,9 @@ export function dispatchInfo(buf: Uint8Array, at: number, dv: DataView): Dispatc
   return {
     topic,
     queueId: dv.getInt32(at + Offsets.QUEUE_ID),
-    queueOffset: getLong(dv, at + Offsets.QUEUE_OFFSET),
+    queueOffset: readInt64(dv, at + Offsets.QUEUE_OFFSET),
     sysFlag: dv.getInt32(at + Offsets.SYS_FLAG),
-    storeTimestamp: getLong(dv, at + Offsets.STORE_TIMESTAMP),
+    storeTimestamp: readInt64(dv, at + Offsets.STORE_TIMESTAMP),
     tags: found.tags,
     keys: found.keys,
     uniqKey: found.uniqKey,

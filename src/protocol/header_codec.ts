@@ -20,18 +20,8 @@ const LANGUAGES = [
   "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS",
 ] as const;
 
-interface HeaderShape {
-  code: number;
-  flag: number;
-  opaque: number;
-  language?: number;
-  version?: number;
-  remark?: string;
-  extFields?: ExtFields;
-}
-
-function headerOf(cmd: RemotingCommand): HeaderShape {
-  const h: HeaderShape = { code: cmd.code, flag: cmd.flag, opaque: cmd.opaque };
+function headerOf(cmd: RemotingCommand): HeaderFields {
+  const h: HeaderFields = { code: cmd.code, flag: cmd.flag, opaque: cmd.opaque };
   if (cmd.language !== undefined) h.language = cmd.language;
   if (cmd.version !== undefined) h.version = cmd.version;
   if (cmd.remark !== undefined) h.remark = cmd.remark;

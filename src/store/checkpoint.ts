@@ -1,3 +1,4 @@
+import { readInt64, writeInt64 } from "../util/bytes.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
 
 type Crc32 = (data: Uint8Array) => number;
@@ -36,10 +37,10 @@ export class Checkpoint {
       if (dv.getUint32(0) !== MAGIC || dv.getUint32(60) !== this.#crc32(b.subarray(0, 60))) continue;
       const seq = dv.getUint32(4);
       const data = {
-        commitLogFlushed: readLong(dv, 8),
-        consumeQueueFlushed: readLong(dv, 16),
-        physicMsgTimestamp: readLong(dv, 24),
-        logicsMsgTimestamp: readLong(dv, 32),
+        commitLogFlushed: readInt64(dv, 8),
+        consumeQueueFlushed: readInt64(dv, 16),
+        physicMsgTimestamp: readInt64(dv, 24),
+        logicsMsgTimestamp: readInt64(dv, 32),
       };
       if (!best || seq > best.seq) best = { seq, data };
     }
@@ -57,10 +58,10 @@ export class Checkpoint {
     const dv = new DataView(b.buffer);
     dv.setUint32(0, MAGIC);
     dv.setUint32(4, this.#seq);
-    writeLong(dv, 8, data.commitLogFlushed);
-    writeLong(dv, 16, data.consumeQueueFlushed);
-    writeLong(dv, 24, data.physicMsgTimestamp);
-    writeLong(dv, 32, data.logicsMsgTimestamp);
+    writeInt64(dv, 8, data.commitLogFlushed);
+    writeInt64(dv, 16, data.consumeQueueFlushed);
+    writeInt64(dv, 24, data.physicMsgTimestamp);
+    writeInt64(dv, 32, data.logicsMsgTimestamp);
     dv.setUint32(60, this.#crc32(b.subarray(0, 60)));
     this.#file.write(b, (this.#seq % 2) * SLOT_STRIDE);
     await this.#file.sync();
@@ -71,11 +72,4 @@ export class Checkpoint {
   }
 }
 
-function readLong(dv: DataView, at: number): number {
-  return dv.getInt32(at) * 0x100000000 + dv.getUint32(at + 4);
-}
 
-function writeLong(dv: DataView, at: number, v: number): void {
-  dv.setInt32(at, Math.floor(v / 0x100000000));
-  dv.setUint32(at + 4, v >>> 0);
-}

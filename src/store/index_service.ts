@@ -1,3 +1,4 @@
+import { readInt64, writeInt64 } from "../util/bytes.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
 import { javaStringHash } from "../util/java_hash.ts";
 import { offsetName, parseOffsetName } from "./file_names.ts";
@@ -70,10 +71,10 @@ export class IndexService {
         seq: parseOffsetName(name)!,
         path,
         file,
-        beginTimestamp: readLong(dv, 0),
-        endTimestamp: readLong(dv, 8),
-        beginPhyOffset: readLong(dv, 16),
-        endPhyOffset: readLong(dv, 24),
+        beginTimestamp: readInt64(dv, 0),
+        endTimestamp: readInt64(dv, 8),
+        beginPhyOffset: readInt64(dv, 16),
+        endPhyOffset: readInt64(dv, 24),
         count: Math.max(1, dv.getInt32(36)),
       };
       this.#sealed.push(st);
@@ -264,10 +265,10 @@ export class IndexService {
   #writeHeader(st: IndexFileState): void {
     const h = new Uint8Array(HEADER_BYTES);
     const dv = new DataView(h.buffer);
-    writeLong(dv, 0, st.beginTimestamp);
-    writeLong(dv, 8, st.endTimestamp);
-    writeLong(dv, 16, st.beginPhyOffset);
-    writeLong(dv, 24, st.endPhyOffset);
+    writeInt64(dv, 0, st.beginTimestamp);
+    writeInt64(dv, 8, st.endTimestamp);
+    writeInt64(dv, 16, st.beginPhyOffset);
+    writeInt64(dv, 24, st.endPhyOffset);
     dv.setInt32(32, this.#slots);
     dv.setInt32(36, st.count);
     st.file.write(h, 0);
@@ -300,11 +301,4 @@ export function topicSeed(topic: string): number {
   return s;
 }
 
-function readLong(dv: DataView, at: number): number {
-  return dv.getInt32(at) * 0x100000000 + dv.getUint32(at + 4);
-}
 
-function writeLong(dv: DataView, at: number, v: number): void {
-  dv.setInt32(at, Math.floor(v / 0x100000000));
-  dv.setUint32(at + 4, v >>> 0);
-}

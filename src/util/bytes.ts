@@ -33,3 +33,16 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function dataView(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
+
+/**
+ * A 64-bit big-endian integer as a number (offsets and timestamps stay below 2^53), without the
+ * BigInt a DataView's getBigInt64 would allocate.
+ */
+export function readInt64(dv: DataView, at: number): number {
+  return dv.getInt32(at) * 0x100000000 + dv.getUint32(at + 4);
+}
+
+export function writeInt64(dv: DataView, at: number, v: number): void {
+  dv.setInt32(at, Math.floor(v / 0x100000000));
+  dv.setUint32(at + 4, v >>> 0);
+}
