@@ -198,24 +198,68 @@ export class Producer {
     return { ...r, msgId: prepared.uniqId };
   }
 
-  async #send(message: Message, retries: number): Promise<SendResult> {
-    const prepared = this.#prepare(message);
-    const r = await this.#attempts(message.topic, retries, (info, mq) => this.#request(prepared, mq, info));
-    return { ...r, msgId: prepared.uniqId };
+  #send(message: Message, retries: number): Promise<SendResult> {
+    let prepared: PreparedMessage;
+    try {
+      prepared = this.#prepare(message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const build = (info: PublishInfo, mq: MessageQueue) => this.#request(prepared, mq, info);
+    const info = this.#routes.get(message.topic);
+    const mq = info && this.#pickQueue(info, undefined);
+    const addr = mq && info.brokerAddrs.get(mq.brokerName);
+    if (!info || !mq || !addr) {
+      return this.#attempts(message.topic, retries, build).then((r) => ({ ...r, msgId: prepared.uniqId }));
+    }
+    // The common case, a known route: one request, no async layers. A failure goes on to the
+    // retry loop with what is left of the timeout, away from the broker that failed.
+    const deadline = Date.now() + this.#opts.sendTimeoutMs;
+    const started = Date.now();
+    return this.#remoting.invoke(addr, build(info, mq), this.#opts.sendTimeoutMs).then((resp) => {
+      const r = this.#result(addr, mq, resp);
+      if (this.#opts.sendLatencyFaultEnable) this.#faults.update(mq.brokerName, Date.now() - started);
+      r.msgId = prepared.uniqId;
+      return r;
+    }).catch((err) => {
+      const failure = this.#failure(message.topic, mq, err);
+      if (retries === 0) throw new SendFailedError(failure.code, message.topic, [failure.text]);
+      return this.#attempts(message.topic, retries - 1, build, { deadline, lastBroker: mq.brokerName, failures: [failure.text], lastCode: failure.code })
+        .then((r) => ({ ...r, msgId: prepared.uniqId }));
+    });
   }
 
-  async #attempts(topic: string, retries: number, build: (info: PublishInfo, mq: MessageQueue) => RemotingCommand): Promise<SendResult> {
-    const deadline = Date.now() + this.#opts.sendTimeoutMs;
-    const failures: string[] = [];
-    let lastBroker: string | undefined;
-    let lastCode: number = ResponseCode.SYSTEM_ERROR;
+  /** Records a failed attempt; rethrows what no retry can fix. */
+  #failure(topic: string, mq: MessageQueue, err: unknown): { code: number; text: string } {
+    if (this.#opts.sendLatencyFaultEnable) this.#faults.update(mq.brokerName, FAILURE_LATENCY_MS);
+    const code = (err as BolideError).code ?? ResponseCode.SYSTEM_ERROR;
+    if (!(err instanceof RemotingError) && !RETRY_CODES.has(code)) throw err;
+    this.#routes.delete(topic); // the route may be stale: look it up again
+    return { code, text: `${mq.brokerName}: ${(err as Error).message}` };
+  }
+
+  async #attempts(
+    topic: string,
+    retries: number,
+    build: (info: PublishInfo, mq: MessageQueue) => RemotingCommand,
+    state: { deadline: number; lastBroker: string | undefined; failures: string[]; lastCode: number } = {
+      deadline: Date.now() + this.#opts.sendTimeoutMs,
+      lastBroker: undefined,
+      failures: [],
+      lastCode: ResponseCode.SYSTEM_ERROR,
+    },
+  ): Promise<SendResult> {
+    const { deadline, failures } = state;
+    let lastBroker = state.lastBroker;
+    let lastCode = state.lastCode;
     for (let attempt = 0; attempt <= retries; attempt++) {
       const left = deadline - Date.now();
       if (left <= 0) {
         failures.push(`send timeout of ${this.#opts.sendTimeoutMs} ms used up`);
         break;
       }
-      const info = (attempt === 0 ? this.#routes.get(topic) : undefined) ?? await this.#publishInfo(topic, attempt > 0);
+      const info = (attempt === 0 && failures.length === 0 ? this.#routes.get(topic) : undefined) ??
+        await this.#publishInfo(topic, attempt > 0 || failures.length > 0);
       const mq = this.#pickQueue(info, lastBroker);
       lastBroker = mq.brokerName;
       const started = Date.now();
@@ -224,13 +268,9 @@ export class Producer {
         if (this.#opts.sendLatencyFaultEnable) this.#faults.update(mq.brokerName, Date.now() - started);
         return result;
       } catch (err) {
-        if (this.#opts.sendLatencyFaultEnable) this.#faults.update(mq.brokerName, FAILURE_LATENCY_MS);
-        const e = err as BolideError;
-        lastCode = e.code ?? ResponseCode.SYSTEM_ERROR;
-        failures.push(`${mq.brokerName}: ${e.message}`);
-        const retryable = err instanceof RemotingError || RETRY_CODES.has(lastCode);
-        if (!retryable) throw err;
-        this.#routes.delete(topic); // the route may be stale: look it up again
+        const f = this.#failure(topic, mq, err);
+        lastCode = f.code;
+        failures.push(f.text);
       }
     }
     throw new SendFailedError(lastCode, topic, failures);
@@ -239,7 +279,11 @@ export class Producer {
   async #sendTo(info: PublishInfo, mq: MessageQueue, req: RemotingCommand, timeoutMs: number): Promise<SendResult> {
     const addr = info.brokerAddrs.get(mq.brokerName);
     if (!addr) throw new ServiceNotAvailableError(`broker ${mq.brokerName} has no master address in the route`);
-    const resp = await this.#remoting.invoke(addr, req, timeoutMs);
+    return this.#result(addr, mq, await this.#remoting.invoke(addr, req, timeoutMs));
+  }
+
+  /** A send answer as a SendResult; codes that are not a kind of success throw with the broker's remark. */
+  #result(addr: string, mq: MessageQueue, resp: RemotingCommand): SendResult {
     const status: SendStatus | undefined = resp.code === ResponseCode.SUCCESS
       ? "SEND_OK"
       : resp.code === ResponseCode.FLUSH_DISK_TIMEOUT
