@@ -345,7 +345,8 @@ export class MessageStore {
   /** Bytes after which a batch is written (and, under SYNC_FLUSH, its sync started) without waiting for the turn to end. */
   #earlyBatchBytes = Limits.commitLogWriteBufferBytes / 4;
 
-  /** Queues whose units are staged; written once per turn, not per early batch. */
+  /** Queues with staged units, written in bulk (see #writeStagedDispatch). `early`: a batch cut at
+   * #earlyBatchBytes before the turn ended; the turn's own completion still runs. */
   readonly #stagedQueues = new Set<ConsumeQueue>();
 
   readonly #completeBatch = (early = false): void => {
