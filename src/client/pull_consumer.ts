@@ -61,7 +61,9 @@ export class PullConsumer {
     };
   }
 
-  async start(): Promise<void> {}
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
 
   /** Every readable queue of `topic`, filtered by a tag expression ("*", "A || B"). */
   async subscribe(topic: string, expression = "*"): Promise<MessageQueue[]> {
@@ -150,22 +152,23 @@ export class PullConsumer {
     return Number(resp.extFields?.offset);
   }
 
-  async maxOffset(mq: MessageQueue): Promise<number> {
+  maxOffset(mq: MessageQueue): Promise<number> {
     return this.#offsetQuery(RequestCode.GET_MAX_OFFSET, mq);
   }
 
-  async minOffset(mq: MessageQueue): Promise<number> {
+  minOffset(mq: MessageQueue): Promise<number> {
     return this.#offsetQuery(RequestCode.GET_MIN_OFFSET, mq);
   }
 
-  async offsetForTimestamp(mq: MessageQueue, timestamp: number): Promise<number> {
+  offsetForTimestamp(mq: MessageQueue, timestamp: number): Promise<number> {
     return this.#offsetQuery(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, mq, { timestamp });
   }
 
-  async shutdown(): Promise<void> {
+  shutdown(): Promise<void> {
     this.#closed = true;
     this.#wake?.();
     this.#remoting.close();
+    return Promise.resolve();
   }
 
   async #offsetQuery(code: number, mq: MessageQueue, extra: Record<string, number> = {}): Promise<number> {

@@ -1,5 +1,4 @@
 import process from "node:process";
-import { setImmediate } from "node:timers";
 
 /**
  * Process-level services for Bun, Deno and Node. node:process and node:timers exist on all three,
@@ -25,11 +24,6 @@ export const pid = (): number => process.pid;
 export const argv = (): string[] => process.argv.slice(2);
 export const env = (name: string): string | undefined => process.env[name];
 export const exit = (code: number): never => process.exit(code);
-
-/** Runs `fn` after pending I/O callbacks: lets every response produced by one read share a write. */
-export function afterIo(fn: () => void): void {
-  setImmediate(fn);
-}
 
 export function onShutdownSignal(fn: (signal: string) => void): () => void {
   const handler = (sig: string) => fn(sig);

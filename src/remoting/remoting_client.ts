@@ -55,8 +55,8 @@ export class RemotingClient {
   }
 
   /** The live connection to `addr`, if any (for tests and diagnostics). */
-  async connectionTo(addr: string): Promise<RemotingConnection | undefined> {
-    return this.#connections.get(addr)?.catch(() => undefined);
+  connectionTo(addr: string): Promise<RemotingConnection | undefined> {
+    return this.#connections.get(addr)?.catch(() => undefined) ?? Promise.resolve(undefined);
   }
 
   closeConnection(addr: string): void {

@@ -7,7 +7,6 @@ import {
 } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
 import { ResponseCode } from "../common/response_code.ts";
-import { afterIo } from "../platform/runtime.ts";
 import type { TcpConn } from "../platform/tcp.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame_codec.ts";
 import {
