@@ -81,40 +81,33 @@ export function decodeProperties(s: string): Properties {
   return out;
 }
 
+const scratch = new Uint8Array(MAX_PROPERTIES_BYTES + 1);
+
 /**
- * Encodes properties straight to UTF-8 bytes (what a record stores), without building the
- * string first when every key and value is ASCII. Throws on separator characters.
+ * Encodes properties straight to UTF-8 bytes (what a record stores): one pass into a scratch
+ * buffer when every key and value is ASCII, then one copy out. Anything else (non-ASCII, or too
+ * long for a record, which the broker then refuses) goes through the string form.
  */
 export function encodePropertiesBytes(props: Properties): Uint8Array {
-  let length = 0;
-  let ascii = true;
-  for (const k in props) {
-    const v = props[k];
-    if (v === undefined) continue;
-    length += k.length + v.length + 2;
-    if (ascii) {
-      for (let i = 0; i < k.length; i++) if (k.charCodeAt(i) > 0x7f) ascii = false;
-      for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 0x7f) ascii = false;
-    }
-  }
-  if (!ascii) return new TextEncoder().encode(encodeProperties(props));
-  const out = new Uint8Array(length);
   let p = 0;
   for (const k in props) {
     const v = props[k];
     if (v === undefined) continue;
+    if (p + k.length + v.length + 2 > scratch.byteLength) return new TextEncoder().encode(encodeProperties(props));
     for (let i = 0; i < k.length; i++) {
       const c = k.charCodeAt(i);
+      if (c > 0x7f) return new TextEncoder().encode(encodeProperties(props));
       if (c === 1 || c === 2) checkPropertySeparators(k, v);
-      out[p++] = c;
+      scratch[p++] = c;
     }
-    out[p++] = 1;
+    scratch[p++] = 1;
     for (let i = 0; i < v.length; i++) {
       const c = v.charCodeAt(i);
+      if (c > 0x7f) return new TextEncoder().encode(encodeProperties(props));
       if (c === 1 || c === 2) checkPropertySeparators(k, v);
-      out[p++] = c;
+      scratch[p++] = c;
     }
-    out[p++] = 2;
+    scratch[p++] = 2;
   }
-  return out;
+  return scratch.slice(0, p);
 }

@@ -159,6 +159,23 @@ function writeValue(buf: Uint8Array, at: number, v: unknown): number {
 }
 
 function writeMap(buf: Uint8Array, at: number, map: Record<string, unknown>): number {
+  // One pass: the count goes in the head byte, patched at the end (maps of up to 23 entries,
+  // which every header is; larger ones take the two-pass path below).
+  const headAt = at;
+  let count = 0;
+  at++;
+  for (const k in map) {
+    const v = map[k];
+    if (v === undefined) continue;
+    if (++count > 23) return writeMapTwoPass(buf, headAt, map);
+    at = writeText(buf, at, k);
+    at = writeValue(buf, at, v);
+  }
+  buf[headAt] = MT_MAP | count;
+  return at;
+}
+
+function writeMapTwoPass(buf: Uint8Array, at: number, map: Record<string, unknown>): number {
   const keys = Object.keys(map);
   let count = 0;
   for (let i = 0; i < keys.length; i++) if (map[keys[i]] !== undefined) count++;
