@@ -6,7 +6,9 @@ import { rejectionOf, waitFor } from "../harness/wait.ts";
 import { startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer, selectByHash } from "../../src/client/producer.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
-import type { MessageExt } from "../../src/client/message.ts";
+import { decodeMessages, type MessageExt } from "../../src/client/message.ts";
+import { parseOffsetMsgId } from "../../src/common/message_id.ts";
+import { decodeBody, encodeBody } from "../../src/protocol/body_codec.ts";
 import { NameServerClient } from "../../src/client/name_server_client.ts";
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
 import { createRequest } from "../../src/protocol/remoting_command.ts";
@@ -210,5 +212,64 @@ describe("broker, producer and pull consumer", () => {
     held.forEach((p) => p.catch(() => {}));
     await broker.kill();
   });
+
+  test("the rest of the client and admin surface: batches, ASYNC callbacks, ONEWAY, seek, lookups, heartbeats", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"), { channelExpiredTimeout: 300 });
+    const raw = new RemotingClient();
+    await raw.invoke(a.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Surface", readQueueNums: 1, writeQueueNums: 1 }));
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await producer.start();
+    const batch = await producer.sendBatch([{ topic: "Surface", body: "b0", keys: "batch-key" }, { topic: "Surface", body: "b1" }]);
+    assert.equal(batch.msgId.split(",").length, 2);
+    const viaCallback = await new Promise<string>((resolve, reject) => {
+      void producer.send({ topic: "Surface", body: "async" }, { onSuccess: (r) => resolve(r.status), onException: reject });
+    });
+    assert.equal(viaCallback, "SEND_OK");
+    await producer.sendOneway({ topic: "Surface", body: "oneway" });
+    const last = await producer.send({ topic: "Surface", body: "last", keys: ["k-last"] });
+
+    const c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg", consumeFromWhere: "first" });
+    const [mq] = await c.subscribe("Surface");
+    const all = await drain(c, 5);
+    assert.deepEqual(all.map(text), ["b0", "b1", "async", "oneway", "last"]);
+    c.seek(mq, 3);
+    assert.deepEqual((await c.poll(2000)).map(text), ["oneway", "last"]);
+    assert.equal(await c.maxOffset(mq), 5);
+    assert.equal(await c.minOffset(mq), 0);
+    assert.equal(await c.offsetForTimestamp(mq, 0), 0);
+    await c.commitOffset(mq, 4);
+    assert.equal(await c.committed(mq), 4);
+
+    // Lookups by key and by offset message id.
+    const byKey = await raw.invoke(a.addr, createRequest(RequestCode.QUERY_MESSAGE, { topic: "Surface", key: "k-last", maxNum: 5 }));
+    assert.equal(byKey.code, 0);
+    assert.equal(text(decodeMessages(byKey.body, "broker-a", 1 << 20)[0]), "last");
+    const none = await raw.invoke(a.addr, createRequest(RequestCode.QUERY_MESSAGE, { topic: "Surface", key: "nope", maxNum: 5 }));
+    assert.equal(none.code, ResponseCode.QUERY_NOT_FOUND);
+    const { offset } = parseOffsetMsgId(last.offsetMsgId);
+    const view = await raw.invoke(a.addr, createRequest(RequestCode.VIEW_MESSAGE_BY_ID, { offset }));
+    assert.equal(text(decodeMessages(view.body, "broker-a", 1 << 20)[0]), "last");
+    const bogus = await raw.invoke(a.addr, createRequest(RequestCode.VIEW_MESSAGE_BY_ID, { offset: offset + 3 }));
+    assert.notEqual(bogus.code, 0);
+    const topics = await raw.invoke(a.addr, createRequest(RequestCode.GET_ALL_TOPIC_CONFIG));
+    assert.ok(decodeBody<{ topicConfigTable: Record<string, unknown> }>(topics.body).topicConfigTable.Surface);
+
+    // Heartbeats register consumers; a silent client is dropped after channelExpiredTimeout.
+    const hb = encodeBody({ clientID: "client-1", producerDataSet: [], consumerDataSet: [{ groupName: "cg" }] });
+    assert.equal((await raw.invoke(a.addr, createRequest(RequestCode.HEART_BEAT, undefined, hb))).code, 0);
+    const list = await raw.invoke(a.addr, createRequest(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: "cg" }));
+    assert.deepEqual(decodeBody<{ consumerIdList: string[] }>(list.body).consumerIdList, ["client-1"]);
+    const observer = new RemotingClient();
+    await waitFor(async () => {
+      const l = await observer.invoke(a.addr, createRequest(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: "cg" }));
+      return decodeBody<{ consumerIdList: string[] }>(l.body).consumerIdList.length === 0;
+    }, { timeoutMs: 15_000, intervalMs: 100, what: "the silent client to expire" });
+    observer.close();
+    await producer.shutdown();
+    await c.shutdown();
+    raw.close();
+  }, 30_000);
 });
 
