@@ -20,6 +20,7 @@ export {
   ResponseError,
   SendFailedError,
   ServiceNotAvailableError,
+  SubscriptionParseError,
   SystemBusyError,
   TopicNotExistError,
 } from "./src/common/errors.ts";
@@ -28,6 +29,7 @@ export { validateGroup, validateTopic } from "./src/common/names.ts";
 export { ResponseCode, responseCodeName } from "./src/common/response_code.ts";
 export { MessageProperty, SysFlag } from "./src/common/message.ts";
 export { createOffsetMsgId, parseOffsetMsgId } from "./src/common/message_id.ts";
+export { compileSql92 } from "./src/common/sql92_filter.ts";
 export { MASTER_ID, Perm, PERM_READ_WRITE } from "./src/common/route.ts";
 export { VERSION } from "./src/common/version.ts";
 export { decodeBody, encodeBody } from "./src/protocol/body_codec.ts";

@@ -30,7 +30,7 @@ import { type BrokerConfig, brokerConfig } from "./broker_config.ts";
 import { ClientManager } from "./client_manager.ts";
 import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
-import { tagFilter } from "./tag_filter.ts";
+import { sqlFilter, tagFilter } from "./tag_filter.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
 
 /** SEND_MESSAGE_V2's one-letter header names (RocketMQ §1.4), mapped to SEND_MESSAGE's. */
@@ -297,7 +297,13 @@ export class BrokerController {
     const maxMsgs = Math.min(MAX_PULL_MESSAGES, Math.max(1, extInt(req, "maxMsgNums", false) ?? 32));
     const maxBytes = Math.min(MAX_PULL_BYTES, Math.max(1, extInt(req, "maxMsgBytes", false) ?? MAX_PULL_BYTES));
     const sysFlag = extInt(req, "sysFlag", false) ?? 0;
-    const filter = tagFilter(extString(req, "subscription", false));
+    const expressionType = extString(req, "expressionType", false) ?? "TAG";
+    const subscription = extString(req, "subscription", false);
+    const byTag = expressionType === "SQL92" ? () => true : tagFilter(subscription);
+    const bySql = expressionType === "SQL92" ? sqlFilter(subscription ?? "") : undefined;
+    if (expressionType !== "TAG" && expressionType !== "SQL92") {
+      return createResponse(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `expressionType must be TAG or SQL92, got ${expressionType}`);
+    }
     if (sysFlag & 1) {
       const commit = extInt(req, "commitOffset", false);
       if (commit !== undefined && commit >= 0) this.#offsets.commit(group, topic, queueId, commit);
@@ -309,7 +315,7 @@ export class BrokerController {
       const r = this.#store.getMessage(topic, queueId, offset, maxMsgs, maxBytes);
       const ext = { nextBeginOffset: r.nextBeginOffset, minOffset: r.minOffset, maxOffset: r.maxOffset, suggestWhichBrokerId: 0 };
       if (r.status === "FOUND") {
-        const keep = r.messages.filter((_, i) => filter(r.units[i].tagsCode));
+        const keep = r.messages.filter((raw, i) => byTag(r.units[i].tagsCode) && (!bySql || bySql(raw)));
         if (keep.length === 0) return createResponse(ResponseCode.PULL_RETRY_IMMEDIATELY, "no message matched the filter", ext);
         return successResponse(ext, concatBytes(keep));
       }

@@ -1,3 +1,5 @@
+import { decodeRecord } from "../common/message_record.ts";
+import { compileSql92 } from "../common/sql92_filter.ts";
 import { javaStringHash } from "../util/java_hash.ts";
 
 /**
@@ -10,4 +12,22 @@ export function tagFilter(expression: string | undefined): (tagsCode: number) =>
   if (expr === "" || expr === "*") return () => true;
   const codes = new Set(expr.split("||").map((t) => t.trim()).filter(Boolean).map((t) => javaStringHash(t)));
   return (code) => codes.has(code);
+}
+
+/** Compiled SQL92 filters by expression text (bounded): a consumer pulls with the same one each time. */
+const sqlFilters = new Map<string, (raw: Uint8Array) => boolean>();
+
+/**
+ * The broker side of an SQL92 subscription: decodes each record's properties and evaluates the
+ * expression. Throws SubscriptionParseError (SUBSCRIPTION_PARSE_FAILED) for a bad expression.
+ */
+export function sqlFilter(expression: string): (raw: Uint8Array) => boolean {
+  let f = sqlFilters.get(expression);
+  if (!f) {
+    const match = compileSql92(expression);
+    f = (raw) => match(decodeRecord(raw).properties);
+    if (sqlFilters.size >= 1024) sqlFilters.clear();
+    sqlFilters.set(expression, f);
+  }
+  return f;
 }

@@ -1,6 +1,7 @@
 import { BolideError, InvalidParameterError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
 import { validateGroup, validateTopic } from "../common/names.ts";
+import { compileSql92 } from "../common/sql92_filter.ts";
 import { ResponseCode, responseCodeName } from "../common/response_code.ts";
 import { MASTER_ID, Perm } from "../common/route.ts";
 import { createRequest } from "../protocol/remoting_command.ts";
@@ -30,6 +31,7 @@ interface QueueState {
   inFlight: Promise<void> | undefined;
   tags: Set<string> | undefined;
   expression: string;
+  type: "TAG" | "SQL92";
 }
 
 /**
@@ -65,10 +67,15 @@ export class PullConsumer {
     return Promise.resolve();
   }
 
-  /** Every readable queue of `topic`, filtered by a tag expression ("*", "A || B"). */
-  async subscribe(topic: string, expression = "*"): Promise<MessageQueue[]> {
+  /**
+   * Every readable queue of `topic`, filtered by a tag expression ("*", "A || B"), or with
+   * `type` "SQL92" by a property expression evaluated on the broker ("a > 5 AND region = 'eu'").
+   * A bad SQL92 expression throws SubscriptionParseError here, before anything is pulled.
+   */
+  async subscribe(topic: string, expression = "*", type: "TAG" | "SQL92" = "TAG"): Promise<MessageQueue[]> {
+    if (type === "SQL92") compileSql92(expression);
     const queues = await this.queuesOf(topic);
-    await this.assign(queues, expression);
+    await this.assign(queues, expression, type);
     return queues;
   }
 
@@ -87,12 +94,15 @@ export class PullConsumer {
     return out;
   }
 
-  async assign(queues: MessageQueue[], expression = "*"): Promise<void> {
-    const tags = expression.trim() === "*" || expression.trim() === "" ? undefined : new Set(expression.split("||").map((t) => t.trim()).filter(Boolean));
+  async assign(queues: MessageQueue[], expression = "*", type: "TAG" | "SQL92" = "TAG"): Promise<void> {
+    if (type === "SQL92") compileSql92(expression);
+    const tags = type === "SQL92" || expression.trim() === "*" || expression.trim() === ""
+      ? undefined
+      : new Set(expression.split("||").map((t) => t.trim()).filter(Boolean));
     for (const mq of queues) {
       if (!this.#brokerAddrs.has(mq.brokerName)) await this.queuesOf(mq.topic);
       const key = queueKeyOf(mq);
-      if (!this.#queues.has(key)) this.#queues.set(key, { mq, next: undefined, consumed: undefined, buffered: [], inFlight: undefined, tags, expression });
+      if (!this.#queues.has(key)) this.#queues.set(key, { mq, next: undefined, consumed: undefined, buffered: [], inFlight: undefined, tags, expression, type });
     }
   }
 
@@ -213,7 +223,7 @@ export class PullConsumer {
         sysFlag: suspend > 0 ? 2 : 0,
         suspendTimeoutMillis: suspend,
         subscription: q.expression,
-        expressionType: "TAG",
+        expressionType: q.type,
       }), suspend + this.#opts.timeoutMs);
       if (q.next !== offset) return; // a seek happened meanwhile: this answer is stale
       const next = Number(resp.extFields?.nextBeginOffset ?? offset);

@@ -72,6 +72,14 @@ export class SendFailedError extends BolideError {
   }
 }
 
+/** A subscription expression (SQL92 filter) that does not parse: SUBSCRIPTION_PARSE_FAILED. */
+export class SubscriptionParseError extends BolideError {
+  override name = "SubscriptionParseError";
+  constructor(message: string) {
+    super(ResponseCode.SUBSCRIPTION_PARSE_FAILED, message);
+  }
+}
+
 /** The remote answered with a non-success code that the caller did not expect. */
 export class ResponseError extends BolideError {
   override name = "ResponseError";
@@ -138,6 +146,7 @@ export const errors = {
   ResponseError,
   SendFailedError,
   ServiceNotAvailableError,
+  SubscriptionParseError,
   SystemBusyError,
   TopicNotExistError,
 } as const;

@@ -271,5 +271,36 @@ describe("broker, producer and pull consumer", () => {
     await c.shutdown();
     raw.close();
   }, 30_000);
+
+  test("tag and SQL92 subscriptions deliver exactly the matching messages; a bad expression is refused", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"));
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    for (let i = 0; i < 40; i++) {
+      await producer.send({ topic: "Filtered", body: `m${i}`, tags: i % 3 === 0 ? "red" : "blue", properties: { n: String(i), region: i % 2 ? "eu" : "us" } });
+    }
+    const read = async (c: PullConsumer, want: number) => (await drain(c, want, 5_000)).map(text).sort();
+    const expected = (f: (i: number) => boolean) => Array.from({ length: 40 }, (_, i) => i).filter(f).map((i) => `m${i}`).sort();
+
+    const byTag = new PullConsumer({ namesrvAddr: ns.addr, group: "tags", consumeFromWhere: "first" });
+    await byTag.subscribe("Filtered", "red");
+    assert.deepEqual(await read(byTag, 14), expected((i) => i % 3 === 0));
+
+    const bySql = new PullConsumer({ namesrvAddr: ns.addr, group: "sql", consumeFromWhere: "first" });
+    await bySql.subscribe("Filtered", "n >= 10 AND n < 30 AND region = 'eu'", "SQL92");
+    assert.deepEqual(await read(bySql, 10), expected((i) => i >= 10 && i < 30 && i % 2 === 1));
+
+    const bad = new PullConsumer({ namesrvAddr: ns.addr, group: "bad", consumeFromWhere: "first" });
+    const err = await rejectionOf(bad.subscribe("Filtered", "n >>> 3", "SQL92"));
+    assert.equal((err as Error & { code: number }).code, ResponseCode.SUBSCRIPTION_PARSE_FAILED);
+    // The broker refuses it too, for clients that do not check first.
+    const raw = new RemotingClient();
+    const resp = await raw.invoke(a.addr, createRequest(RequestCode.PULL_MESSAGE, { consumerGroup: "bad", topic: "Filtered", queueId: 0, queueOffset: 0, maxMsgNums: 8, sysFlag: 0, subscription: "n >>> 3", expressionType: "SQL92" }));
+    assert.equal(resp.code, ResponseCode.SUBSCRIPTION_PARSE_FAILED);
+    raw.close();
+    for (const c of [byTag, bySql, bad]) await c.shutdown();
+    await producer.shutdown();
+  });
 });
 
