@@ -2,6 +2,7 @@
  * Bolide's client library, for Bun, Deno and Node. Explicit, alphabetised exports: values first,
  * then types. Servers are started with the `bolide` binary (cli.ts), not from here.
  */
+export { allocateAveragely, allocateAveragelyByCircle, allocateByConsistentHash } from "./src/client/allocate_message_queue.ts";
 export { decodeMessages } from "./src/client/message.ts";
 export { NameServerClient, parseNamesrvAddr } from "./src/client/name_server_client.ts";
 export { Producer, selectByHash } from "./src/client/producer.ts";
@@ -49,6 +50,7 @@ export { SerializeType } from "./src/protocol/serialize_type.ts";
 export { RemotingClient } from "./src/remoting/remoting_client.ts";
 export { RemotingServer } from "./src/remoting/remoting_server.ts";
 
+export type { AllocateStrategy } from "./src/client/allocate_message_queue.ts";
 export type { Message, MessageExt, MessageQueue } from "./src/client/message.ts";
 export type { NameServerClientOptions } from "./src/client/name_server_client.ts";
 export type { MessageQueueSelector, ProducerOptions, SendCallback, SendResult, SendStatus } from "./src/client/producer.ts";

@@ -30,6 +30,7 @@ import { type BrokerConfig, brokerConfig } from "./broker_config.ts";
 import { ClientManager } from "./client_manager.ts";
 import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
+import { type LockedQueue, RebalanceLockManager } from "./rebalance_lock_manager.ts";
 import { sqlFilter, tagFilter } from "./tag_filter.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
 
@@ -59,6 +60,7 @@ export class BrokerController {
   #offsets!: ConsumerOffsetManager;
   readonly #holds = new PullHoldService(MAX_HELD_PULLS);
   readonly #clients = new ClientManager(MAX_CLIENTS);
+  readonly #locks = new RebalanceLockManager();
   readonly #server: RemotingServer;
   readonly #namesrvClient = new RemotingClient();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
@@ -92,6 +94,16 @@ export class BrokerController {
     });
     p(RequestCode.GET_CONSUMER_LIST_BY_GROUP, (r) =>
       successResponse(undefined, encodeBody({ consumerIdList: this.#clients.consumersOf(extString(r, "consumerGroup")) }, typeOf(r))));
+    p(RequestCode.LOCK_BATCH_MQ, (r) => {
+      const b = this.#lockBody(r);
+      const locked = this.#locks.tryLock(b.consumerGroup, b.clientId, b.mqSet);
+      return successResponse(undefined, encodeBody({ lockOKMQSet: locked }, typeOf(r)));
+    });
+    p(RequestCode.UNLOCK_BATCH_MQ, (r) => {
+      const b = this.#lockBody(r);
+      this.#locks.unlock(b.consumerGroup, b.clientId, b.mqSet);
+      return successResponse();
+    });
     p(RequestCode.UPDATE_AND_CREATE_TOPIC, (r) => this.#createTopic(r));
     p(RequestCode.DELETE_TOPIC_IN_BROKER, (r) => this.#deleteTopic(r));
     p(RequestCode.GET_ALL_TOPIC_CONFIG, (r) => successResponse(undefined, encodeBody(this.#topics.registerBody().topicConfigSerializeWrapper, typeOf(r))));
@@ -370,6 +382,21 @@ export class BrokerController {
     const consumers = (hb.consumerDataSet ?? []).map((p) => String(p.groupName));
     if (!this.#clients.heartbeat(conn, hb.clientID, producers, consumers)) throw new SystemBusyError("too many clients");
     return successResponse();
+  }
+
+  #lockBody(req: RemotingCommand): { consumerGroup: string; clientId: string; mqSet: LockedQueue[] } {
+    const b = decodeBody<{ consumerGroup?: unknown; clientId?: unknown; mqSet?: unknown }>(req.body, typeOf(req), "LockBatchRequestBody");
+    if (typeof b?.consumerGroup !== "string" || typeof b.clientId !== "string" || !Array.isArray(b.mqSet)) {
+      throw new InvalidParameterError("LockBatchRequestBody needs consumerGroup, clientId and mqSet");
+    }
+    validateGroup(b.consumerGroup);
+    const mqSet = b.mqSet.map((q: { topic?: unknown; brokerName?: unknown; queueId?: unknown }) => {
+      if (typeof q?.topic !== "string" || typeof q.brokerName !== "string" || !Number.isInteger(q.queueId)) {
+        throw new InvalidParameterError("mqSet entries need topic, brokerName and queueId");
+      }
+      return { topic: q.topic, brokerName: q.brokerName, queueId: q.queueId as number };
+    });
+    return { consumerGroup: b.consumerGroup, clientId: b.clientId, mqSet };
   }
 
   #createTopic(req: RemotingCommand): RemotingCommand {

@@ -302,5 +302,26 @@ describe("broker, producer and pull consumer", () => {
     for (const c of [byTag, bySql, bad]) await c.shutdown();
     await producer.shutdown();
   });
+
+  test("LOCK_BATCH_MQ gives each queue of a group to one client; UNLOCK_BATCH_MQ frees it", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"));
+    const raw = new RemotingClient();
+    const mqSet = [0, 1].map((queueId) => ({ topic: "Ordered", brokerName: "broker-a", queueId }));
+    const lock = async (clientId: string, req = RequestCode.LOCK_BATCH_MQ) => {
+      const r = await raw.invoke(a.addr, createRequest(req, undefined, encodeBody({ consumerGroup: "og", clientId, onlyThisBroker: true, mqSet })));
+      assert.equal(r.code, 0, r.remark);
+      return req === RequestCode.LOCK_BATCH_MQ ? decodeBody<{ lockOKMQSet: unknown[] }>(r.body).lockOKMQSet.length : 0;
+    };
+    assert.equal(await lock("c1"), 2);
+    assert.equal(await lock("c2"), 0);
+    assert.equal(await lock("c1"), 2, "renewal by the holder");
+    await lock("c1", RequestCode.UNLOCK_BATCH_MQ);
+    assert.equal(await lock("c2"), 2);
+    const bad = await raw.invoke(a.addr, createRequest(RequestCode.LOCK_BATCH_MQ, undefined, encodeBody({ clientId: "x" })));
+    assert.equal(bad.code, ResponseCode.INVALID_PARAMETER);
+    raw.close();
+  });
 });
 
