@@ -10,6 +10,7 @@ import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
 import { decodeBatch } from "../protocol/message_batch.ts";
 import { registerBrokerRequest, unregisterBrokerRequest, type BrokerIdentity } from "../protocol/namesrv_requests.ts";
 import {
+  createRequest,
   createResponse,
   extBool,
   extBytesOrString,
@@ -113,6 +114,13 @@ export class BrokerController {
       return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.SYSTEM_ERROR, `no message at offset ${extInt(r, "offset")}`);
     });
     p(RequestCode.GET_BROKER_RUNTIME_INFO, (r) => successResponse(undefined, encodeBody({ table: this.runtimeInfo() }, typeOf(r))));
+    // Members of a consumer group are told at once when it changes, so they rebalance now
+    // rather than at their next periodic rebalance (RocketMQ's NOTIFY_CONSUMER_IDS_CHANGED).
+    this.#clients.onConsumerGroupChange((group) => {
+      for (const conn of this.#clients.connectionsOf(group)) {
+        conn.invokeOneway(createRequest(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, { consumerGroup: group })).catch(() => {});
+      }
+    });
     // A client that goes away frees its held pulls at once rather than at the end of their hold.
     this.#server.onPeerEnd((conn) => this.#holds.release(conn));
     this.#server.onDisconnect((conn) => {

@@ -14,7 +14,17 @@ interface ClientInfo {
  */
 export class ClientManager {
   readonly #clients = new Map<RemotingConnection, ClientInfo>();
+  readonly #groupListeners: ((group: string) => void)[] = [];
   constructor(private readonly maxClients: number) {}
+
+  /** Called with a consumer group whose members changed (joined, left, expired, disconnected). */
+  onConsumerGroupChange(listener: (group: string) => void): void {
+    this.#groupListeners.push(listener);
+  }
+
+  #changed(groups: Iterable<string>): void {
+    for (const g of groups) for (const l of this.#groupListeners) l(g);
+  }
 
   heartbeat(connection: RemotingConnection, clientId: string, producers: string[], consumers: string[], now = Date.now()): boolean {
     let c = this.#clients.get(connection);
@@ -26,7 +36,9 @@ export class ClientManager {
     c.clientId = clientId;
     c.lastUpdate = now;
     for (const g of producers) c.producerGroups.add(g);
-    for (const g of consumers) c.consumerGroups.add(g);
+    const joined = consumers.filter((g) => !c!.consumerGroups.has(g));
+    for (const g of joined) c.consumerGroups.add(g);
+    this.#changed(joined);
     return true;
   }
 
@@ -34,12 +46,20 @@ export class ClientManager {
     const c = this.#clients.get(connection);
     if (!c) return;
     if (producerGroup) c.producerGroups.delete(producerGroup);
-    if (consumerGroup) c.consumerGroups.delete(consumerGroup);
-    if (!producerGroup && !consumerGroup) this.#clients.delete(connection);
+    if (consumerGroup && c.consumerGroups.delete(consumerGroup)) this.#changed([consumerGroup]);
+    if (!producerGroup && !consumerGroup) this.remove(connection);
   }
 
   remove(connection: RemotingConnection): void {
+    const c = this.#clients.get(connection);
+    if (!c) return;
     this.#clients.delete(connection);
+    this.#changed(c.consumerGroups);
+  }
+
+  /** Connections of the current members of a consumer group. */
+  connectionsOf(group: string): RemotingConnection[] {
+    return [...this.#clients.values()].filter((c) => c.consumerGroups.has(group)).map((c) => c.connection);
   }
 
   consumersOf(group: string): string[] {
@@ -53,7 +73,7 @@ export class ClientManager {
     let n = 0;
     for (const [conn, c] of [...this.#clients]) {
       if (now - c.lastUpdate > timeoutMs) {
-        this.#clients.delete(conn);
+        this.remove(conn);
         conn.close("client silent past channelExpiredTimeout");
         n++;
       }

@@ -323,5 +323,31 @@ describe("broker, producer and pull consumer", () => {
     assert.equal(bad.code, ResponseCode.INVALID_PARAMETER);
     raw.close();
   });
+
+  test("members of a consumer group are notified when it changes", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using a = await startBroker(ns.addr, join(dir.path, "a"));
+    const notified: string[] = [];
+    const first = new RemotingClient();
+    first.registerProcessor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (req) => {
+      notified.push(String(req.extFields?.consumerGroup));
+    });
+    const hb = (id: string) => createRequest(RequestCode.HEART_BEAT, undefined, encodeBody({ clientID: id, producerDataSet: [], consumerDataSet: [{ groupName: "grp" }] }));
+    await first.invoke(a.addr, hb("first"));
+    await waitFor(() => notified.length === 1, { what: "the first member's own join" });
+    const second = new RemotingClient();
+    await second.invoke(a.addr, hb("second"));
+    await waitFor(() => notified.length === 2, { what: "a notice that a member joined" });
+    await second.invoke(a.addr, hb("second")); // a repeated heartbeat changes nothing:
+    // a round trip on first's connection comes back after any notice sent to it before.
+    const list = await first.invoke(a.addr, createRequest(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: "grp" }));
+    assert.deepEqual(decodeBody<{ consumerIdList: string[] }>(list.body).consumerIdList, ["first", "second"]);
+    assert.equal(notified.length, 2);
+    second.close();
+    await waitFor(() => notified.length === 3, { what: "a notice that a member left" });
+    assert.deepEqual(notified, ["grp", "grp", "grp"]);
+    first.close();
+  });
 });
 
