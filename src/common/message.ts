@@ -94,20 +94,23 @@ export function encodePropertiesBytes(props: Properties): Uint8Array {
     const v = props[k];
     if (v === undefined) continue;
     if (p + k.length + v.length + 2 > scratch.byteLength) return new TextEncoder().encode(encodeProperties(props));
-    for (let i = 0; i < k.length; i++) {
-      const c = k.charCodeAt(i);
-      if (c > 0x7f) return new TextEncoder().encode(encodeProperties(props));
-      if (c === 1 || c === 2) checkPropertySeparators(k, v);
-      scratch[p++] = c;
-    }
-    scratch[p++] = 1;
-    for (let i = 0; i < v.length; i++) {
-      const c = v.charCodeAt(i);
-      if (c > 0x7f) return new TextEncoder().encode(encodeProperties(props));
-      if (c === 1 || c === 2) checkPropertySeparators(k, v);
-      scratch[p++] = c;
-    }
-    scratch[p++] = 2;
+    p = copyAscii(k, p, k, v);
+    if (p < 0) return new TextEncoder().encode(encodeProperties(props));
+    scratch[p++] = 1; // NAME_VALUE_SEPARATOR
+    p = copyAscii(v, p, k, v);
+    if (p < 0) return new TextEncoder().encode(encodeProperties(props));
+    scratch[p++] = 2; // PROPERTY_SEPARATOR
   }
   return scratch.slice(0, p);
+}
+
+/** Copies ASCII `s` into the scratch buffer at `p`; -1 if it is not ASCII. Throws on separators. */
+function copyAscii(s: string, p: number, key: string, value: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    if (c === 1 || c === 2) checkPropertySeparators(key, value);
+    scratch[p++] = c;
+  }
+  return p;
 }

@@ -1,11 +1,11 @@
 import { fromUtf8, readInt64, utf8, writeInt64 } from "../util/bytes.ts";
+import { positiveHash, topicSeed } from "../util/java_hash.ts";
 import {
   checkPropertySeparators,
   decodeProperties,
   encodeProperties,
   MessageProperty,
   NAME_VALUE_SEPARATOR,
-  PROPERTY_SEPARATOR,
   type Properties,
 } from "./message.ts";
 
@@ -360,7 +360,6 @@ export function writeBlank(buf: Uint8Array, at: number, length: number): void {
   dv.setInt32(4, BLANK_MAGIC);
 }
 
-export { PROPERTY_SEPARATOR };
 
 /** What dispatch needs of a record, read without decoding its body or every property. */
 export interface DispatchInfo {
@@ -370,8 +369,8 @@ export interface DispatchInfo {
   sysFlag: number;
   storeTimestamp: number;
   tags: string | undefined;
-  keys: string | undefined;
-  uniqKey: string | undefined;
+  /** Index hashes (see indexKeyHash) of every KEYS value and of UNIQ_KEY. */
+  keyHashes: number[];
 }
 
 const TAGS_KEY = utf8(MessageProperty.TAGS);
@@ -420,7 +419,7 @@ export function dispatchInfo(buf: Uint8Array, at: number, dv: DataView): Dispatc
   }
   const topic = topicAt(buf, p, topicLen);
   p += topicLen + 2;
-  const found = dispatchProperties(buf, p, at + size);
+  const found = dispatchKeyHashes(buf, p, at + size, topicSeed(topic));
   return {
     topic,
     queueId: dv.getInt32(at + Offsets.QUEUE_ID),
@@ -428,29 +427,10 @@ export function dispatchInfo(buf: Uint8Array, at: number, dv: DataView): Dispatc
     sysFlag: dv.getInt32(at + Offsets.SYS_FLAG),
     storeTimestamp: readInt64(dv, at + Offsets.STORE_TIMESTAMP),
     tags: found.tags,
-    keys: found.keys,
-    uniqKey: found.uniqKey,
+    keyHashes: found.hashes,
   };
 }
 
-/** TAGS, KEYS and UNIQ_KEY from encoded properties bytes, without decoding the others. */
-export function dispatchProperties(buf: Uint8Array, start: number, end: number): { tags?: string; keys?: string; uniqKey?: string } {
-  const out: { tags?: string; keys?: string; uniqKey?: string } = {};
-  let p = start;
-  while (p < end) {
-    let sep = p;
-    while (sep < end && buf[sep] !== 1) sep++;
-    let stop = sep + 1;
-    while (stop < end && buf[stop] !== 2) stop++;
-    if (sep >= end) break;
-    const keyLen = sep - p;
-    if (sameBytes(buf, p, keyLen, TAGS_KEY)) out.tags = textAt(buf, sep + 1, stop);
-    else if (sameBytes(buf, p, keyLen, KEYS_KEY)) out.keys = textAt(buf, sep + 1, stop);
-    else if (sameBytes(buf, p, keyLen, UNIQ_KEY_KEY)) out.uniqKey = textAt(buf, sep + 1, stop);
-    p = stop + 1;
-  }
-  return out;
-}
 
 /**
  * For dispatch of a send: the TAGS value and the Java hash (continuing from `seed`) of every
@@ -496,6 +476,5 @@ function hashValue(buf: Uint8Array, from: number, to: number, seed: number, out:
     }
     h = (Math.imul(h, 31) + c) | 0;
   }
-  const a = Math.abs(h);
-  out.push(a === 2 ** 31 ? 0 : a);
+  out.push(positiveHash(h));
 }

@@ -72,10 +72,6 @@ export class RouteTable {
     return this.#live.has(brokerAddr);
   }
 
-  liveBrokers(): IterableIterator<BrokerLiveInfo> {
-    return this.#live.values();
-  }
-
   register(r: Registration, now: number): RegisterResult {
     const prev = this.#live.get(r.brokerAddr);
     if (!prev && this.#live.size >= this.#maxBrokers) {

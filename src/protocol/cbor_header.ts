@@ -6,6 +6,8 @@
  * fast path give up and cbor-x handles the whole header, so the output is always standard CBOR.
  */
 
+import type { RemotingCommand } from "./remoting_command.ts";
+
 const MT_UINT = 0x00;
 const MT_NEGINT = 0x20;
 const MT_BYTES = 0x40;
@@ -49,10 +51,6 @@ function sizeOf(v: unknown): number {
   }
 }
 
-/** Upper bound of the encoded size of `map`, or -1 if it is not of the fast shape. */
-export function fastEncodedSizeBound(map: Record<string, unknown>): number {
-  return sizeOf(map);
-}
 
 function writeHead(buf: Uint8Array, at: number, major: number, n: number): number {
   if (n < 24) {
@@ -190,16 +188,8 @@ function writeMapTwoPass(buf: Uint8Array, at: number, map: Record<string, unknow
   return at;
 }
 
-/** The fields of a command header, in order; undefined ones are left out. */
-export interface HeaderFields {
-  code: number;
-  flag: number;
-  opaque: number;
-  language?: number;
-  version?: number;
-  remark?: string;
-  extFields?: Record<string, unknown>;
-}
+/** The fields of a command that its header carries (the body travels after the header). */
+export type HeaderFields = Pick<RemotingCommand, "code" | "flag" | "opaque" | "language" | "version" | "remark" | "extFields">;
 
 /** Bound of the encoded size of a command header, or -1 if it is not of the fast shape. */
 export function headerSizeBound(h: HeaderFields): number {
@@ -246,10 +236,6 @@ export function writeHeaderMap(buf: Uint8Array, at: number, h: HeaderFields): nu
   return at;
 }
 
-/** Encodes `map` into `buf` at `at` (which must have `fastEncodedSizeBound` bytes free); returns the end. */
-export function fastEncodeMap(buf: Uint8Array, at: number, map: Record<string, unknown>): number {
-  return writeMap(buf, at, map);
-}
 
 // ---- decoding ------------------------------------------------------------------------------
 

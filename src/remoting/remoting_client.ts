@@ -54,11 +54,6 @@ export class RemotingClient {
     await conn.invokeOneway(request, timeoutMs);
   }
 
-  /** The live connection to `addr`, if any (for tests and diagnostics). */
-  connectionTo(addr: string): Promise<RemotingConnection | undefined> {
-    return this.#connections.get(addr)?.catch(() => undefined) ?? Promise.resolve(undefined);
-  }
-
   closeConnection(addr: string): void {
     const c = this.#connections.get(addr);
     this.#connections.delete(addr);

@@ -202,10 +202,6 @@ export class ConsumeQueue {
   }
 }
 
-export function encodeUnit(buf: Uint8Array, at: number, physicalOffset: number, size: number, tagsCode: number): void {
-  writeUnit(new DataView(buf.buffer, buf.byteOffset), at, physicalOffset, size, tagsCode);
-}
-
 function writeUnit(dv: DataView, at: number, physicalOffset: number, size: number, tagsCode: number): void {
   dv.setUint32(at, Math.floor(physicalOffset / 0x100000000));
   dv.setUint32(at + 4, physicalOffset >>> 0);

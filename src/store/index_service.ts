@@ -1,6 +1,6 @@
 import { readInt64, writeInt64 } from "../util/bytes.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
-import { javaStringHash } from "../util/java_hash.ts";
+import { indexKeyHash } from "../util/java_hash.ts";
 import { offsetName, parseOffsetName } from "./file_names.ts";
 
 /**
@@ -102,7 +102,7 @@ export class IndexService {
 
   /** Adds `topic#key` → `physicalOffset`. */
   add(topic: string, key: string, physicalOffset: number, storeTimestamp: number): void {
-    this.addHash(keyHash(topic, key), physicalOffset, storeTimestamp);
+    this.addHash(indexKeyHash(topic, key), physicalOffset, storeTimestamp);
   }
 
   /** Adds an entry whose key hash (see keyHash) the caller computed. */
@@ -163,7 +163,7 @@ export class IndexService {
   /** Up to `maxNum` offsets whose key hash matches, newest first, within [begin, end] ms. */
   query(topic: string, key: string, maxNum: number, begin: number, end: number): number[] {
     this.writeStaged();
-    const hash = keyHash(topic, key);
+    const hash = indexKeyHash(topic, key);
     const slot = hash % this.#slots;
     const out: number[] = [];
     const files = [...this.#sealed, ...(this.#active ? [this.#active] : [])].reverse();
@@ -279,26 +279,5 @@ export class IndexService {
   }
 }
 
-/** abs(hashCode of "topic#key"), computed without building the string; MIN_VALUE maps to 0 as in RocketMQ. */
-export function keyHash(topic: string, key: string): number {
-  return positiveHash(javaStringHash(key, topicSeed(topic)));
-}
-
-export function positiveHash(h: number): number {
-  const a = Math.abs(h);
-  return a === 2 ** 31 ? 0 : a;
-}
-
-const seeds = new Map<string, number>();
-
-/** hashCode of "topic#", the start of every key hash of a topic (cached, bounded). */
-export function topicSeed(topic: string): number {
-  let s = seeds.get(topic);
-  if (s === undefined) {
-    if (seeds.size >= 4096) seeds.clear();
-    seeds.set(topic, s = javaStringHash("#", javaStringHash(topic)));
-  }
-  return s;
-}
 
 

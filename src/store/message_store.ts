@@ -21,13 +21,16 @@ import {
 import { crc32, crc32Range } from "../platform/crc32.ts";
 import { type FileLock, LockHeldError } from "../platform/file_system.ts";
 import { deferred, type Deferred } from "../util/deferred.ts";
-import { javaStringHash } from "../util/java_hash.ts";
+import { indexKeyHash, javaStringHash, topicSeed } from "../util/java_hash.ts";
+import { utf8 } from "../util/bytes.ts";
 import { Checkpoint } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
 import { ConsumeQueue, CQ_UNIT_BYTES, type CqUnit, decodeUnit } from "./consume_queue.ts";
 import { HandleCache } from "./handle_cache.ts";
-import { IndexService, keyHash, topicSeed } from "./index_service.ts";
+import { IndexService } from "./index_service.ts";
 import { type StoreConfig, storeConfig } from "./store_config.ts";
+
+const EMPTY = new Uint8Array(0);
 
 export interface PutMessageRequest {
   topic: string;
@@ -217,10 +220,7 @@ export class MessageStore {
     if (tx !== SysFlag.TRANSACTION_PREPARED_TYPE && tx !== SysFlag.TRANSACTION_ROLLBACK_TYPE) {
       this.#queue(m.topic, m.queueId).put(m.queueOffset, offset, size, tagsCode(m.tags));
     }
-    if (index && this.#index) {
-      if (m.keys) for (const key of m.keys.split(" ")) if (key) this.#index.add(m.topic, key, offset, m.storeTimestamp);
-      if (m.uniqKey) this.#index.add(m.topic, m.uniqKey, offset, m.storeTimestamp);
-    }
+    if (index && this.#index) for (const h of m.keyHashes) this.#index.addHash(h, offset, m.storeTimestamp);
     if (m.storeTimestamp > this.#lastStoreTimestamp) this.#lastStoreTimestamp = m.storeTimestamp;
   }
 
@@ -299,15 +299,15 @@ export class MessageStore {
     const raw = req.properties;
     let tags: string | undefined;
     let keyHashes: number[];
-    if (raw instanceof Uint8Array) {
-      // The common case, a send from a client: no property string is ever built.
-      const d = dispatchKeyHashes(raw, 0, raw.byteLength, topicSeed(req.topic));
+    if (raw === undefined || raw instanceof Uint8Array || typeof raw === "string") {
+      // Encoded properties (bytes, as a client's send carries them): read without building strings.
+      const bytes = typeof raw === "string" ? utf8(raw) : raw ?? EMPTY;
+      const d = dispatchKeyHashes(bytes, 0, bytes.byteLength, topicSeed(req.topic));
       tags = d.tags;
       keyHashes = d.hashes;
     } else {
-      const props = typeof raw === "string" ? dispatchPropertiesOf(raw) : raw;
-      tags = props?.[MessageProperty.TAGS];
-      keyHashes = props ? indexKeys(props).map((k) => keyHash(req.topic, k)) : [];
+      tags = raw[MessageProperty.TAGS];
+      keyHashes = indexKeys(raw).map((k) => indexKeyHash(req.topic, k));
     }
     this.#pending.push({
       topic: req.topic,
@@ -779,20 +779,6 @@ export function tagsCode(tags: string | undefined): number {
   return h;
 }
 
-/** The properties dispatch needs (TAGS, KEYS, UNIQ_KEY), found in an encoded string without decoding the rest. */
-function dispatchPropertiesOf(s: string): Properties {
-  const out: Properties = {};
-  for (const key of [MessageProperty.TAGS, MessageProperty.KEYS, MessageProperty.UNIQ_KEY]) {
-    const marker = key + "\u0001";
-    let at = s.startsWith(marker) ? 0 : s.indexOf("\u0002" + marker);
-    if (at < 0) continue;
-    if (at > 0 || !s.startsWith(marker)) at += 1;
-    const from = at + marker.length;
-    const end = s.indexOf("\u0002", from);
-    out[key] = s.slice(from, end < 0 ? s.length : end);
-  }
-  return out;
-}
 
 /** Index keys of a message: each space-separated KEYS value, and the unique id. */
 export function indexKeys(props: Properties): string[] {

@@ -8,3 +8,26 @@ export function javaStringHash(s: string, seed = 0): number {
   for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
   return h;
 }
+
+/** abs() of a Java hash as RocketMQ's index uses it: Integer.MIN_VALUE (whose abs overflows) maps to 0. */
+export function positiveHash(h: number): number {
+  const a = Math.abs(h);
+  return a === 2 ** 31 ? 0 : a;
+}
+
+const seeds = new Map<string, number>();
+
+/** hashCode of "topic#", where every index key hash of a topic starts (cached, bounded). */
+export function topicSeed(topic: string): number {
+  let s = seeds.get(topic);
+  if (s === undefined) {
+    if (seeds.size >= 4096) seeds.clear();
+    seeds.set(topic, s = javaStringHash("#", javaStringHash(topic)));
+  }
+  return s;
+}
+
+/** The IndexFile hash of "topic#key", computed without building that string. */
+export function indexKeyHash(topic: string, key: string): number {
+  return positiveHash(javaStringHash(key, topicSeed(topic)));
+}
