@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { freePort, waitPort } from "./_ports.ts";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,26 +23,7 @@ const SECS = Number(values.secs);
 const bun = join(root, "node_modules/.bin/bun");
 const work = mkdtempSync(join(tmpdir(), "bolide-peers-"));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect({ port, host: "127.0.0.1" }, () => (s.destroy(), r(true)));
-      s.on("error", () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} never opened`);
-}
 
 function run(cmd: string, args: string[], cwd = root): Record<string, number | string> {
   const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: (SECS + 60) * 1000 });

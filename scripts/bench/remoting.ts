@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import net from "node:net";
+import { freePort, waitPort } from "./_ports.ts";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -29,14 +29,6 @@ const runtimes = values.runtimes!.split(",");
 const cmdOf = (rt: string): string[] =>
   rt === "bun" ? [join(root, "node_modules/.bin/bun")] : [join(root, "node_modules/.bin/deno"), "run", "-A"];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function start(cmd: string[], args: string[]): { proc: ChildProcess; firstLine: Promise<string> } {
   const proc = spawn(cmd[0], [...cmd.slice(1), ...args], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
@@ -71,15 +63,7 @@ async function anchorRun(rt: string): Promise<number> {
   const port = await freePort();
   const cmd = cmdOf(rt);
   const server = spawn(cmd[0], [...cmd.slice(1), join(anchorDir, "tcp_server.mjs"), "--port", String(port), "--maxsecs", "60"], { stdio: "ignore" });
-  // The anchor server prints nothing: wait until its port accepts.
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect({ port, host: "127.0.0.1" }, () => (s.destroy(), r(true)));
-      s.on("error", () => r(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitPort(port); // the anchor server prints nothing
   const r = await runToEnd(cmd, [join(anchorDir, "tcp_client.mjs"), "--port", String(port), "--mode", "pingpong", "--size", "64", "--window", "1", "--n", "5000000", "--secs", String(SECS)]);
   server.kill();
   return r.rt_per_s;
