@@ -1,5 +1,6 @@
 import { InvalidParameterError } from "../common/errors.ts";
 import type { FlushDiskType } from "../store/store_config.ts";
+import { DEFAULT_DELAY_LEVELS, parseDelayLevels } from "./schedule_message_service.ts";
 
 /** Broker settings, with RocketMQ's property names (a RocketMQ operator's broker.conf works). */
 export interface BrokerConfig {
@@ -25,6 +26,11 @@ export interface BrokerConfig {
   /** Sends queued (received, not yet stored) past which new sends get SYSTEM_BUSY. */
   maxSendBacklog: number;
   commitLogSegmentBytes: number;
+  /** Delay of each level, "1s 5s 10s …" (units ms, s, m, h, d); retries use levels 3 and up. */
+  messageDelayLevel: string;
+  /** Sends back past which a message goes to the dead-letter queue, unless the consumer says otherwise. */
+  maxReconsumeTimes: number;
+  flushDelayOffsetInterval: number;
 }
 
 type Kind = "string" | "int" | "bool" | "enum";
@@ -56,6 +62,9 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   maxSuspendTimeoutMillis: { kind: "int", default: 30_000, min: 0, max: 300_000, help: "longest a long-polling pull is held" },
   maxSendBacklog: { kind: "int", default: 10_000, min: 1, max: 1_000_000, help: "sends in progress before SYSTEM_BUSY" },
   commitLogSegmentBytes: { kind: "int", default: 1024 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 40, help: "CommitLog segment size" },
+  messageDelayLevel: { kind: "string", default: DEFAULT_DELAY_LEVELS, help: "delay of each delay level (retries back off along them)" },
+  maxReconsumeTimes: { kind: "int", default: 16, min: 0, max: 10_000, help: "retries before a message goes to %DLQ%<group>" },
+  flushDelayOffsetInterval: { kind: "int", default: 10_000, min: 10, max: 600_000, help: "ms between writes of delayOffset.json" },
 };
 
 function parseValue(name: string, raw: string, s: Setting): string | number | boolean {
@@ -108,6 +117,7 @@ export function brokerConfig(...layers: Record<string, string | undefined>[]): B
       out[name] = parseValue(name, raw, s);
     }
   }
+  parseDelayLevels(out.messageDelayLevel as string);
   return out as unknown as BrokerConfig;
 }
 

@@ -2,7 +2,9 @@ import { InvalidParameterError, MessageIllegalError, SystemBusyError, TopicNotEx
 import { Limits } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { createOffsetMsgId } from "../common/message_id.ts";
-import { validateGroup, validateTopic } from "../common/names.ts";
+import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
+import { MessageProperty } from "../common/message.ts";
+import { decodeRecord } from "../common/message_record.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { Perm, PERM_READ_WRITE } from "../common/route.ts";
 import { nodeFileSystem, type FileSystem } from "../platform/file_system.ts";
@@ -26,9 +28,10 @@ import { RemotingClient } from "../remoting/remoting_client.ts";
 import type { RemotingConnection } from "../remoting/remoting_connection.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
 import { concatBytes } from "../util/bytes.ts";
-import { MessageStore } from "../store/message_store.ts";
+import { MessageStore, type PutMessageRequest } from "../store/message_store.ts";
 import { type BrokerConfig, brokerConfig } from "./broker_config.ts";
-import { ClientManager } from "./client_manager.ts";
+import { ClientManager, type ConsumerData, type SubscriptionData } from "./client_manager.ts";
+import { parseDelayLevels, SCHEDULE_TOPIC, ScheduleMessageService, toScheduled } from "./schedule_message_service.ts";
 import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
 import { type LockedQueue, RebalanceLockManager } from "./rebalance_lock_manager.ts";
@@ -59,6 +62,9 @@ export class BrokerController {
   #store!: MessageStore;
   #topics!: TopicConfigManager;
   #offsets!: ConsumerOffsetManager;
+  #schedule!: ScheduleMessageService;
+  /** Groups whose members were last seen subscribing differently (warned once per change). */
+  readonly #inconsistentGroups = new Set<string>();
   readonly #holds = new PullHoldService(MAX_HELD_PULLS);
   readonly #clients = new ClientManager(MAX_CLIENTS);
   readonly #locks = new RebalanceLockManager();
@@ -92,6 +98,14 @@ export class BrokerController {
     p(RequestCode.UNREGISTER_CLIENT, (r, c) => {
       this.#clients.unregister(c, extString(r, "producerGroup", false), extString(r, "consumerGroup", false));
       return successResponse();
+    });
+    p(RequestCode.CONSUMER_SEND_MSG_BACK, (r) => this.#sendBack(r));
+    p(RequestCode.GET_CONSUMER_CONNECTION_LIST, (r) => {
+      const group = extString(r, "consumerGroup");
+      validateGroup(group);
+      const view = this.#clients.groupView(group);
+      if (view.members.length === 0) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${group}] not online`);
+      return successResponse(undefined, encodeBody(view, typeOf(r)));
     });
     p(RequestCode.GET_CONSUMER_LIST_BY_GROUP, (r) =>
       successResponse(undefined, encodeBody({ consumerIdList: this.#clients.consumersOf(extString(r, "consumerGroup")) }, typeOf(r))));
@@ -163,7 +177,18 @@ export class BrokerController {
       this.#fs.mkdirp(configDir);
       this.#topics = new TopicConfigManager(this.#fs, `${configDir}/topics.json`, c);
       this.#offsets = new ConsumerOffsetManager(this.#fs, `${configDir}/consumerOffset.json`);
-      this.#store.onMessageArrived((topic, queueId, maxOffset) => this.#holds.notify(topic, queueId, maxOffset));
+      this.#schedule = new ScheduleMessageService(
+        this.#store,
+        parseDelayLevels(c.messageDelayLevel),
+        this.#fs,
+        `${configDir}/delayOffset.json`,
+        (req) => this.#deliverScheduled(req),
+        this.#log.child("schedule"),
+      );
+      this.#store.onMessageArrived((topic, queueId, maxOffset) => {
+        if (topic === SCHEDULE_TOPIC) this.#schedule.arrived(queueId);
+        else this.#holds.notify(topic, queueId, maxOffset);
+      });
       const { host, port } = await this.#server.start();
       this.#addr = `${c.brokerIP1 === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
     } catch (err) {
@@ -175,6 +200,8 @@ export class BrokerController {
     await this.registerAll();
     this.#timers.push(setInterval(() => void this.registerAll(), c.registerNameServerPeriod));
     this.#timers.push(setInterval(() => this.#persistOffsets(), c.flushConsumerOffsetInterval));
+    this.#timers.push(setInterval(() => this.#schedule.persist(), c.flushDelayOffsetInterval));
+    this.#schedule.start();
     this.#timers.push(setInterval(() => this.#clients.expire(c.channelExpiredTimeout), Math.min(10_000, c.channelExpiredTimeout)));
     this.#log.info(`broker ${c.brokerName}[${c.brokerId}] of ${c.brokerClusterName} listening on ${this.#addr}`);
     return this.#addr;
@@ -209,6 +236,7 @@ export class BrokerController {
     for (const t of this.#timers) clearInterval(t);
     this.#holds.wakeAll();
     await this.#server.stop(graceMs);
+    this.#schedule.stop();
     await this.#store.close();
     this.#persistOffsets();
     const addrs = this.config.namesrvAddr.split(";").map((s) => s.trim()).filter(Boolean);
@@ -222,6 +250,7 @@ export class BrokerController {
     this.#shuttingDown = true;
     for (const t of this.#timers) clearInterval(t);
     this.#namesrvClient.close();
+    this.#schedule.stop(false);
     await this.#server.stop(0);
     this.#store.kill();
   }
@@ -237,6 +266,7 @@ export class BrokerController {
       heldPulls: String(this.#holds.heldCount),
       clients: String(this.#clients.size),
       diskFull: String(this.#store.isDiskFull),
+      scheduledPending: this.#schedule.pending().join(","),
     };
   }
 
@@ -384,12 +414,89 @@ export class BrokerController {
   // ---- clients and admin ---------------------------------------------------------------------
 
   #heartbeat(req: RemotingCommand, conn: RemotingConnection): RemotingCommand {
-    const hb = decodeBody<{ clientID?: string; producerDataSet?: { groupName: string }[]; consumerDataSet?: { groupName: string }[] }>(req.body, typeOf(req), "HeartbeatData");
+    const hb = decodeBody<{ clientID?: string; producerDataSet?: { groupName: string }[]; consumerDataSet?: unknown[] }>(req.body, typeOf(req), "HeartbeatData");
     if (typeof hb?.clientID !== "string") throw new InvalidParameterError("HeartbeatData lacks clientID");
     const producers = (hb.producerDataSet ?? []).map((p) => String(p.groupName));
-    const consumers = (hb.consumerDataSet ?? []).map((p) => String(p.groupName));
+    const consumers = (hb.consumerDataSet ?? []).map(consumerDataOf);
     if (!this.#clients.heartbeat(conn, hb.clientID, producers, consumers)) throw new SystemBusyError("too many clients");
+    for (const d of consumers) {
+      // As RocketMQ does: a clustering group's retry topic exists once a member heartbeats, so
+      // its members find it in their routes and subscribe to it.
+      if (d.messageModel === "CLUSTERING") this.#systemTopic(RETRY_GROUP_TOPIC_PREFIX + d.groupName);
+      this.#checkSubscriptions(d.groupName);
+    }
     return successResponse();
+  }
+
+  /** Warns when a group's members subscribe differently (messages are then silently skipped). */
+  #checkSubscriptions(group: string): void {
+    const view = this.#clients.groupView(group);
+    if (view.subscriptionsConsistent) {
+      this.#inconsistentGroups.delete(group);
+      return;
+    }
+    if (this.#inconsistentGroups.has(group)) return;
+    this.#inconsistentGroups.add(group);
+    const detail = view.members.map((m) => `${m.clientId}: ${m.subscriptions.map((x) => `${x.topic}=${x.subString}`).join(", ")}`).join("; ");
+    this.#log.warn(`consumer group ${group} has members with different subscriptions; some messages will be skipped by some members (${detail})`);
+  }
+
+  /** A retry or dead-letter topic: one queue, read-write, created on first use. */
+  #systemTopic(topic: string): void {
+    if (this.#topics.get(topic)) return;
+    this.#topics.update({ topicName: topic, readQueueNums: 1, writeQueueNums: 1, perm: PERM_READ_WRITE, topicSysFlag: 0, order: false });
+  }
+
+  /**
+   * CONSUMER_SEND_MSG_BACK: a consumer could not handle a message. It goes to %RETRY%<group>
+   * after the delay of level 3 + reconsumeTimes (or the level asked for), through the schedule
+   * topic; after maxReconsumeTimes, or when asked with a negative level, to %DLQ%<group>.
+   */
+  async #sendBack(req: RemotingCommand): Promise<RemotingCommand> {
+    if (this.#shuttingDown) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "broker is shutting down");
+    const group = extString(req, "group");
+    validateGroup(group);
+    const offset = extInt(req, "offset");
+    const raw = this.#store.readRecord(offset);
+    if (!raw) return createResponse(ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${offset}`);
+    const m = decodeRecord(raw);
+    const maxTimes = extInt(req, "maxReconsumeTimes", false) ?? this.config.maxReconsumeTimes;
+    let level = extInt(req, "delayLevel", false) ?? 0;
+    const props = { ...m.properties };
+    props[MessageProperty.RETRY_TOPIC] ??= m.topic;
+    props[MessageProperty.ORIGIN_MESSAGE_ID] ??= props[MessageProperty.UNIQ_KEY] ?? extString(req, "originMsgId", false) ?? createOffsetMsgId(m.storeHost, m.physicalOffset);
+    delete props[MessageProperty.DELAY_TIME_LEVEL];
+    const base = {
+      body: m.body.slice(),
+      flag: m.flag,
+      sysFlag: m.sysFlag,
+      bornTimestamp: m.bornTimestamp,
+      bornHost: m.bornHost,
+      reconsumeTimes: m.reconsumeTimes + 1,
+    };
+    let put;
+    if (m.reconsumeTimes >= maxTimes || level < 0) {
+      const dlq = DLQ_GROUP_TOPIC_PREFIX + group;
+      this.#systemTopic(dlq);
+      props.DLQ_ORIGIN_TOPIC = props[MessageProperty.RETRY_TOPIC];
+      props.DLQ_ORIGIN_MESSAGE_ID = props[MessageProperty.ORIGIN_MESSAGE_ID];
+      put = { ...base, topic: dlq, queueId: 0, properties: props };
+    } else {
+      const retry = RETRY_GROUP_TOPIC_PREFIX + group;
+      this.#systemTopic(retry);
+      level = this.#schedule.clampLevel(level === 0 ? 3 + m.reconsumeTimes : level);
+      put = toScheduled(base, retry, 0, level, props);
+    }
+    const r = await this.#store.putMessage(put);
+    return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined);
+  }
+
+  /** Writes a due scheduled message to its real topic (created if it is a retry topic). */
+  async #deliverScheduled(req: PutMessageRequest): Promise<void> {
+    const tc = this.#topics.get(req.topic);
+    if (!tc && req.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) this.#systemTopic(req.topic);
+    else if (tc && req.queueId >= tc.writeQueueNums) req = { ...req, queueId: req.queueId % tc.writeQueueNums };
+    await this.#store.putMessage(req);
   }
 
   #lockBody(req: RemotingCommand): { consumerGroup: string; clientId: string; mqSet: LockedQueue[] } {
@@ -443,4 +550,24 @@ export class BrokerController {
 
 function typeOf(req: RemotingCommand): number {
   return req.serializeType ?? SerializeType.CBOR;
+}
+
+/** A heartbeat's consumer data, checked field by field (it comes off the wire). */
+function consumerDataOf(raw: unknown): ConsumerData {
+  const d = raw as Partial<ConsumerData> | undefined;
+  if (typeof d?.groupName !== "string") throw new InvalidParameterError("ConsumerData lacks groupName");
+  validateGroup(d.groupName);
+  const subs = Array.isArray(d.subscriptionDataSet) ? d.subscriptionDataSet : [];
+  if (subs.length > 1_000) throw new InvalidParameterError(`ConsumerData of ${d.groupName} has ${subs.length} subscriptions; at most 1000`);
+  return {
+    groupName: d.groupName,
+    messageModel: d.messageModel === "BROADCASTING" ? "BROADCASTING" : "CLUSTERING",
+    consumeType: String(d.consumeType ?? "CONSUME_PASSIVELY"),
+    consumeFromWhere: String(d.consumeFromWhere ?? ""),
+    subscriptionDataSet: subs.map((x: Partial<SubscriptionData>) => ({
+      topic: String(x?.topic ?? ""),
+      subString: String(x?.subString ?? "*"),
+      expressionType: x?.expressionType === "SQL92" ? "SQL92" : "TAG",
+    })),
+  };
 }

@@ -1,0 +1,230 @@
+import { InvalidParameterError } from "../common/errors.ts";
+import type { Logger } from "../common/log.ts";
+import { MessageProperty, type Properties } from "../common/message.ts";
+import { decodeRecord, type StoredMessage } from "../common/message_record.ts";
+import type { FileSystem } from "../platform/file_system.ts";
+import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
+
+/** The internal topic delayed messages wait in; queue `level - 1` holds delay level `level`. */
+export const SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX";
+
+/** RocketMQ's default `messageDelayLevel`. */
+export const DEFAULT_DELAY_LEVELS = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "1s 5s 10s 30s 1m …" (units ms, s, m, h, d) into milliseconds per level (index 0 = level 1). */
+export function parseDelayLevels(text: string): number[] {
+  const items = text.trim().split(/\s+/).filter(Boolean);
+  if (items.length === 0 || items.length > 64) {
+    throw new InvalidParameterError(`messageDelayLevel needs 1..64 levels, got ${items.length}`);
+  }
+  return items.map((item) => {
+    const m = /^(\d+)(ms|s|m|h|d)$/.exec(item);
+    if (!m) throw new InvalidParameterError(`messageDelayLevel: "${item}" is not a number followed by ms, s, m, h or d`);
+    const ms = Number(m[1]) * UNIT_MS[m[2]];
+    if (ms <= 0 || ms > 400 * 86_400_000) throw new InvalidParameterError(`messageDelayLevel: "${item}" is out of range`);
+    return ms;
+  });
+}
+
+/** What a delayed copy of a message looks like, for `put`. */
+export function toScheduled(msg: Omit<PutMessageRequest, "topic" | "queueId">, realTopic: string, realQueueId: number, level: number, props: Properties): PutMessageRequest {
+  return {
+    ...msg,
+    topic: SCHEDULE_TOPIC,
+    queueId: level - 1,
+    properties: {
+      ...props,
+      [MessageProperty.REAL_TOPIC]: realTopic,
+      [MessageProperty.REAL_QUEUE_ID]: String(realQueueId),
+      [MessageProperty.DELAY_TIME_LEVEL]: String(level),
+    },
+  };
+}
+
+/** How many records a deliverer reads at once, and how often an idle level looks again. */
+const READ_BATCH = 64;
+const IDLE_CHECK_MS = 1_000;
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
+/**
+ * Delivers delayed messages when due (RocketMQ's ScheduleMessageService). A message with delay
+ * level L is stored in SCHEDULE_TOPIC queue L-1; every message in one level's queue has the same
+ * delay, so due times follow queue order and each level needs only a read offset. When the
+ * head of a level is due, it is written to its real topic and queue and the offset moves on.
+ * Offsets are persisted (delayOffset.json) periodically and at stop, so a restart re-delivers at
+ * most what followed the last persisted point (at-least-once), and loses nothing.
+ */
+export class ScheduleMessageService {
+  readonly levels: readonly number[];
+  readonly #offsets: number[];
+  readonly #timers: (ReturnType<typeof setTimeout> | undefined)[];
+  readonly #timerAt: number[];
+  readonly #running: boolean[];
+  readonly #arrivedWhileRunning: boolean[];
+  #stopped = true;
+  #dirty = false;
+
+  constructor(
+    private readonly store: MessageStore,
+    levels: number[],
+    private readonly fs: FileSystem,
+    private readonly path: string,
+    private readonly deliver: (req: PutMessageRequest) => Promise<unknown>,
+    private readonly log: Logger,
+  ) {
+    this.levels = levels;
+    this.#offsets = levels.map(() => 0);
+    this.#timers = levels.map(() => undefined);
+    this.#timerAt = levels.map(() => 0);
+    this.#running = levels.map(() => false);
+    this.#arrivedWhileRunning = levels.map(() => false);
+    const text = fs.readText(path);
+    if (text) {
+      const parsed = JSON.parse(text) as { offsetTable?: Record<string, number> };
+      for (const [level, offset] of Object.entries(parsed.offsetTable ?? {})) {
+        const i = Number(level) - 1;
+        if (i >= 0 && i < levels.length && Number.isSafeInteger(offset)) this.#offsets[i] = offset;
+      }
+    }
+  }
+
+  /** Delay in ms of a level (1-based), clamped to the configured levels. */
+  delayOf(level: number): number {
+    return this.levels[Math.min(this.levels.length, Math.max(1, level)) - 1];
+  }
+
+  clampLevel(level: number): number {
+    return Math.min(this.levels.length, Math.max(1, level));
+  }
+
+  start(): void {
+    this.#stopped = false;
+    for (let i = 0; i < this.levels.length; i++) this.#schedule(i, 0);
+  }
+
+  /** Called when a message lands in SCHEDULE_TOPIC: its level's deliverer looks when it is due. */
+  arrived(queueId: number): void {
+    if (this.#stopped || queueId < 0 || queueId >= this.levels.length) return;
+    // A new message is due one delay from now: look then, unless a look is already due sooner
+    // (a running deliverer reschedules itself from what it finds).
+    const delay = this.levels[queueId];
+    if (this.#running[queueId]) {
+      this.#arrivedWhileRunning[queueId] = true;
+      return;
+    }
+    if (this.#timers[queueId] === undefined || this.#timerAt[queueId] > Date.now() + delay) this.#schedule(queueId, delay);
+  }
+
+  /** Stops delivering; persists progress unless `persist` is false (a simulated crash). */
+  stop(persist = true): void {
+    this.#stopped = true;
+    for (let i = 0; i < this.#timers.length; i++) {
+      clearTimeout(this.#timers[i]);
+      this.#timers[i] = undefined;
+    }
+    if (persist) this.persist();
+  }
+
+  /** Messages waiting per level (for runtime info). */
+  pending(): number[] {
+    return this.levels.map((_, i) => Math.max(0, this.store.maxOffset(SCHEDULE_TOPIC, i) - this.#offsets[i]));
+  }
+
+  persist(): void {
+    if (!this.#dirty) return;
+    const offsetTable: Record<string, number> = {};
+    this.#offsets.forEach((o, i) => offsetTable[String(i + 1)] = o);
+    try {
+      this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable }, null, 1));
+      this.#dirty = false;
+    } catch (err) {
+      this.log.error(`writing delayOffset.json failed: ${(err as Error).message}`);
+    }
+  }
+
+  #schedule(i: number, inMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timers[i]);
+    this.#timerAt[i] = Date.now() + Math.max(0, inMs);
+    this.#timers[i] = setTimeout(() => {
+      this.#timers[i] = undefined;
+      void this.#run(i);
+    }, Math.max(0, inMs));
+  }
+
+  async #run(i: number): Promise<void> {
+    if (this.#running[i] || this.#stopped) return;
+    this.#running[i] = true;
+    this.#arrivedWhileRunning[i] = false;
+    let next = IDLE_CHECK_MS;
+    try {
+      next = await this.#deliverDue(i);
+    } catch (err) {
+      this.log.warn(`delay level ${i + 1}: delivery failed, retrying: ${(err as Error).message}`);
+      next = RETRY_AFTER_FAILURE_MS;
+    } finally {
+      this.#running[i] = false;
+    }
+    if (this.#arrivedWhileRunning[i]) next = Math.min(next, this.levels[i]);
+    this.#schedule(i, next);
+  }
+
+  /** Delivers every due message of level i+1; returns ms until the next look. */
+  async #deliverDue(i: number): Promise<number> {
+    const delay = this.levels[i];
+    for (;;) {
+      if (this.#stopped) return IDLE_CHECK_MS;
+      const r = this.store.getMessage(SCHEDULE_TOPIC, i, this.#offsets[i], READ_BATCH);
+      if (r.status === "OFFSET_TOO_SMALL" || r.status === "OFFSET_OVERFLOW_BADLY") {
+        this.#setOffset(i, r.nextBeginOffset);
+        continue;
+      }
+      if (r.status === "OFFSET_FOUND_NULL") {
+        this.#setOffset(i, r.nextBeginOffset);
+        continue;
+      }
+      if (r.status !== "FOUND") return IDLE_CHECK_MS;
+      for (const raw of r.messages) {
+        const m = decodeRecord(raw);
+        const due = m.storeTimestamp + delay;
+        const now = Date.now();
+        if (due > now) return due - now;
+        const real = restore(m);
+        if (real) await this.deliver(real);
+        else this.log.warn(`delay level ${i + 1}: message at ${m.physicalOffset} has no REAL_TOPIC; skipped`);
+        this.#setOffset(i, m.queueOffset + 1);
+      }
+    }
+  }
+
+  #setOffset(i: number, offset: number): void {
+    if (this.#offsets[i] !== offset) {
+      this.#offsets[i] = offset;
+      this.#dirty = true;
+    }
+  }
+}
+
+/** The message as it is delivered: its real topic and queue back, the delay properties gone. */
+function restore(m: StoredMessage): PutMessageRequest | undefined {
+  const props = { ...m.properties };
+  const topic = props[MessageProperty.REAL_TOPIC];
+  const queueId = Number(props[MessageProperty.REAL_QUEUE_ID] ?? "0");
+  if (!topic) return undefined;
+  delete props[MessageProperty.REAL_TOPIC];
+  delete props[MessageProperty.REAL_QUEUE_ID];
+  delete props[MessageProperty.DELAY_TIME_LEVEL];
+  return {
+    topic,
+    queueId: Number.isInteger(queueId) && queueId >= 0 ? queueId : 0,
+    body: m.body.slice(),
+    properties: props,
+    flag: m.flag,
+    sysFlag: m.sysFlag,
+    bornTimestamp: m.bornTimestamp,
+    bornHost: m.bornHost,
+    reconsumeTimes: m.reconsumeTimes,
+  };
+}
