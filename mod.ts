@@ -7,6 +7,7 @@ export { decodeMessages } from "./src/client/message.ts";
 export { NameServerClient, parseNamesrvAddr } from "./src/client/name_server_client.ts";
 export { Producer, selectByHash } from "./src/client/producer.ts";
 export { PullConsumer } from "./src/client/pull_consumer.ts";
+export { PushConsumer } from "./src/client/push_consumer.ts";
 export {
   BolideError,
   errors,
@@ -55,6 +56,15 @@ export type { Message, MessageExt, MessageQueue } from "./src/client/message.ts"
 export type { NameServerClientOptions } from "./src/client/name_server_client.ts";
 export type { MessageQueueSelector, ProducerOptions, SendCallback, SendResult, SendStatus } from "./src/client/producer.ts";
 export type { PullConsumerOptions } from "./src/client/pull_consumer.ts";
+export type {
+  ConsumeConcurrentlyStatus,
+  ConsumeContext,
+  ConsumeOrderlyStatus,
+  MessageListenerConcurrently,
+  MessageListenerOrderly,
+  PushConsumerOptions,
+  PushConsumerStats,
+} from "./src/client/push_consumer.ts";
 export type { ResponseCodeName } from "./src/common/response_code.ts";
 export type {
   BrokerData,

@@ -6,6 +6,7 @@ import { parseArgs } from "../platform/args.ts";
 import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.ts";
 import { runBench } from "./bench_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
+import { dlqCommand, groupCommand } from "./group_commands.ts";
 import { brokerHelp, runBroker, runNameServer, runStart, UsageError } from "./server_commands.ts";
 
 const HELP = `bolide ${VERSION}: a RocketMQ-style message queue
@@ -26,11 +27,15 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
   send --topic T --body B [--tags T] [--keys K]        or one message per line of stdin
   consume --topic T --group G [--from first|last] [--count N] [--timeout-ms N] [--tags EXPR]
   cluster                                              brokers, roles and runtime state
+  group --group G                                      a consumer group's members and subscriptions
+  dlq list --group G [--count N]                       dead letters of a group
+  dlq read --group G --offset N                        one dead letter, with its body
+  dlq resend --group G [--offset N]                    back to the group (one, or all) via %RETRY%G
   route --topic T                                      same as topic route
 
 Benchmarks
   bench produce --topic T [--size 1024] [--mode sync|async] [--inflight N] [--duration S]
-  bench consume --topic T --group G [--duration S]
+  bench consume --topic T --group G [--duration S] [--push [--rate N]]
 
   --log-level L   debug | info | warn | error (default info)
   -h, --help      this help;   -v, --version   the version`;
@@ -65,6 +70,9 @@ const options = {
   inflight: { type: "string" },
   duration: { type: "string" },
   "log-level": { type: "string" },
+  offset: { type: "string" },
+  push: { type: "boolean" },
+  rate: { type: "string" },
 } as const;
 
 export async function main(args: string[] = argv()): Promise<void> {
@@ -107,6 +115,10 @@ export async function main(args: string[] = argv()): Promise<void> {
         return await sendCommand(values, namesrv);
       case "consume":
         return await consumeCommand(values, namesrv);
+      case "group":
+        return await groupCommand(values, namesrv);
+      case "dlq":
+        return await dlqCommand(sub, values, namesrv);
       case "bench":
         return await runBench(sub, values, namesrv);
       default:

@@ -18,6 +18,9 @@ import { LocalOffsetFile, OffsetTable } from "./offset_store.ts";
 import { ProcessQueue } from "./process_queue.ts";
 
 export type ConsumeConcurrentlyStatus = "CONSUME_SUCCESS" | "RECONSUME_LATER";
+
+/** Internal: a listener call whose messages were neither consumed nor failed (left unacknowledged). */
+const ABANDONED = Symbol("abandoned");
 export type ConsumeOrderlyStatus = "SUCCESS" | "SUSPEND_CURRENT_QUEUE_A_MOMENT";
 
 export interface ConsumeContext {
@@ -231,14 +234,22 @@ export class PushConsumer {
    * delivers them again once this consumer has shut down. Call before start().
    */
   messages(): AsyncIterableIterator<MessageExt> {
-    const waiting: { msg: MessageExt; done: (s: ConsumeConcurrentlyStatus) => void }[] = [];
+    const waiting: { msg: MessageExt; done: (s: ConsumeConcurrentlyStatus | typeof ABANDONED) => void }[] = [];
     let wake: (() => void) | undefined;
-    let inHand: ((s: ConsumeConcurrentlyStatus) => void) | undefined;
+    let inHand: ((s: ConsumeConcurrentlyStatus | typeof ABANDONED) => void) | undefined;
     let finished = false;
+    // Messages the loop will never see again: neither acknowledged nor sent back, so the group
+    // delivers them again once this consumer has gone; their listener calls end at once.
+    const abandon = () => {
+      inHand?.(ABANDONED);
+      inHand = undefined;
+      for (const w of waiting.splice(0)) w.done(ABANDONED);
+    };
     this.#setListener({
       orderly: false,
       fn: (msgs) =>
         new Promise<ConsumeConcurrentlyStatus>((resolve) => {
+          if (finished) return resolve(ABANDONED as unknown as ConsumeConcurrentlyStatus);
           // consumeMessageBatchMaxSize may be above 1: each message is acknowledged on its own
           // turn, and the batch when all are.
           let left = msgs.length;
@@ -247,6 +258,7 @@ export class PushConsumer {
             waiting.push({
               msg,
               done: (s) => {
+                if (s === ABANDONED) return resolve(ABANDONED as unknown as ConsumeConcurrentlyStatus);
                 if (s !== "CONSUME_SUCCESS") failed = true;
                 if (--left === 0) resolve(failed ? "RECONSUME_LATER" : "CONSUME_SUCCESS");
               },
@@ -255,8 +267,11 @@ export class PushConsumer {
           wake?.();
         }),
     });
-    this.#onStop.push(() => wake?.());
-    const self = this;
+    this.#onStop.push(() => {
+      abandon();
+      wake?.();
+    });
+    const stopped = () => this.#started && !this.#running;
     const iterator: AsyncIterableIterator<MessageExt> = {
       [Symbol.asyncIterator]() {
         return iterator;
@@ -265,7 +280,7 @@ export class PushConsumer {
         inHand?.("CONSUME_SUCCESS");
         inHand = undefined;
         while (waiting.length === 0) {
-          if (finished || (self.#started && !self.#running)) return { done: true, value: undefined };
+          if (finished || stopped()) return { done: true, value: undefined };
           await new Promise<void>((r) => wake = r);
           wake = undefined;
         }
@@ -275,7 +290,7 @@ export class PushConsumer {
       },
       return(): Promise<IteratorResult<MessageExt>> {
         finished = true;
-        inHand = undefined;
+        abandon();
         return Promise.resolve({ done: true, value: undefined });
       },
     };
@@ -771,6 +786,7 @@ export class PushConsumer {
     let status: ConsumeConcurrentlyStatus;
     try {
       status = (await listener(msgs, { mq: pq.mq })) ?? "CONSUME_SUCCESS";
+      if ((status as unknown) === ABANDONED) return;
       if (status !== "CONSUME_SUCCESS" && status !== "RECONSUME_LATER") {
         this.#log.warn(`listener returned ${String(status)}; treated as RECONSUME_LATER`);
         status = "RECONSUME_LATER";

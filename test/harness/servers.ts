@@ -46,9 +46,15 @@ export class FakeBroker implements AsyncDisposable {
 
 import { BrokerController } from "../../src/broker/broker_controller.ts";
 import type { BrokerConfig } from "../../src/broker/broker_config.ts";
+import type { Logger } from "../../src/common/log.ts";
 
 /** An in-process broker on a free port with its store in `dir`, registered with `namesrvAddr`. */
-export async function startBroker(namesrvAddr: string, dir: string, extra: Partial<BrokerConfig> = {}): Promise<BrokerController & AsyncDisposable> {
+export async function startBroker(
+  namesrvAddr: string,
+  dir: string,
+  extra: Partial<BrokerConfig> = {},
+  log?: Logger,
+): Promise<BrokerController & AsyncDisposable> {
   const b = new BrokerController({
     namesrvAddr,
     listenPort: 0,
@@ -57,7 +63,7 @@ export async function startBroker(namesrvAddr: string, dir: string, extra: Parti
     maxMessageSize: 1024 * 1024,
     registerNameServerPeriod: 1_000,
     ...extra,
-  }) as BrokerController & AsyncDisposable;
+  }, { log }) as BrokerController & AsyncDisposable;
   await b.start();
   b[Symbol.asyncDispose] = () => b.shutdown(1_000).catch(() => {});
   return b;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseDelayLevels } from "../../src/broker/schedule_message_service.ts";
 import { describe, test } from "../harness/testing.ts";
 import { brokerConfig, brokerSettingsHelp, parseProperties } from "../../src/broker/broker_config.ts";
 import { InvalidParameterError } from "../../src/common/errors.ts";
@@ -33,11 +34,19 @@ autoCreateTopicEnable=false
       [{ flushDiskType: "SOMETIMES" }, /flushDiskType: "SOMETIMES" is not one of ASYNC_FLUSH, SYNC_FLUSH/],
       [{ autoCreateTopicEnable: "yes" }, /autoCreateTopicEnable: "yes" is not true or false/],
       [{ brokerName: "  " }, /brokerName is empty/],
+      [{ messageDelayLevel: "1s 5x" }, /messageDelayLevel: "5x" is not a number followed by ms, s, m, h or d/],
+      [{ messageDelayLevel: "0s" }, /messageDelayLevel: "0s" is out of range/],
     ];
     for (const [layer, why] of cases) {
       assert.throws(() => brokerConfig(layer), (e: Error) => e instanceof InvalidParameterError && why.test(e.message), JSON.stringify(layer));
     }
     assert.throws(() => parseProperties("just words here", "broker.conf"), /broker.conf:1: expected key=value/);
+  });
+
+  test("delay levels parse with ms, s, m, h and d units", () => {
+    assert.deepEqual(parseDelayLevels("100ms 1s 2m 1h 1d"), [100, 1000, 120_000, 3_600_000, 86_400_000]);
+    assert.equal(parseDelayLevels(brokerConfig().messageDelayLevel).length, 18);
+    assert.equal(parseDelayLevels(brokerConfig().messageDelayLevel)[2], 10_000); // level 3, the first retry
   });
 
   test("--help lists every setting with its default", () => {
