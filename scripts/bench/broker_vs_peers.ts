@@ -1,6 +1,7 @@
 /**
- * Broker benchmark, side by side with NATS JetStream (issue #4): Bolide's `bolide bench produce`
- * and `bench consume` against `bolide start`, and ../shared/bench/nats_bench.mjs against a local
+ * Broker benchmark, side by side with NATS JetStream (issues #4 and #5): Bolide's `bolide bench
+ * produce`, `bench consume` and `bench consume --push` (throughput, and latency at 10,000 msg/s)
+ * against `bolide start`, and ../shared/bench/nats_bench.mjs against a local
  * nats-server, interleaved run by run, 1 KiB messages, broker and client in separate processes.
  * Prints one JSON line per run and a summary with medians and ratios, plus the broker's RSS idle
  * and at full load (from /proc).
@@ -101,6 +102,15 @@ for (let r = 0; r < RUNS; r++) {
   const c = bolide(["consume", "--group", `bench-${r}`]);
   console.log(JSON.stringify({ run: r, ...c }));
   add("bolide consume msg/s", Number(c.msgPerSec));
+  // The same backlog again, through a PushConsumer (new group, no-op listener, default settings).
+  const pc = bolide(["consume", "--push", "--group", `bench-push-${r}`]);
+  console.log(JSON.stringify({ run: r, ...pc }));
+  add("bolide push-consume msg/s", Number(pc.msgPerSec));
+  // Born → listener latency at a fixed 10,000 msg/s (producer and push consumer in one process).
+  const pl = bolide(["consume", "--push", "--rate", "10000"]);
+  console.log(JSON.stringify({ run: r, ...pl }));
+  add("bolide push 10k/s p50 us", Number(pl.p50Us));
+  add("bolide push 10k/s p99 us", Number(pl.p99Us));
   broker!.kill("SIGTERM");
   await new Promise((res) => broker!.on("exit", res));
 
@@ -127,6 +137,7 @@ if (haveNats) {
   summary["ratio sync-1 bolide/nats"] = Math.round(summary["bolide sync-1 msg/s"] / summary["nats sync msg/s"] * 100) / 100;
   summary["ratio async-256 bolide/nats"] = Math.round(summary["bolide async-256 msg/s"] / summary["nats async-256 msg/s"] * 100) / 100;
   summary["ratio consume bolide/nats"] = Math.round(summary["bolide consume msg/s"] / summary["nats consume msg/s"] * 100) / 100;
+  summary["ratio push-consume bolide/nats"] = Math.round(summary["bolide push-consume msg/s"] / summary["nats consume msg/s"] * 100) / 100;
 }
 console.log(JSON.stringify({ bench: "broker-vs-peers", runs: RUNS, secs: SECS, medians: summary, all: rows }));
 rmSync(work, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { Producer, type SendResult } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
+import { PushConsumer } from "../client/push_consumer.ts";
 import { printLine } from "../platform/runtime.ts";
 import { intOption, UsageError } from "./server_commands.ts";
 
@@ -33,6 +34,8 @@ export async function runBench(sub: string | undefined, values: Values, namesrv:
   const topic = (values.topic as string | undefined) ?? "BenchmarkTest";
   const duration = intOption(values.duration as string | undefined, "duration", 10, 1, 3600);
   if (sub === "produce") return await produce(values, namesrv, topic, duration);
+  if (sub === "consume" && values.push && values.rate !== undefined) return await pushLatency(values, namesrv, topic, duration);
+  if (sub === "consume" && values.push) return await pushConsume(values, namesrv, topic, duration);
   if (sub === "consume") return await consume(values, namesrv, topic, duration);
   throw new UsageError(`"bench" takes produce or consume, got "${sub ?? ""}"`);
 }
@@ -109,5 +112,109 @@ async function consume(values: Values, namesrv: string, topic: string, duration:
   const secs = (lastMessage - start) / 1000;
   await consumer.commit().catch(() => {});
   printLine(JSON.stringify({ bench: "consume", msgPerSec: Math.round(got / Math.max(secs, 0.001)), messages: got, secs: Math.round(secs * 1000) / 1000 }));
+  await consumer.shutdown();
+}
+
+/** Drains the topic through a PushConsumer with a no-op listener (default settings); msg/s until idle. */
+async function pushConsume(values: Values, namesrv: string, topic: string, duration: number): Promise<void> {
+  const group = (values.group as string | undefined) ?? `bolide-bench-push-${Date.now()}`;
+  let got = 0;
+  let last = 0;
+  let first = 0;
+  let lastMessage = 0;
+  const consumer = new PushConsumer({ namesrvAddr: namesrv, group, consumeFromWhere: "first" });
+  consumer.subscribe(topic).registerMessageListener((msgs) => {
+    if (got === 0) first = performance.now();
+    got += msgs.length;
+    lastMessage = performance.now();
+  });
+  const start = performance.now();
+  await consumer.start();
+  const ticker = setInterval(() => {
+    console.error(`consume --push: ${got - last} msg/s`);
+    last = got;
+  }, 1000);
+  const end = start + duration * 1000;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = performance.now();
+    if (now > end || (got > 0 && now - lastMessage > 1000)) break;
+  }
+  clearInterval(ticker);
+  const secs = (lastMessage - start) / 1000;
+  printLine(JSON.stringify({
+    bench: "consume-push",
+    msgPerSec: Math.round(got / Math.max(secs, 0.001)),
+    messages: got,
+    secs: Math.round(secs * 1000) / 1000,
+    firstMessageMs: Math.round(first - start),
+  }));
+  await consumer.shutdown();
+}
+
+/**
+ * End-to-end latency through a push consumer at a fixed rate: a producer in this process sends
+ * `--rate` msg/s (ASYNC, paced every millisecond), each body starting with its send time; the
+ * no-op listener records now − send time. Both clocks are this process's, so no skew.
+ */
+async function pushLatency(values: Values, namesrv: string, topic: string, duration: number): Promise<void> {
+  const rate = intOption(values.rate as string | undefined, "rate", 10_000, 1, 1_000_000);
+  const size = intOption(values.size as string | undefined, "size", 1024, 8, 4 * 1024 * 1024);
+  let lat = new Latencies();
+  let got = 0;
+  const consumer = new PushConsumer({ namesrvAddr: namesrv, group: `bolide-bench-latency-${Date.now()}`, consumeFromWhere: "last" });
+  consumer.subscribe(topic).registerMessageListener((msgs) => {
+    const now = performance.now();
+    for (const m of msgs) {
+      if (m.body.byteLength < 8) continue;
+      lat.add((now - new DataView(m.body.buffer, m.body.byteOffset, 8).getFloat64(0)) * 1000);
+      got++;
+    }
+  });
+  await consumer.start();
+  const producer = new Producer({ namesrvAddr: namesrv, group: "bolide-bench-producer", compressMsgBodyOverHowmuch: Number.MAX_SAFE_INTEGER });
+  await producer.start();
+  // Routes and connections before timing; the warm-up message is not counted.
+  await producer.send({ topic, body: new Uint8Array(size) });
+  const warmUntil = performance.now() + 2000;
+  while (got === 0 && performance.now() < warmUntil) await new Promise((r) => setTimeout(r, 10));
+  got = 0;
+  lat = new Latencies();
+  let sent = 0;
+  let failed = 0;
+  const start = performance.now();
+  const end = start + duration * 1000;
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = performance.now();
+      if (now >= end) {
+        clearInterval(tick);
+        resolve();
+        return;
+      }
+      const due = Math.floor(((now - start) / 1000) * rate);
+      while (sent < due) {
+        const body = new Uint8Array(size);
+        new DataView(body.buffer).setFloat64(0, performance.now());
+        sent++;
+        producer.send({ topic, body }, { onSuccess: () => {}, onException: () => void failed++ });
+      }
+    }, 1);
+  });
+  const deadline = performance.now() + 5000;
+  while (got < sent - failed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  printLine(JSON.stringify({
+    bench: "consume-push-latency",
+    rate,
+    size,
+    sent,
+    received: got,
+    failed,
+    achievedRate: Math.round(sent / duration),
+    p50Us: lat.percentile(0.5),
+    p99Us: lat.percentile(0.99),
+    maxUs: lat.percentile(1),
+  }));
+  await producer.shutdown();
   await consumer.shutdown();
 }

@@ -1,5 +1,5 @@
 import { BolideError, InvalidParameterError } from "../common/errors.ts";
-import { Limits, MiB } from "../common/limits.ts";
+import { Limits, MiB, PushConsumerDefaults } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { MessageProperty } from "../common/message.ts";
 import { RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
@@ -155,32 +155,18 @@ export class PushConsumer {
   constructor(opts: PushConsumerOptions) {
     validateGroup(opts.group);
     this.group = opts.group;
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
     const o: Options = {
-      messageModel: opts.messageModel ?? "CLUSTERING",
-      consumeFromWhere: opts.consumeFromWhere ?? "last",
-      consumeTimestamp: opts.consumeTimestamp,
-      allocateStrategy: opts.allocateStrategy ?? allocateAveragely,
-      pullBatchSize: opts.pullBatchSize ?? 32,
-      consumeMessageBatchMaxSize: opts.consumeMessageBatchMaxSize ?? 1,
-      consumeConcurrency: opts.consumeConcurrency ?? 20,
-      pullThresholdForQueue: opts.pullThresholdForQueue ?? 1000,
-      pullThresholdSizeForQueueMiB: opts.pullThresholdSizeForQueueMiB ?? 100,
-      consumeConcurrentlyMaxSpan: opts.consumeConcurrentlyMaxSpan ?? 2000,
-      maxReconsumeTimes: opts.maxReconsumeTimes,
-      suspendCurrentQueueTimeMillis: opts.suspendCurrentQueueTimeMillis ?? 1000,
-      persistConsumerOffsetIntervalMs: opts.persistConsumerOffsetIntervalMs ?? 5000,
-      heartbeatBrokerIntervalMs: opts.heartbeatBrokerIntervalMs ?? 30_000,
-      rebalanceIntervalMs: opts.rebalanceIntervalMs ?? 20_000,
-      lockIntervalMs: opts.lockIntervalMs ?? 20_000,
-      lockMaxLiveTimeMs: opts.lockMaxLiveTimeMs ?? 30_000,
-      brokerSuspendMaxTimeMs: opts.brokerSuspendMaxTimeMs ?? 15_000,
-      pullDelayWhenFlowControlMs: opts.pullDelayWhenFlowControlMs ?? 50,
-      pullDelayWhenExceptionMs: opts.pullDelayWhenExceptionMs ?? 3000,
-      sendBackRetryDelayMs: opts.sendBackRetryDelayMs ?? 5000,
-      shutdownGraceMs: opts.shutdownGraceMs ?? 3000,
-      timeoutMs: opts.timeoutMs ?? Limits.defaultInvokeTimeoutMs,
-      offsetStoreDir: opts.offsetStoreDir ?? `${env("HOME") ?? "."}/.bolide_offsets`,
-      instanceName: opts.instanceName ?? "DEFAULT",
+      ...PushConsumerDefaults,
+      maxReconsumeTimes: undefined,
+      consumeTimestamp: undefined,
+      messageModel: "CLUSTERING",
+      consumeFromWhere: "last",
+      allocateStrategy: allocateAveragely,
+      timeoutMs: Limits.defaultInvokeTimeoutMs,
+      offsetStoreDir: `${env("HOME") ?? "."}/.bolide_offsets`,
+      instanceName: "DEFAULT",
+      ...given,
     };
     checkOptions(o);
     this.#opts = o;
@@ -426,7 +412,7 @@ export class PushConsumer {
   }
 
   get #maxReconsumeTimes(): number {
-    return this.#opts.maxReconsumeTimes ?? (this.#listener?.orderly ? Number.MAX_SAFE_INTEGER : 16);
+    return this.#opts.maxReconsumeTimes ?? (this.#listener?.orderly ? Number.MAX_SAFE_INTEGER : PushConsumerDefaults.maxReconsumeTimes);
   }
 
   // ---- membership and rebalancing -----------------------------------------------------------

@@ -64,6 +64,32 @@ export const Limits = {
   maxGroupNameLength: 120,
 } as const;
 
+/**
+ * A push consumer's defaults (RocketMQ's DefaultMQPushConsumer, reference §3.3–3.4). The three
+ * thresholds bound what one queue may hold in client memory.
+ */
+export const PushConsumerDefaults = {
+  pullBatchSize: 32,
+  consumeMessageBatchMaxSize: 1,
+  consumeConcurrency: 20,
+  pullThresholdForQueue: 1000,
+  pullThresholdSizeForQueueMiB: 100,
+  consumeConcurrentlyMaxSpan: 2000,
+  /** Concurrent listeners; orderly ones retry without limit unless told otherwise. */
+  maxReconsumeTimes: 16,
+  suspendCurrentQueueTimeMillis: 1000,
+  persistConsumerOffsetIntervalMs: 5000,
+  heartbeatBrokerIntervalMs: 30_000,
+  rebalanceIntervalMs: 20_000,
+  lockIntervalMs: 20_000,
+  lockMaxLiveTimeMs: 30_000,
+  brokerSuspendMaxTimeMs: 15_000,
+  pullDelayWhenFlowControlMs: 50,
+  pullDelayWhenExceptionMs: 3000,
+  sendBackRetryDelayMs: 5000,
+  shutdownGraceMs: 3000,
+} as const;
+
 export function checkLimits(l: typeof Limits = Limits): void {
   const fail = (why: string) => {
     throw new RangeError(`Bolide limits are inconsistent: ${why}`);
