@@ -18,7 +18,7 @@ describe("the client library on Node", () => {
       await using ns = await startNameServer();
       await using broker = await startBroker(ns.addr, join(dir, "store"));
       writeFileSync(join(dir, "roundtrip.mjs"), `
-        import { Producer, PullConsumer } from "./bolide.mjs";
+        import { Producer, PullConsumer, PushConsumer } from "./bolide.mjs";
         const ns = process.argv[2];
         const p = new Producer({ namesrvAddr: ns, group: "node-producer" });
         const sent = [];
@@ -30,7 +30,13 @@ describe("the client library on Node", () => {
         const deadline = Date.now() + 10000;
         while (got.length < 21 && Date.now() < deadline) got.push(...await c.poll(200, 64));
         await c.commit();
-        console.log(JSON.stringify({ sent, big: big.msgId, got: got.map((m) => ({ id: m.msgId, body: new TextDecoder().decode(m.body), tags: m.tags ?? null })) }));
+        const pushed = new Set();
+        const push = new PushConsumer({ namesrvAddr: ns, group: "node-push", consumeFromWhere: "first", brokerSuspendMaxTimeMs: 1000 });
+        push.subscribe("NodeTopic", "n").registerMessageListener((msgs) => { for (const m of msgs) pushed.add(m.msgId); });
+        await push.start();
+        while (pushed.size < 20 && Date.now() < deadline + 10000) await new Promise((r) => setTimeout(r, 20));
+        await push.shutdown();
+        console.log(JSON.stringify({ pushed: [...pushed], sent, big: big.msgId, got: got.map((m) => ({ id: m.msgId, body: new TextDecoder().decode(m.body), tags: m.tags ?? null })) }));
         await p.shutdown(); await c.shutdown();
       `);
       await using node = new Child("node", [join(dir, "roundtrip.mjs"), ns.addr]);
@@ -41,6 +47,8 @@ describe("the client library on Node", () => {
       out.sent.forEach((id: string, i: number) => assert.equal(byId.get(id), `from node ${i}`));
       assert.equal(byId.get(out.big), "x".repeat(10000));
       assert.equal(out.got.length, 21);
+      // The push consumer, with a tag filter: the 20 tagged messages, not the untagged big one.
+      assert.deepEqual([...out.pushed].sort(), [...out.sent].sort());
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
