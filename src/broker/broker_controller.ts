@@ -131,6 +131,7 @@ export class BrokerController {
     // Members of a consumer group are told at once when it changes, so they rebalance now
     // rather than at their next periodic rebalance (RocketMQ's NOTIFY_CONSUMER_IDS_CHANGED).
     this.#clients.onConsumerGroupChange((group) => {
+      this.#checkSubscriptions(group);
       for (const conn of this.#clients.connectionsOf(group)) {
         conn.invokeOneway(createRequest(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, { consumerGroup: group })).catch(() => {});
       }
@@ -418,13 +419,14 @@ export class BrokerController {
     if (typeof hb?.clientID !== "string") throw new InvalidParameterError("HeartbeatData lacks clientID");
     const producers = (hb.producerDataSet ?? []).map((p) => String(p.groupName));
     const consumers = (hb.consumerDataSet ?? []).map(consumerDataOf);
-    if (!this.#clients.heartbeat(conn, hb.clientID, producers, consumers)) throw new SystemBusyError("too many clients");
+    const changed = this.#clients.heartbeat(conn, hb.clientID, producers, consumers);
+    if (!changed) throw new SystemBusyError("too many clients");
     for (const d of consumers) {
       // As RocketMQ does: a clustering group's retry topic exists once a member heartbeats, so
       // its members find it in their routes and subscribe to it.
       if (d.messageModel === "CLUSTERING") this.#systemTopic(RETRY_GROUP_TOPIC_PREFIX + d.groupName);
-      this.#checkSubscriptions(d.groupName);
     }
+    for (const group of changed) this.#checkSubscriptions(group);
     return successResponse();
   }
 

@@ -39,6 +39,8 @@ export interface ConsumerGroupView {
  */
 export class ClientManager {
   readonly #clients = new Map<RemotingConnection, ClientInfo>();
+  /** Members by consumer group, so group lookups cost the group's size, not every client's. */
+  readonly #groups = new Map<string, Set<ClientInfo>>();
   readonly #groupListeners: ((group: string) => void)[] = [];
   constructor(private readonly maxClients: number) {}
 
@@ -51,10 +53,14 @@ export class ClientManager {
     for (const g of groups) for (const l of this.#groupListeners) l(g);
   }
 
-  heartbeat(connection: RemotingConnection, clientId: string, producers: string[], consumers: ConsumerData[], now = Date.now()): boolean {
+  /**
+   * Records a heartbeat. Returns the consumer groups whose membership or whose subscriptions
+   * (as this client states them) changed, or undefined when the client table is full.
+   */
+  heartbeat(connection: RemotingConnection, clientId: string, producers: string[], consumers: ConsumerData[], now = Date.now()): string[] | undefined {
     let c = this.#clients.get(connection);
     if (!c) {
-      if (this.#clients.size >= this.maxClients) return false;
+      if (this.#clients.size >= this.maxClients) return undefined;
       c = { clientId, connection, lastUpdate: now, producerGroups: new Set(), consumerGroups: new Set(), consumerData: new Map() };
       this.#clients.set(connection, c);
     }
@@ -62,20 +68,38 @@ export class ClientManager {
     c.lastUpdate = now;
     for (const g of producers) c.producerGroups.add(g);
     const joined = consumers.map((d) => d.groupName).filter((g) => !c!.consumerGroups.has(g));
+    const changed = new Set(joined);
     for (const d of consumers) {
+      const before = c.consumerData.get(d.groupName);
+      if (before && subscriptionSignature(before.subscriptionDataSet) !== subscriptionSignature(d.subscriptionDataSet)) changed.add(d.groupName);
       c.consumerGroups.add(d.groupName);
       c.consumerData.set(d.groupName, d);
+      let members = this.#groups.get(d.groupName);
+      if (!members) this.#groups.set(d.groupName, members = new Set());
+      members.add(c);
     }
     this.#changed(joined);
-    return true;
+    return [...changed];
+  }
+
+  #members(group: string): Iterable<ClientInfo> {
+    return this.#groups.get(group) ?? [];
+  }
+
+  #leave(c: ClientInfo, group: string): boolean {
+    c.consumerData.delete(group);
+    const members = this.#groups.get(group);
+    members?.delete(c);
+    if (members?.size === 0) this.#groups.delete(group);
+    return c.consumerGroups.delete(group);
   }
 
   /** The group's members with their subscriptions, and whether those agree. */
   groupView(group: string): ConsumerGroupView {
     const members: ConsumerGroupView["members"] = [];
-    for (const c of this.#clients.values()) {
+    for (const c of this.#members(group)) {
       const d = c.consumerData.get(group);
-      if (!c.consumerGroups.has(group) || !d) continue;
+      if (!d) continue;
       members.push({
         clientId: c.clientId,
         clientAddr: c.connection.remoteAddr,
@@ -93,8 +117,7 @@ export class ClientManager {
     const c = this.#clients.get(connection);
     if (!c) return;
     if (producerGroup) c.producerGroups.delete(producerGroup);
-    if (consumerGroup) c.consumerData.delete(consumerGroup);
-    if (consumerGroup && c.consumerGroups.delete(consumerGroup)) this.#changed([consumerGroup]);
+    if (consumerGroup && this.#leave(c, consumerGroup)) this.#changed([consumerGroup]);
     if (!producerGroup && !consumerGroup) this.remove(connection);
   }
 
@@ -102,17 +125,19 @@ export class ClientManager {
     const c = this.#clients.get(connection);
     if (!c) return;
     this.#clients.delete(connection);
-    this.#changed(c.consumerGroups);
+    const groups = [...c.consumerGroups];
+    for (const g of groups) this.#leave(c, g);
+    this.#changed(groups);
   }
 
   /** Connections of the current members of a consumer group. */
   connectionsOf(group: string): RemotingConnection[] {
-    return [...this.#clients.values()].filter((c) => c.consumerGroups.has(group)).map((c) => c.connection);
+    return [...this.#members(group)].map((c) => c.connection);
   }
 
   consumersOf(group: string): string[] {
     const ids = new Set<string>();
-    for (const c of this.#clients.values()) if (c.consumerGroups.has(group)) ids.add(c.clientId);
+    for (const c of this.#members(group)) ids.add(c.clientId);
     return [...ids].sort();
   }
 
