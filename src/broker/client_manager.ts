@@ -54,8 +54,9 @@ export class ClientManager {
   }
 
   /**
-   * Records a heartbeat. Returns the consumer groups whose membership or whose subscriptions
-   * (as this client states them) changed, or undefined when the client table is full.
+   * Records a heartbeat. Returns the consumer groups this client was already in whose
+   * subscriptions (as it states them) changed — joins are reported to onConsumerGroupChange
+   * listeners — or undefined when the client table is full.
    */
   heartbeat(connection: RemotingConnection, clientId: string, producers: string[], consumers: ConsumerData[], now = Date.now()): string[] | undefined {
     let c = this.#clients.get(connection);
@@ -68,7 +69,7 @@ export class ClientManager {
     c.lastUpdate = now;
     for (const g of producers) c.producerGroups.add(g);
     const joined = consumers.map((d) => d.groupName).filter((g) => !c!.consumerGroups.has(g));
-    const changed = new Set(joined);
+    const changed = new Set<string>();
     for (const d of consumers) {
       const before = c.consumerData.get(d.groupName);
       if (before && subscriptionSignature(before.subscriptionDataSet) !== subscriptionSignature(d.subscriptionDataSet)) changed.add(d.groupName);

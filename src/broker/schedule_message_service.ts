@@ -90,11 +90,7 @@ export class ScheduleMessageService {
     }
   }
 
-  /** Delay in ms of a level (1-based), clamped to the configured levels. */
-  delayOf(level: number): number {
-    return this.levels[Math.min(this.levels.length, Math.max(1, level)) - 1];
-  }
-
+  /** A level (1-based) within the configured levels. */
   clampLevel(level: number): number {
     return Math.min(this.levels.length, Math.max(1, level));
   }

@@ -26,7 +26,7 @@ export function required(values: Values, name: string): string {
 const printJson = (v: unknown) => printLine(JSON.stringify(v, null, 2));
 
 /** Every master broker address, optionally of one cluster. */
-async function masters(ns: NameServerClient, cluster?: string): Promise<Map<string, string>> {
+export async function masters(ns: NameServerClient, cluster?: string): Promise<Map<string, string>> {
   const info = await ns.getClusterInfo();
   const names = cluster ? info.clusterAddrTable[cluster] ?? [] : Object.keys(info.brokerAddrTable);
   const out = new Map<string, string>();

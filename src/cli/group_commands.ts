@@ -11,7 +11,7 @@ import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { printLine } from "../platform/runtime.ts";
-import { required } from "./client_commands.ts";
+import { masters, required } from "./client_commands.ts";
 import { intOption, UsageError } from "./server_commands.ts";
 
 type Values = Record<string, unknown>;
@@ -23,11 +23,8 @@ export async function groupCommand(values: Values, namesrv: string): Promise<voi
   const ns = new NameServerClient({ namesrvAddr: namesrv });
   const remoting = new RemotingClient();
   try {
-    const info = await ns.getClusterInfo();
     const out: unknown[] = [];
-    for (const [brokerName, b] of Object.entries(info.brokerAddrTable)) {
-      const addr = b.brokerAddrs[String(MASTER_ID)];
-      if (!addr) continue;
+    for (const [brokerName, addr] of await masters(ns)) {
       const r = await remoting.invoke(addr, createRequest(RequestCode.GET_CONSUMER_CONNECTION_LIST, { consumerGroup: group }));
       if (r.code === ResponseCode.CONSUMER_NOT_ONLINE) continue;
       if (r.code !== ResponseCode.SUCCESS) throw new ResponseError(addr, r.code, r.remark, "GET_CONSUMER_CONNECTION_LIST");

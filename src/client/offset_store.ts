@@ -35,10 +35,6 @@ export class OffsetTable {
     const e = this.#offsets.get(queueKeyOf(mq));
     if (e) e.persisted = offset;
   }
-
-  entries(): { mq: MessageQueue; offset: number }[] {
-    return [...this.#offsets.values()].map((e) => ({ mq: e.mq, offset: e.offset }));
-  }
 }
 
 /** Broadcasting mode's offsets: a JSON file per consumer instance (written to a temp file, then renamed). */

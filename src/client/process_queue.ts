@@ -20,8 +20,6 @@ export class ProcessQueue {
   lastLockAt = 0;
   /** Orderly: a consume loop is running for this queue. */
   consuming: Promise<void> | undefined;
-  /** The pull loop of this queue, while it runs. */
-  pulling: Promise<void> | undefined;
 
   constructor(mq: MessageQueue) {
     this.mq = mq;

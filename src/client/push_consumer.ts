@@ -542,7 +542,7 @@ export class PushConsumer {
     // Record where this member starts, so the next owner starts there too even if nothing is consumed.
     if (this.#offsets.get(mq) === undefined) this.#offsets.update(mq, start, false);
     this.#pqs.set(queueKeyOf(mq), pq);
-    pq.pulling = this.#pullLoop(pq);
+    void this.#pullLoop(pq);
   }
 
   async #drop(pq: ProcessQueue): Promise<void> {
