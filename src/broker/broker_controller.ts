@@ -368,7 +368,7 @@ export class BrokerController {
       if (r.status === "FOUND") {
         const keep = r.messages.filter((raw, i) => byTag(r.units[i].tagsCode) && (!bySql || bySql(raw)));
         if (keep.length === 0) return createResponse(ResponseCode.PULL_RETRY_IMMEDIATELY, "no message matched the filter", ext);
-        return successResponse(ext, concatBytes(keep));
+        return successResponse(ext, keep.length === r.messages.length && r.body ? r.body : concatBytes(keep));
       }
       if (r.status === "OFFSET_TOO_SMALL" || r.status === "OFFSET_OVERFLOW_BADLY") {
         return createResponse(ResponseCode.PULL_OFFSET_MOVED, `offset ${offset} is outside ${r.minOffset}..${r.maxOffset}`, ext);

@@ -155,52 +155,78 @@ async function pushConsume(values: Values, namesrv: string, topic: string, durat
 /**
  * End-to-end latency through a push consumer at a fixed rate: a producer in this process sends
  * `--rate` msg/s (ASYNC, paced every millisecond), each body starting with its send time; the
- * no-op listener records now − send time. Both clocks are this process's, so no skew.
+ * no-op listener records now − send time. Both clocks are this process's, so no skew. The first
+ * `--warmup` seconds (default 3) run at the same rate but are reported apart: in them the JIT
+ * compiles the hot paths of both processes and the heaps grow, which costs ~10x the steady
+ * state's tail (see docs/benchmarks.md).
  */
 async function pushLatency(values: Values, namesrv: string, topic: string, duration: number): Promise<void> {
   const rate = intOption(values.rate as string | undefined, "rate", 10_000, 1, 1_000_000);
   const size = intOption(values.size as string | undefined, "size", 1024, 8, 4 * 1024 * 1024);
-  let lat = new Latencies();
+  const warmup = intOption(values.warmup as string | undefined, "warmup", 3, 0, 600);
+  const lat = new Latencies();
+  const warm = new Latencies();
   let got = 0;
+  let warmGot = 0;
+  let firstArrived = false;
+  /** Messages born before this count toward the warm-up, whenever they arrive. */
+  let measureFrom = Infinity;
   const consumer = new PushConsumer({ namesrvAddr: namesrv, group: `bolide-bench-latency-${Date.now()}`, consumeFromWhere: "last" });
   consumer.subscribe(topic).registerMessageListener((msgs) => {
     const now = performance.now();
     for (const m of msgs) {
-      if (m.body.byteLength < 8) continue;
-      lat.add((now - new DataView(m.body.buffer, m.body.byteOffset, 8).getFloat64(0)) * 1000);
-      got++;
+      if (m.body.byteLength < 8) {
+        firstArrived = true; // the first message, sent before any timing
+        continue;
+      }
+      const born = new DataView(m.body.buffer, m.body.byteOffset, 8).getFloat64(0);
+      if (born >= measureFrom) {
+        lat.add((now - born) * 1000);
+        got++;
+      } else {
+        warm.add((now - born) * 1000);
+        warmGot++;
+      }
     }
   });
   await consumer.start();
   const producer = new Producer({ namesrvAddr: namesrv, group: "bolide-bench-producer", compressMsgBodyOverHowmuch: Number.MAX_SAFE_INTEGER });
   await producer.start();
-  // Routes and connections before timing; the warm-up message is not counted.
-  await producer.send({ topic, body: new Uint8Array(size) });
-  const warmUntil = performance.now() + 2000;
-  while (got === 0 && performance.now() < warmUntil) await new Promise((r) => setTimeout(r, 10));
-  got = 0;
-  lat = new Latencies();
+  // Routes and connections first; the first message is not counted.
+  await producer.send({ topic, body: new Uint8Array(1) });
+  const firstUntil = performance.now() + 2000;
+  while (!firstArrived && performance.now() < firstUntil) await new Promise((r) => setTimeout(r, 10));
   let sent = 0;
   let failed = 0;
-  const start = performance.now();
-  const end = start + duration * 1000;
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const now = performance.now();
-      if (now >= end) {
-        clearInterval(tick);
-        resolve();
-        return;
-      }
-      const due = Math.floor(((now - start) / 1000) * rate);
-      while (sent < due) {
-        const body = new Uint8Array(size);
-        new DataView(body.buffer).setFloat64(0, performance.now());
-        sent++;
-        producer.send({ topic, body }, { onSuccess: () => {}, onException: () => void failed++ });
-      }
-    }, 1);
-  });
+  /** Sends at `rate` for `secs`; resolves when the last is sent. */
+  const paced = (secs: number) =>
+    new Promise<void>((resolve) => {
+      const start = performance.now();
+      const end = start + secs * 1000;
+      let mine = 0;
+      const tick = setInterval(() => {
+        const now = performance.now();
+        if (now >= end) {
+          clearInterval(tick);
+          resolve();
+          return;
+        }
+        const due = Math.floor(((now - start) / 1000) * rate);
+        while (mine < due) {
+          const body = new Uint8Array(size);
+          new DataView(body.buffer).setFloat64(0, performance.now());
+          mine++;
+          sent++;
+          producer.send({ topic, body }, { onSuccess: () => {}, onException: () => void failed++ });
+        }
+      }, 1);
+    });
+  await paced(warmup);
+  measureFrom = performance.now();
+  const warmSent = sent - failed;
+  sent = 0;
+  failed = 0;
+  await paced(duration);
   const deadline = performance.now() + 5000;
   while (got < sent - failed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   printLine(JSON.stringify({
@@ -213,7 +239,12 @@ async function pushLatency(values: Values, namesrv: string, topic: string, durat
     achievedRate: Math.round(sent / duration),
     p50Us: lat.percentile(0.5),
     p99Us: lat.percentile(0.99),
+    p999Us: lat.percentile(0.999),
     maxUs: lat.percentile(1),
+    warmupSecs: warmup,
+    warmupSent: warmSent,
+    warmupReceived: warmGot,
+    warmupP99Us: warm.percentile(0.99),
   }));
   await producer.shutdown();
   await consumer.shutdown();

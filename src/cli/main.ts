@@ -35,7 +35,7 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
 
 Benchmarks
   bench produce --topic T [--size 1024] [--mode sync|async] [--inflight N] [--duration S]
-  bench consume --topic T --group G [--duration S] [--push [--rate N]]
+  bench consume --topic T --group G [--duration S] [--push [--rate N [--warmup S]]]
 
   --log-level L   debug | info | warn | error (default info)
   -h, --help      this help;   -v, --version   the version`;
@@ -73,6 +73,7 @@ const options = {
   offset: { type: "string" },
   push: { type: "boolean" },
   rate: { type: "string" },
+  warmup: { type: "string" },
 } as const;
 
 export async function main(args: string[] = argv()): Promise<void> {

@@ -66,8 +66,10 @@ export type GetStatus =
 
 export interface GetResult {
   status: GetStatus;
-  /** Raw records, as stored (a pull answer's body is their concatenation). */
+  /** Raw records, as stored: views into `body`. */
   messages: Uint8Array[];
+  /** The records concatenated (a pull answer's body when every one is kept). */
+  body?: Uint8Array;
   units: CqUnit[];
   nextBeginOffset: number;
   minOffset: number;
@@ -542,8 +544,8 @@ export class MessageStore {
     const logMin = this.#commitLog.minOffset;
     let next = offset;
     let bytes = 0;
-    while (out.messages.length < maxMsgs && next < maxOffset) {
-      const unitsBuf = q.read(next, Math.min(maxMsgs - out.messages.length, 1024));
+    while (out.units.length < maxMsgs && next < maxOffset) {
+      const unitsBuf = q.read(next, Math.min(maxMsgs - out.units.length, 1024));
       if (unitsBuf.byteLength === 0) break;
       let stop = false;
       for (let i = 0; i < unitsBuf.byteLength; i += CQ_UNIT_BYTES) {
@@ -552,17 +554,25 @@ export class MessageStore {
           next++; // its record was deleted by retention
           continue;
         }
-        if (out.messages.length > 0 && bytes + u.size > maxBytes) {
+        if (out.units.length > 0 && bytes + u.size > maxBytes) {
           stop = true;
           break;
         }
-        out.messages.push(this.#commitLog.read(u.physicalOffset, u.size));
         out.units.push(u);
         bytes += u.size;
         next++;
       }
       if (stop) break;
     }
+    // The records land side by side in one buffer: a pull answer whose filter keeps them all
+    // sends it as its body, with no per-record buffers and no concatenation.
+    const body = new Uint8Array(bytes);
+    let at = 0;
+    for (const u of out.units) {
+      out.messages.push(this.#commitLog.read(u.physicalOffset, u.size, body.subarray(at, at + u.size)));
+      at += u.size;
+    }
+    out.body = body;
     out.nextBeginOffset = next;
     if (out.messages.length === 0) out.status = "OFFSET_FOUND_NULL";
     return out;
