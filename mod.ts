@@ -4,6 +4,7 @@
  */
 export { allocateAveragely, allocateAveragelyByCircle, allocateByConsistentHash } from "./src/client/allocate_message_queue.ts";
 export { decodeMessages } from "./src/client/message.ts";
+export { MessageQuery } from "./src/client/message_query.ts";
 export { NameServerClient, parseNamesrvAddr } from "./src/client/name_server_client.ts";
 export { Producer, selectByHash } from "./src/client/producer.ts";
 export { PullConsumer } from "./src/client/pull_consumer.ts";
@@ -53,6 +54,7 @@ export { RemotingServer } from "./src/remoting/remoting_server.ts";
 
 export type { AllocateStrategy } from "./src/client/allocate_message_queue.ts";
 export type { Message, MessageExt, MessageQueue } from "./src/client/message.ts";
+export type { KeyQuery, MessageQueryOptions } from "./src/client/message_query.ts";
 export type { NameServerClientOptions } from "./src/client/name_server_client.ts";
 export type { MessageQueueSelector, ProducerOptions, SendCallback, SendResult, SendStatus } from "./src/client/producer.ts";
 export type { PullConsumerOptions } from "./src/client/pull_consumer.ts";

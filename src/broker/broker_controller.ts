@@ -125,7 +125,7 @@ export class BrokerController {
     p(RequestCode.QUERY_MESSAGE, (r) => this.#queryMessage(r));
     p(RequestCode.VIEW_MESSAGE_BY_ID, (r) => {
       const raw = this.#store.readRecord(extInt(r, "offset"));
-      return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.SYSTEM_ERROR, `no message at offset ${extInt(r, "offset")}`);
+      return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.QUERY_NOT_FOUND, `no message at CommitLog offset ${extInt(r, "offset")}`);
     });
     p(RequestCode.GET_BROKER_RUNTIME_INFO, (r) => successResponse(undefined, encodeBody({ table: this.runtimeInfo() }, typeOf(r))));
     // Members of a consumer group are told at once when it changes, so they rebalance now

@@ -7,6 +7,7 @@ import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.
 import { runBench } from "./bench_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
 import { dlqCommand, groupCommand } from "./group_commands.ts";
+import { messageCommand } from "./message_commands.ts";
 import { brokerHelp, runBroker, runNameServer, runStart, UsageError } from "./server_commands.ts";
 
 const HELP = `bolide ${VERSION}: a RocketMQ-style message queue
@@ -32,6 +33,8 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
   dlq read --group G --offset N                        one dead letter, with its body
   dlq resend --group G [--offset N]                    back to the group (one, or all) via %RETRY%G
   route --topic T                                      same as topic route
+  message query --topic T --key K [--begin T] [--end T] [--count N]   by key (or unique id), newest first
+  message get --id ID [--topic T]                      by offset id, or with --topic by unique id
 
 Benchmarks
   bench produce --topic T [--size 1024] [--mode sync|async] [--inflight N] [--duration S]
@@ -74,6 +77,10 @@ const options = {
   push: { type: "boolean" },
   rate: { type: "string" },
   warmup: { type: "string" },
+  key: { type: "string" },
+  id: { type: "string" },
+  begin: { type: "string" },
+  end: { type: "string" },
 } as const;
 
 export async function main(args: string[] = argv()): Promise<void> {
@@ -120,6 +127,8 @@ export async function main(args: string[] = argv()): Promise<void> {
         return await groupCommand(values, namesrv);
       case "dlq":
         return await dlqCommand(sub, values, namesrv);
+      case "message":
+        return await messageCommand(sub, values, namesrv);
       case "bench":
         return await runBench(sub, values, namesrv);
       default:

@@ -1,0 +1,72 @@
+import type { MessageExt } from "../client/message.ts";
+import { MessageQuery } from "../client/message_query.ts";
+import { printLine } from "../platform/runtime.ts";
+import { required } from "./client_commands.ts";
+import { intOption, UsageError } from "./server_commands.ts";
+
+type Values = Record<string, string | boolean | undefined>;
+
+/**
+ * `bolide message query --topic T --key K [--begin TIME] [--end TIME] [--count N]`: messages by
+ * key, one JSON line each, newest first. `bolide message get --id ID [--topic T]`: one message
+ * with its properties and body, by offset id or (with --topic) by unique id.
+ */
+export async function messageCommand(sub: string | undefined, values: Values, namesrv: string): Promise<void> {
+  const query = new MessageQuery({ namesrvAddr: namesrv });
+  try {
+    switch (sub) {
+      case "query": {
+        const topic = required(values, "topic");
+        const key = required(values, "key");
+        const found = await query.queryByKey(topic, key, {
+          begin: timeOption(values.begin, "begin"),
+          end: timeOption(values.end, "end"),
+          maxNum: intOption(values.count as string | undefined, "count", 32, 1, 64),
+        });
+        if (found.length === 0) throw new UsageError(`no message of ${topic} with key ${key}`);
+        for (const m of found) printLine(JSON.stringify(summary(m)));
+        return;
+      }
+      case "get": {
+        const id = required(values, "id");
+        const topic = values.topic as string | undefined;
+        // Unique ids and offset ids are both 32 hex digits: with a topic the id is looked up as
+        // a unique id first (what users hold), then as an offset id.
+        let m = topic ? await query.getByUniqueId(topic, id) : undefined;
+        if (!m) m = await query.getByOffsetId(id).catch((err) => (topic ? undefined : Promise.reject(err)));
+        if (!m) throw new UsageError(`no message with id ${id}${topic ? ` in ${topic}` : ""}`);
+        printLine(JSON.stringify({ ...summary(m), properties: m.properties, body: new TextDecoder().decode(m.body) }, null, 2));
+        return;
+      }
+      default:
+        throw new UsageError(`"message" takes query or get, got "${sub ?? ""}"`);
+    }
+  } finally {
+    query.close();
+  }
+}
+
+/** ms since the epoch, or an ISO-8601 date ("2026-11-24T18:00:00Z"). */
+function timeOption(v: string | boolean | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  const t = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(t)) throw new UsageError(`--${name} must be ms since the epoch or an ISO date, got "${s}"`);
+  return t;
+}
+
+function summary(m: MessageExt) {
+  return {
+    topic: m.topic,
+    queueId: m.queueId,
+    queueOffset: m.queueOffset,
+    msgId: m.msgId,
+    offsetMsgId: m.offsetMsgId,
+    tags: m.tags,
+    keys: m.keys,
+    bornTimestamp: m.bornTimestamp,
+    storeTimestamp: m.storeTimestamp,
+    storeHost: m.storeHost,
+    bodyBytes: m.body.byteLength,
+  };
+}
