@@ -31,6 +31,17 @@ export interface BrokerConfig {
   /** Sends back past which a message goes to the dead-letter queue, unless the consumer says otherwise. */
   maxReconsumeTimes: number;
   flushDelayOffsetInterval: number;
+  /** Longest delay a timer message (deliverAt / delayMs) may ask for. */
+  timerMaxDelayMs: number;
+  /** A timer further out is stored again after this long, so retention never removes it. */
+  timerRollIntervalMs: number;
+  timerFlushIntervalMs: number;
+  timerSegmentBytes: number;
+  /** A half message undecided this long gets a check-back. */
+  transactionTimeout: number;
+  transactionCheckInterval: number;
+  /** Check-backs before an undecided half message is parked in TRANS_CHECK_MAX_TIME_TOPIC. */
+  transactionCheckMax: number;
 }
 
 type Kind = "string" | "int" | "bool" | "enum";
@@ -65,6 +76,13 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   messageDelayLevel: { kind: "string", default: DEFAULT_DELAY_LEVELS, help: "delay of each delay level (retries back off along them)" },
   maxReconsumeTimes: { kind: "int", default: 16, min: 0, max: 10_000, help: "retries before a message goes to %DLQ%<group>" },
   flushDelayOffsetInterval: { kind: "int", default: 10_000, min: 10, max: 600_000, help: "ms between writes of delayOffset.json" },
+  timerMaxDelayMs: { kind: "int", default: 90 * 86_400_000, min: 1_000, max: 3_650 * 86_400_000, help: "longest delay of a timer message" },
+  timerRollIntervalMs: { kind: "int", default: 86_400_000, min: 1_000, max: 30 * 86_400_000, help: "ms after which a far timer is stored again (keep below retention)" },
+  timerFlushIntervalMs: { kind: "int", default: 1_000, min: 10, max: 60_000, help: "ms between syncs of the TimerLog" },
+  timerSegmentBytes: { kind: "int", default: 48 * 1024 * 1024, min: 48 * 1024, max: 48 * 1024 * 1024 * 64, help: "TimerLog segment size (a multiple of 48)" },
+  transactionTimeout: { kind: "int", default: 6_000, min: 10, max: 86_400_000, help: "ms a half message may stay undecided before a check-back" },
+  transactionCheckInterval: { kind: "int", default: 30_000, min: 10, max: 3_600_000, help: "ms between check-back rounds" },
+  transactionCheckMax: { kind: "int", default: 15, min: 1, max: 1_000, help: "check-backs before a half message is parked" },
 };
 
 function parseValue(name: string, raw: string, s: Setting): string | number | boolean {
@@ -118,6 +136,7 @@ export function brokerConfig(...layers: Record<string, string | undefined>[]): B
     }
   }
   parseDelayLevels(out.messageDelayLevel as string);
+  if ((out.timerSegmentBytes as number) % 48 !== 0) throw new InvalidParameterError(`Setting timerSegmentBytes: ${out.timerSegmentBytes} is not a multiple of 48`);
   return out as unknown as BrokerConfig;
 }
 

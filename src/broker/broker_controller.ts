@@ -3,7 +3,7 @@ import { Limits } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { createOffsetMsgId } from "../common/message_id.ts";
 import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
-import { MessageProperty } from "../common/message.ts";
+import { decodeProperties, hasProperty, MessageProperty, type Properties, SysFlag, transactionType } from "../common/message.ts";
 import { decodeRecord } from "../common/message_record.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { Perm, PERM_READ_WRITE } from "../common/route.ts";
@@ -27,7 +27,7 @@ import { SerializeType } from "../protocol/serialize_type.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import type { RemotingConnection } from "../remoting/remoting_connection.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
-import { concatBytes } from "../util/bytes.ts";
+import { concatBytes, fromUtf8 } from "../util/bytes.ts";
 import { MessageStore, type PutMessageRequest } from "../store/message_store.ts";
 import { type BrokerConfig, brokerConfig } from "./broker_config.ts";
 import { ClientManager, type ConsumerData, type SubscriptionData } from "./client_manager.ts";
@@ -36,6 +36,7 @@ import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
 import { type LockedQueue, RebalanceLockManager } from "./rebalance_lock_manager.ts";
 import { sqlFilter, tagFilter } from "./tag_filter.ts";
+import { TIMER_DELAY_MS, TIMER_OUT_MS, TIMER_TOPIC, TimerMessageService, unitDeliverMs } from "./timer_message_service.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
 
 /** SEND_MESSAGE_V2's one-letter header names (RocketMQ §1.4), mapped to SEND_MESSAGE's. */
@@ -43,6 +44,9 @@ const V2_NAMES: Record<string, string> = {
   a: "producerGroup", b: "topic", c: "defaultTopic", d: "defaultTopicQueueNums", e: "queueId", f: "sysFlag",
   g: "bornTimestamp", h: "flag", i: "properties", j: "reconsumeTimes", k: "unitMode", l: "maxReconsumeTimes", m: "batch",
 };
+
+/** Properties that make a message delayed (see #delayed). */
+const DELAY_PROPERTIES = [MessageProperty.DELAY_TIME_LEVEL, MessageProperty.TIMER_DELIVER_MS, TIMER_DELAY_MS];
 
 /** Per-pull caps, whatever the client asks. */
 const MAX_PULL_MESSAGES = 1024;
@@ -63,6 +67,7 @@ export class BrokerController {
   #topics!: TopicConfigManager;
   #offsets!: ConsumerOffsetManager;
   #schedule!: ScheduleMessageService;
+  #timer!: TimerMessageService;
   /** Groups whose members were last seen subscribing differently (warned once per change). */
   readonly #inconsistentGroups = new Set<string>();
   readonly #holds = new PullHoldService(MAX_HELD_PULLS);
@@ -123,6 +128,7 @@ export class BrokerController {
     p(RequestCode.DELETE_TOPIC_IN_BROKER, (r) => this.#deleteTopic(r));
     p(RequestCode.GET_ALL_TOPIC_CONFIG, (r) => successResponse(undefined, encodeBody(this.#topics.registerBody().topicConfigSerializeWrapper, typeOf(r))));
     p(RequestCode.QUERY_MESSAGE, (r) => this.#queryMessage(r));
+    p(RequestCode.CANCEL_DELAYED_MESSAGE, (r) => this.#cancelDelayed(r));
     p(RequestCode.VIEW_MESSAGE_BY_ID, (r) => {
       const raw = this.#store.readRecord(extInt(r, "offset"));
       return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.QUERY_NOT_FOUND, `no message at CommitLog offset ${extInt(r, "offset")}`);
@@ -186,8 +192,22 @@ export class BrokerController {
         (req) => this.#deliverScheduled(req),
         this.#log.child("schedule"),
       );
+      this.#timer = new TimerMessageService(
+        this.#store,
+        this.#fs,
+        {
+          dir: `${c.storePathRootDir}/timerlog`,
+          segmentBytes: c.timerSegmentBytes,
+          maxDelayMs: c.timerMaxDelayMs,
+          flushIntervalMs: c.timerFlushIntervalMs,
+          rollIntervalMs: c.timerRollIntervalMs,
+        },
+        (req) => this.#deliverScheduled(req),
+        this.#log.child("timer"),
+      );
       this.#store.onMessageArrived((topic, queueId, maxOffset) => {
         if (topic === SCHEDULE_TOPIC) this.#schedule.arrived(queueId);
+        else if (topic === TIMER_TOPIC) this.#timer.arrived();
         else this.#holds.notify(topic, queueId, maxOffset);
       });
       const { host, port } = await this.#server.start();
@@ -203,6 +223,7 @@ export class BrokerController {
     this.#timers.push(setInterval(() => this.#persistOffsets(), c.flushConsumerOffsetInterval));
     this.#timers.push(setInterval(() => this.#schedule.persist(), c.flushDelayOffsetInterval));
     this.#schedule.start();
+    this.#timer.start();
     this.#timers.push(setInterval(() => this.#clients.expire(c.channelExpiredTimeout), Math.min(10_000, c.channelExpiredTimeout)));
     this.#log.info(`broker ${c.brokerName}[${c.brokerId}] of ${c.brokerClusterName} listening on ${this.#addr}`);
     return this.#addr;
@@ -238,6 +259,7 @@ export class BrokerController {
     this.#holds.wakeAll();
     await this.#server.stop(graceMs);
     this.#schedule.stop();
+    await this.#timer.stop();
     await this.#store.close();
     this.#persistOffsets();
     const addrs = this.config.namesrvAddr.split(";").map((s) => s.trim()).filter(Boolean);
@@ -252,6 +274,7 @@ export class BrokerController {
     for (const t of this.#timers) clearInterval(t);
     this.#namesrvClient.close();
     this.#schedule.stop(false);
+    await this.#timer.stop(false);
     await this.#server.stop(0);
     this.#store.kill();
   }
@@ -268,6 +291,7 @@ export class BrokerController {
       clients: String(this.#clients.size),
       diskFull: String(this.#store.isDiskFull),
       scheduledPending: this.#schedule.pending().join(","),
+      timersPending: String(this.#timer.pending),
     };
   }
 
@@ -316,6 +340,11 @@ export class BrokerController {
     try {
       if (req.code === RequestCode.SEND_BATCH_MESSAGE || extBool(req, "batch", false)) {
         const entries = decodeBatch(body);
+        for (const e of entries) {
+          if (DELAY_PROPERTIES.some((name) => hasProperty(e.properties ?? "", name))) {
+            throw new MessageIllegalError("A batch cannot hold delayed or timer messages; send them one by one");
+          }
+        }
         const results = await this.#store.putMessages(entries.map((e) => ({ ...common, body: e.body, flag: e.flag, properties: e.properties })));
         const timedOut = results.some((r) => r.status !== "PUT_OK");
         return createResponse(timedOut ? ResponseCode.FLUSH_DISK_TIMEOUT : ResponseCode.SUCCESS, undefined, {
@@ -324,7 +353,9 @@ export class BrokerController {
           queueOffset: results[0].queueOffset,
         });
       }
-      const r = await this.#store.putMessage({ ...common, body, flag: extInt(req, "flag", false) ?? 0, properties: extBytesOrString(req, "properties") ?? "" });
+      const properties = extBytesOrString(req, "properties") ?? "";
+      const put = this.#delayed({ ...common, body, flag: extInt(req, "flag", false) ?? 0, properties });
+      const r = await this.#store.putMessage(put);
       return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined, {
         msgId: createOffsetMsgId(this.#addr, r.physicalOffset),
         queueId,
@@ -491,6 +522,75 @@ export class BrokerController {
     }
     const r = await this.#store.putMessage(put);
     return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined);
+  }
+
+  /**
+   * A message with a delay level (DELAY) goes to SCHEDULE_TOPIC, one with a time
+   * (TIMER_DELIVER_MS, or TIMER_DELAY_MS from now) to TIMER_TOPIC; both keep their real topic
+   * and queue in properties. A time already past, or level 0, means now. Transactional half
+   * messages are never delayed (their delay, if any, applies when they are committed).
+   */
+  #delayed(put: PutMessageRequest & { properties: string | Uint8Array }): PutMessageRequest {
+    const raw = put.properties;
+    if (!DELAY_PROPERTIES.some((name) => hasProperty(raw, name))) return put;
+    if (transactionType(put.sysFlag ?? 0) === SysFlag.TRANSACTION_PREPARED_TYPE) return put;
+    const props: Properties = decodeProperties(typeof raw === "string" ? raw : fromUtf8(raw));
+    const at = props[MessageProperty.TIMER_DELIVER_MS];
+    const after = props[TIMER_DELAY_MS];
+    delete props[MessageProperty.TIMER_DELIVER_MS];
+    delete props[TIMER_DELAY_MS];
+    const now = Date.now();
+    if (at !== undefined || after !== undefined) {
+      const value = Number(at ?? after);
+      if (!Number.isSafeInteger(value) || (after !== undefined && at === undefined && value < 0)) {
+        throw new MessageIllegalError(`${at !== undefined ? "TIMER_DELIVER_MS" : "TIMER_DELAY_MS"} must be an integer number of ms, got "${(at ?? after)!.slice(0, 40)}"`);
+      }
+      const deliverMs = at !== undefined ? value : now + value;
+      if (deliverMs - now > this.config.timerMaxDelayMs) {
+        throw new MessageIllegalError(`Timer delay of ${deliverMs - now} ms exceeds timerMaxDelayMs (${this.config.timerMaxDelayMs} ms)`);
+      }
+      delete props[MessageProperty.DELAY_TIME_LEVEL];
+      if (deliverMs <= now) return { ...put, properties: props };
+      return {
+        ...put,
+        topic: TIMER_TOPIC,
+        queueId: 0,
+        properties: {
+          ...props,
+          [MessageProperty.REAL_TOPIC]: put.topic,
+          [MessageProperty.REAL_QUEUE_ID]: String(put.queueId),
+          [TIMER_OUT_MS]: String(deliverMs),
+        },
+      };
+    }
+    const level = Number(props[MessageProperty.DELAY_TIME_LEVEL]);
+    if (!Number.isInteger(level) || level < 0) {
+      throw new MessageIllegalError(`DELAY must be a delay level (an integer ≥ 0), got "${props[MessageProperty.DELAY_TIME_LEVEL].slice(0, 40)}"`);
+    }
+    delete props[MessageProperty.DELAY_TIME_LEVEL];
+    if (level === 0) return { ...put, properties: props };
+    const { topic, queueId, ...rest } = put;
+    return toScheduled({ ...rest, properties: props }, topic, queueId, this.#schedule.clampLevel(level), props);
+  }
+
+  /**
+   * Cancels a pending delayed or timer message of `topic` by its unique id, on this broker.
+   * Answers QUERY_NOT_FOUND when none is pending here (unknown, delivered or cancelled).
+   */
+  #cancelDelayed(req: RemotingCommand): RemotingCommand {
+    const topic = extString(req, "topic");
+    validateTopic(topic);
+    const id = extString(req, "uniqKey");
+    for (const m of this.#store.queryMessage(TIMER_TOPIC, id, 8)) {
+      if (m.properties[MessageProperty.REAL_TOPIC] !== topic || m.properties[MessageProperty.UNIQ_KEY] !== id) continue;
+      const unitMs = unitDeliverMs(Number(m.properties[TIMER_OUT_MS]), m.storeTimestamp, this.config.timerRollIntervalMs);
+      if (this.#timer.cancel(m.physicalOffset, unitMs)) return successResponse();
+    }
+    for (const m of this.#store.queryMessage(SCHEDULE_TOPIC, id, 8)) {
+      if (m.properties[MessageProperty.REAL_TOPIC] !== topic || m.properties[MessageProperty.UNIQ_KEY] !== id) continue;
+      if (this.#schedule.cancel(m)) return successResponse();
+    }
+    return createResponse(ResponseCode.QUERY_NOT_FOUND, `no pending delayed message ${id} of ${topic} on this broker (delivered, cancelled, or never sent here)`);
   }
 
   /** Writes a due scheduled message to its real topic (created if it is a retry topic). */

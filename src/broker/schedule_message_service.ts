@@ -1,4 +1,4 @@
-import { InvalidParameterError } from "../common/errors.ts";
+import { InvalidParameterError, SystemBusyError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
 import { MessageProperty, type Properties } from "../common/message.ts";
 import { decodeRecord, type StoredMessage } from "../common/message_record.ts";
@@ -47,6 +47,8 @@ export function toScheduled(msg: Omit<PutMessageRequest, "topic" | "queueId">, r
 const READ_BATCH = 64;
 const IDLE_CHECK_MS = 1_000;
 const RETRY_AFTER_FAILURE_MS = 1_000;
+/** Cancelled scheduled messages remembered at once (each until its level reaches it). */
+const MAX_CANCELLED = 100_000;
 
 /**
  * Delivers delayed messages when due (RocketMQ's ScheduleMessageService). A message with delay
@@ -65,6 +67,8 @@ export class ScheduleMessageService {
   readonly #arrivedWhileRunning: boolean[];
   #stopped = true;
   #dirty = false;
+  /** "queueId:queueOffset" of cancelled copies not yet reached by their level. */
+  readonly #cancelled = new Set<string>();
 
   constructor(
     private readonly store: MessageStore,
@@ -82,10 +86,13 @@ export class ScheduleMessageService {
     this.#arrivedWhileRunning = levels.map(() => false);
     const text = fs.readText(path);
     if (text) {
-      const parsed = JSON.parse(text) as { offsetTable?: Record<string, number> };
+      const parsed = JSON.parse(text) as { offsetTable?: Record<string, number>; cancelled?: unknown };
       for (const [level, offset] of Object.entries(parsed.offsetTable ?? {})) {
         const i = Number(level) - 1;
         if (i >= 0 && i < levels.length && Number.isSafeInteger(offset)) this.#offsets[i] = offset;
+      }
+      if (Array.isArray(parsed.cancelled)) {
+        for (const key of parsed.cancelled.slice(0, MAX_CANCELLED)) if (typeof key === "string") this.#cancelled.add(key);
       }
     }
   }
@@ -123,6 +130,24 @@ export class ScheduleMessageService {
     if (persist) this.persist();
   }
 
+  /**
+   * Cancels the scheduled copy `m` (read from SCHEDULE_TOPIC) unless its level has delivered it
+   * already. The cancellation is kept with the offsets, so it survives a restart.
+   */
+  cancel(m: StoredMessage): boolean {
+    const i = m.queueId;
+    if (i < 0 || i >= this.levels.length || m.queueOffset < this.#offsets[i]) return false;
+    const key = `${i}:${m.queueOffset}`;
+    if (this.#cancelled.has(key)) return false;
+    if (this.#cancelled.size >= MAX_CANCELLED) {
+      throw new SystemBusyError(`${MAX_CANCELLED} scheduled messages are cancelled and not yet due; try again later`);
+    }
+    this.#cancelled.add(key);
+    this.#dirty = true;
+    this.persist();
+    return true;
+  }
+
   /** Messages waiting per level (for runtime info). */
   pending(): number[] {
     return this.levels.map((_, i) => Math.max(0, this.store.maxOffset(SCHEDULE_TOPIC, i) - this.#offsets[i]));
@@ -133,7 +158,7 @@ export class ScheduleMessageService {
     const offsetTable: Record<string, number> = {};
     this.#offsets.forEach((o, i) => offsetTable[String(i + 1)] = o);
     try {
-      this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable }, null, 1));
+      this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable, cancelled: [...this.#cancelled] }, null, 1));
       this.#dirty = false;
     } catch (err) {
       this.log.error(`writing delayOffset.json failed: ${(err as Error).message}`);
@@ -188,7 +213,8 @@ export class ScheduleMessageService {
         const now = Date.now();
         if (due > now) return due - now;
         const real = restore(m);
-        if (real) await this.deliver(real);
+        if (this.#cancelled.delete(`${i}:${m.queueOffset}`)) this.#dirty = true;
+        else if (real) await this.deliver(real);
         else this.log.warn(`delay level ${i + 1}: message at ${m.physicalOffset} has no REAL_TOPIC; skipped`);
         this.#setOffset(i, m.queueOffset + 1);
       }

@@ -13,6 +13,12 @@ export interface Message {
   /** User properties (names must not start with "__" or clash with system ones). */
   properties?: Properties;
   flag?: number;
+  /** Deliver after this delay level's time (1 = 1 s … 18 = 2 h by default; above the last, the last). */
+  delayTimeLevel?: number;
+  /** Deliver at this time (ms since the epoch, or a Date): a timer message. */
+  deliverAt?: number | Date;
+  /** Deliver this many ms after the broker stores it: a timer message. */
+  delayMs?: number;
 }
 
 export interface MessageQueue {

@@ -2,6 +2,7 @@ import {
   BolideError,
   InvalidParameterError,
   RemotingError,
+  ResponseError,
   SendFailedError,
   ServiceNotAvailableError,
   TopicNotExistError,
@@ -175,6 +176,9 @@ export class Producer {
     if (messages.length === 0) throw new InvalidParameterError("Batch is empty");
     const topic = messages[0].topic;
     if (messages.some((m) => m.topic !== topic)) throw new InvalidParameterError("A batch holds messages of one topic only");
+    if (messages.some((m) => m.delayTimeLevel || m.deliverAt !== undefined || m.delayMs !== undefined)) {
+      throw new InvalidParameterError("A batch cannot hold delayed or timer messages; send them one by one");
+    }
     const prepared = messages.map((m) => this.#prepare(m, false));
     const body = encodeBatch(prepared.map((p) => ({ flag: p.flag, body: p.body, properties: p.properties })));
     if (body.byteLength > this.#opts.maxMessageSize) {
@@ -324,8 +328,29 @@ export class Producer {
     if (keys) props[MessageProperty.KEYS] = keys;
     props[MessageProperty.UNIQ_KEY] = uniqId;
     props[MessageProperty.WAIT_STORE_MSG_OK] = "true";
+    delayProperties(m, props);
     // Properties travel as UTF-8 bytes: the broker writes them into the record as they are.
     return { body, properties: encodePropertiesBytes(props), flag: m.flag ?? 0, sysFlag, uniqId, topic: m.topic };
+  }
+
+  /**
+   * Cancels a delayed or timer message sent to `topic` (by the `msgId` its send returned) while
+   * it is still pending. Returns false when no broker of the topic holds it pending: it was
+   * delivered already, cancelled before, or the id is unknown.
+   */
+  async cancelDelayed(topic: string, msgId: string): Promise<boolean> {
+    validateTopic(topic);
+    if (!/^[0-9A-F]{32}$/i.test(msgId)) throw new InvalidParameterError(`"${String(msgId).slice(0, 40)}" is not a message id (32 hex digits)`);
+    const route = await this.#namesrv.getRoute(topic);
+    let cancelled = false;
+    for (const b of route.brokerDatas) {
+      const addr = b.brokerAddrs[String(MASTER_ID)];
+      if (!addr) continue;
+      const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.CANCEL_DELAYED_MESSAGE, { topic, uniqKey: msgId.toUpperCase() }), this.#opts.sendTimeoutMs);
+      if (resp.code === ResponseCode.SUCCESS) cancelled = true;
+      else if (resp.code !== ResponseCode.QUERY_NOT_FOUND) throw new ResponseError(addr, resp.code, resp.remark, "CANCEL_DELAYED_MESSAGE");
+    }
+    return cancelled;
   }
 
   #request(p: PreparedMessage, mq: MessageQueue, info: PublishInfo): RemotingCommand {
@@ -413,4 +438,29 @@ function publishInfoOf(topic: string, route: TopicRouteData, viaDefaultTopic: bo
     for (let i = 0; i < n; i++) queues.push({ topic, brokerName: q.brokerName, queueId: i });
   }
   return { queues, brokerAddrs, viaDefaultTopic, fetchedAt: Date.now() };
+}
+
+/**
+ * Sets the delay properties of `m` (checked here, so a bad value fails before sending):
+ * DELAY for a level, TIMER_DELIVER_MS for an absolute time, TIMER_DELAY_MS for a delay the
+ * broker's clock applies. At most one of the three.
+ */
+function delayProperties(m: Message, props: Properties): void {
+  const given = [m.delayTimeLevel, m.deliverAt, m.delayMs].filter((v) => v !== undefined).length;
+  if (given === 0) return;
+  if (given > 1) throw new InvalidParameterError("Give at most one of delayTimeLevel, deliverAt and delayMs");
+  if (m.delayTimeLevel !== undefined) {
+    if (!Number.isInteger(m.delayTimeLevel) || m.delayTimeLevel < 0) {
+      throw new InvalidParameterError(`delayTimeLevel must be an integer ≥ 0, got ${m.delayTimeLevel}`);
+    }
+    if (m.delayTimeLevel > 0) props[MessageProperty.DELAY_TIME_LEVEL] = String(m.delayTimeLevel);
+  } else if (m.deliverAt !== undefined) {
+    const at = m.deliverAt instanceof Date ? m.deliverAt.getTime() : m.deliverAt;
+    if (!Number.isFinite(at) || at < 0) throw new InvalidParameterError(`deliverAt must be a time (ms since the epoch or a Date), got ${String(m.deliverAt)}`);
+    props[MessageProperty.TIMER_DELIVER_MS] = String(Math.round(at));
+  } else {
+    const ms = m.delayMs!;
+    if (!Number.isFinite(ms) || ms < 0) throw new InvalidParameterError(`delayMs must be a number of ms ≥ 0, got ${ms}`);
+    props.TIMER_DELAY_MS = String(Math.round(ms));
+  }
 }

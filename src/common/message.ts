@@ -114,3 +114,21 @@ function copyAscii(s: string, p: number, key: string, value: string): number {
   }
   return p;
 }
+
+/**
+ * Whether encoded properties (string or UTF-8 bytes) hold a property named `name`, without
+ * decoding them: the send path checks for delay properties this way on every message.
+ */
+export function hasProperty(encoded: string | Uint8Array, name: string): boolean {
+  if (typeof encoded === "string") {
+    const at = encoded.indexOf(name + NAME_VALUE_SEPARATOR);
+    return at === 0 || (at > 0 && encoded.indexOf(PROPERTY_SEPARATOR + name + NAME_VALUE_SEPARATOR) >= 0);
+  }
+  const n = name.length;
+  outer: for (let i = 0; i + n < encoded.length; i++) {
+    if (i > 0 && encoded[i - 1] !== 2) continue;
+    for (let j = 0; j < n; j++) if (encoded[i + j] !== name.charCodeAt(j)) continue outer;
+    if (encoded[i + n] === 1) return true;
+  }
+  return false;
+}

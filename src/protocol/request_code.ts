@@ -54,6 +54,8 @@ export const RequestCode = {
   POP_MESSAGE: 200050,
   ACK_MESSAGE: 200051,
   CHANGE_MESSAGE_INVISIBLETIME: 200053,
+  /** Bolide's own: cancel a pending delayed or timer message by topic and unique id. */
+  CANCEL_DELAYED_MESSAGE: 900_001,
 } as const;
 
 export type RequestCodeName = keyof typeof RequestCode;

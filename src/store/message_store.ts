@@ -643,7 +643,8 @@ export class MessageStore {
       if (seen.has(offset)) continue;
       seen.add(offset);
       const m = this.lookMessageByOffset(offset);
-      if (m && m.topic === topic && indexKeys(m.properties).includes(key)) out.push(m);
+      // The index keeps whole seconds: the record's own store time decides the range.
+      if (m && m.topic === topic && m.storeTimestamp >= begin && m.storeTimestamp <= end && indexKeys(m.properties).includes(key)) out.push(m);
     }
     return out;
   }

@@ -61,6 +61,11 @@ export class MinHeap<T> {
     return top;
   }
 
+  /** Every value, in no particular order. */
+  values(): readonly T[] {
+    return this.#values;
+  }
+
   clear(): void {
     this.#keys = [];
     this.#values = [];
