@@ -9,6 +9,7 @@ export { NameServerClient, parseNamesrvAddr } from "./src/client/name_server_cli
 export { Producer, selectByHash } from "./src/client/producer.ts";
 export { PullConsumer } from "./src/client/pull_consumer.ts";
 export { PushConsumer } from "./src/client/push_consumer.ts";
+export { TransactionProducer } from "./src/client/transaction_producer.ts";
 export {
   BolideError,
   errors,
@@ -56,8 +57,18 @@ export type { AllocateStrategy } from "./src/client/allocate_message_queue.ts";
 export type { Message, MessageExt, MessageQueue } from "./src/client/message.ts";
 export type { KeyQuery, MessageQueryOptions } from "./src/client/message_query.ts";
 export type { NameServerClientOptions } from "./src/client/name_server_client.ts";
-export type { MessageQueueSelector, ProducerOptions, SendCallback, SendResult, SendStatus } from "./src/client/producer.ts";
+export type {
+  LocalTransactionState,
+  MessageQueueSelector,
+  ProducerOptions,
+  SendCallback,
+  SendResult,
+  SendStatus,
+  TransactionListener,
+  TransactionSendResult,
+} from "./src/client/producer.ts";
 export type { PullConsumerOptions } from "./src/client/pull_consumer.ts";
+export type { TransactionProducerOptions } from "./src/client/transaction_producer.ts";
 export type {
   ConsumeConcurrentlyStatus,
   ConsumeContext,

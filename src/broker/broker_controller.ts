@@ -38,6 +38,7 @@ import { type LockedQueue, RebalanceLockManager } from "./rebalance_lock_manager
 import { sqlFilter, tagFilter } from "./tag_filter.ts";
 import { TIMER_DELAY_MS, TIMER_OUT_MS, TIMER_TOPIC, TimerMessageService, unitDeliverMs } from "./timer_message_service.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
+import { committedOf, HALF_TOPIC, PARK_TOPIC, TransactionalMessageService } from "./transactional_message_service.ts";
 
 /** SEND_MESSAGE_V2's one-letter header names (RocketMQ §1.4), mapped to SEND_MESSAGE's. */
 const V2_NAMES: Record<string, string> = {
@@ -68,6 +69,7 @@ export class BrokerController {
   #offsets!: ConsumerOffsetManager;
   #schedule!: ScheduleMessageService;
   #timer!: TimerMessageService;
+  #tx!: TransactionalMessageService;
   /** Groups whose members were last seen subscribing differently (warned once per change). */
   readonly #inconsistentGroups = new Set<string>();
   readonly #holds = new PullHoldService(MAX_HELD_PULLS);
@@ -129,6 +131,7 @@ export class BrokerController {
     p(RequestCode.GET_ALL_TOPIC_CONFIG, (r) => successResponse(undefined, encodeBody(this.#topics.registerBody().topicConfigSerializeWrapper, typeOf(r))));
     p(RequestCode.QUERY_MESSAGE, (r) => this.#queryMessage(r));
     p(RequestCode.CANCEL_DELAYED_MESSAGE, (r) => this.#cancelDelayed(r));
+    p(RequestCode.END_TRANSACTION, (r) => this.#endTransaction(r));
     p(RequestCode.VIEW_MESSAGE_BY_ID, (r) => {
       const raw = this.#store.readRecord(extInt(r, "offset"));
       return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.QUERY_NOT_FOUND, `no message at CommitLog offset ${extInt(r, "offset")}`);
@@ -205,6 +208,32 @@ export class BrokerController {
         (req) => this.#deliverScheduled(req),
         this.#log.child("timer"),
       );
+      this.#tx = new TransactionalMessageService(
+        this.#store,
+        this.#fs,
+        `${configDir}/transactionOffset.json`,
+        c,
+        (req) => {
+          // Parked half messages are in a topic of their own, readable like any, for an operator.
+          if (req.topic === PARK_TOPIC) this.#systemTopic(PARK_TOPIC);
+          return this.#store.putMessage(this.#fitQueue(req));
+        },
+        ({ raw, put, producerGroup }) => {
+          const conns = this.#clients.producerConnectionsOf(producerGroup);
+          if (conns.length === 0) return false;
+          const conn = conns[Math.floor(Math.random() * conns.length)];
+          const msgId = decodeRecord(raw).properties[MessageProperty.UNIQ_KEY] ?? "";
+          conn.invokeOneway(createRequest(RequestCode.CHECK_TRANSACTION_STATE, {
+            commitLogOffset: put.physicalOffset,
+            tranStateTableOffset: put.queueOffset,
+            offsetMsgId: createOffsetMsgId(this.#addr, put.physicalOffset),
+            msgId,
+            transactionId: msgId,
+          }, raw)).catch(() => {});
+          return true;
+        },
+        this.#log.child("transaction"),
+      );
       this.#store.onMessageArrived((topic, queueId, maxOffset) => {
         if (topic === SCHEDULE_TOPIC) this.#schedule.arrived(queueId);
         else if (topic === TIMER_TOPIC) this.#timer.arrived();
@@ -224,6 +253,7 @@ export class BrokerController {
     this.#timers.push(setInterval(() => this.#schedule.persist(), c.flushDelayOffsetInterval));
     this.#schedule.start();
     this.#timer.start();
+    this.#tx.start();
     this.#timers.push(setInterval(() => this.#clients.expire(c.channelExpiredTimeout), Math.min(10_000, c.channelExpiredTimeout)));
     this.#log.info(`broker ${c.brokerName}[${c.brokerId}] of ${c.brokerClusterName} listening on ${this.#addr}`);
     return this.#addr;
@@ -259,6 +289,7 @@ export class BrokerController {
     this.#holds.wakeAll();
     await this.#server.stop(graceMs);
     this.#schedule.stop();
+    this.#tx.stop();
     await this.#timer.stop();
     await this.#store.close();
     this.#persistOffsets();
@@ -274,6 +305,7 @@ export class BrokerController {
     for (const t of this.#timers) clearInterval(t);
     this.#namesrvClient.close();
     this.#schedule.stop(false);
+    this.#tx.stop(false);
     await this.#timer.stop(false);
     await this.#server.stop(0);
     this.#store.kill();
@@ -292,6 +324,7 @@ export class BrokerController {
       diskFull: String(this.#store.isDiskFull),
       scheduledPending: this.#schedule.pending().join(","),
       timersPending: String(this.#timer.pending),
+      transactionHalfBacklog: String(this.#tx.halfBacklog),
     };
   }
 
@@ -354,7 +387,8 @@ export class BrokerController {
         });
       }
       const properties = extBytesOrString(req, "properties") ?? "";
-      const put = this.#delayed({ ...common, body, flag: extInt(req, "flag", false) ?? 0, properties });
+      const message = { ...common, body, flag: extInt(req, "flag", false) ?? 0, properties };
+      const put = transactionType(common.sysFlag) === SysFlag.TRANSACTION_PREPARED_TYPE ? this.#half(message) : this.#delayed(message);
       const r = await this.#store.putMessage(put);
       return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined, {
         msgId: createOffsetMsgId(this.#addr, r.physicalOffset),
@@ -571,6 +605,44 @@ export class BrokerController {
     if (level === 0) return { ...put, properties: props };
     const { topic, queueId, ...rest } = put;
     return toScheduled({ ...rest, properties: props }, topic, queueId, this.#schedule.clampLevel(level), props);
+  }
+
+  /**
+   * A half message: stored in HALF_TOPIC (with a ConsumeQueue unit there, so the check service
+   * can walk it) and its real topic and queue kept in properties; consumers never see it.
+   */
+  #half(put: PutMessageRequest & { properties: string | Uint8Array }): PutMessageRequest {
+    const raw = put.properties;
+    const props: Properties = decodeProperties(typeof raw === "string" ? raw : fromUtf8(raw));
+    if (!props[MessageProperty.PRODUCER_GROUP]) throw new MessageIllegalError("A half message needs its producer group (property PGROUP)");
+    return {
+      ...put,
+      topic: HALF_TOPIC,
+      queueId: 0,
+      sysFlag: (put.sysFlag ?? 0) & ~0xc,
+      properties: { ...props, [MessageProperty.REAL_TOPIC]: put.topic, [MessageProperty.REAL_QUEUE_ID]: String(put.queueId) },
+    };
+  }
+
+  /** END_TRANSACTION: commit or roll back a half message (UNKNOWN leaves it to the check-back). */
+  async #endTransaction(req: RemotingCommand): Promise<RemotingCommand> {
+    const type = extInt(req, "commitOrRollback");
+    if (type !== SysFlag.TRANSACTION_COMMIT_TYPE && type !== SysFlag.TRANSACTION_ROLLBACK_TYPE) return successResponse();
+    const offset = extInt(req, "commitLogOffset");
+    const half = this.#tx.halfAt(offset);
+    if (!half) return createResponse(ResponseCode.SYSTEM_ERROR, `no half message at CommitLog offset ${offset}`);
+    const group = extString(req, "producerGroup");
+    if (half.properties[MessageProperty.PRODUCER_GROUP] !== group) {
+      return createResponse(ResponseCode.SYSTEM_ERROR, `half message at ${offset} belongs to producer group ${half.properties[MessageProperty.PRODUCER_GROUP]}, not ${group}`);
+    }
+    await this.#tx.decide(half, type === SysFlag.TRANSACTION_COMMIT_TYPE, committedOf);
+    return successResponse();
+  }
+
+  /** A put to a user topic lands on one of its queues, even if the topic shrank meanwhile. */
+  #fitQueue(req: PutMessageRequest): PutMessageRequest {
+    const tc = this.#topics.get(req.topic);
+    return tc && req.queueId >= tc.writeQueueNums ? { ...req, queueId: req.queueId % tc.writeQueueNums } : req;
   }
 
   /**

@@ -132,6 +132,13 @@ export class ClientManager {
   }
 
   /** Connections of the current members of a consumer group. */
+  /** Connections of live producers of `group` (a scan: used only for transaction check-backs). */
+  producerConnectionsOf(group: string): RemotingConnection[] {
+    const out: RemotingConnection[] = [];
+    for (const c of this.#clients.values()) if (c.producerGroups.has(group) && !c.connection.isClosed) out.push(c.connection);
+    return out;
+  }
+
   connectionsOf(group: string): RemotingConnection[] {
     return [...this.#members(group)].map((c) => c.connection);
   }

@@ -15,12 +15,13 @@ import { MASTER_ID, Perm, type TopicRouteData } from "../common/route.ts";
 import { deflate } from "../platform/compress.ts";
 import { encodeBody } from "../protocol/body_codec.ts";
 import { encodeBatch } from "../protocol/message_batch.ts";
-import { createRequest, type RemotingCommand } from "../protocol/remoting_command.ts";
+import { createRequest, extString, type RemotingCommand } from "../protocol/remoting_command.ts";
+import { parseOffsetMsgId } from "../common/message_id.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { utf8 } from "../util/bytes.ts";
 import { FAILURE_LATENCY_MS, LatencyFaultTolerance } from "./latency_fault_tolerance.ts";
-import type { Message, MessageQueue } from "./message.ts";
+import { decodeMessages, type Message, type MessageExt, type MessageQueue } from "./message.ts";
 import { NameServerClient } from "./name_server_client.ts";
 import { createUniqueId } from "./unique_id.ts";
 
@@ -40,6 +41,23 @@ export interface ProducerOptions {
   defaultTopicQueueNums?: number;
   pollNameServerIntervalMs?: number;
   heartbeatBrokerIntervalMs?: number;
+}
+
+/** What a local transaction decided; UNKNOWN leaves it to a later check-back. */
+export type LocalTransactionState = "COMMIT" | "ROLLBACK" | "UNKNOWN";
+
+export interface TransactionListener {
+  /** Runs the local transaction for a half message just stored; `arg` is sendMessageInTransaction's. */
+  executeLocalTransaction(message: Message, arg: unknown): LocalTransactionState | Promise<LocalTransactionState>;
+  /** Asked by the broker about a half message still undecided after transactionTimeout. */
+  checkLocalTransaction(message: MessageExt): LocalTransactionState | Promise<LocalTransactionState>;
+}
+
+export type TransactionSendResult = SendResult & { localTransactionState: LocalTransactionState };
+
+function checkState(v: unknown): LocalTransactionState {
+  if (v === "COMMIT" || v === "ROLLBACK" || v === "UNKNOWN") return v;
+  throw new InvalidParameterError(`A transaction listener must answer COMMIT, ROLLBACK or UNKNOWN, got ${String(v)}`);
 }
 
 export type SendStatus = "SEND_OK" | "FLUSH_DISK_TIMEOUT" | "FLUSH_SLAVE_TIMEOUT" | "SLAVE_NOT_AVAILABLE";
@@ -309,7 +327,7 @@ export class Producer {
     };
   }
 
-  #prepare(m: Message, compress = true): PreparedMessage {
+  #prepare(m: Message, compress = true, transactional = false): PreparedMessage {
     validateTopic(m.topic);
     let body = typeof m.body === "string" ? utf8(m.body) : m.body;
     if (!(body instanceof Uint8Array) || body.byteLength === 0) throw new InvalidParameterError("Message body is empty");
@@ -329,6 +347,11 @@ export class Producer {
     props[MessageProperty.UNIQ_KEY] = uniqId;
     props[MessageProperty.WAIT_STORE_MSG_OK] = "true";
     delayProperties(m, props);
+    if (transactional) {
+      props[MessageProperty.TRANSACTION_PREPARED] = "true";
+      props[MessageProperty.PRODUCER_GROUP] = this.group;
+      sysFlag |= SysFlag.TRANSACTION_PREPARED_TYPE;
+    }
     // Properties travel as UTF-8 bytes: the broker writes them into the record as they are.
     return { body, properties: encodePropertiesBytes(props), flag: m.flag ?? 0, sysFlag, uniqId, topic: m.topic };
   }
@@ -351,6 +374,67 @@ export class Producer {
       else if (resp.code !== ResponseCode.QUERY_NOT_FOUND) throw new ResponseError(addr, resp.code, resp.remark, "CANCEL_DELAYED_MESSAGE");
     }
     return cancelled;
+  }
+
+  // ---- transactions (used by TransactionProducer) ---------------------------------------------
+
+  /**
+   * Sends `message` as a half message (invisible to consumers), runs the local transaction,
+   * then tells the broker to commit or roll back. An UNKNOWN outcome, a throw, or a lost
+   * END_TRANSACTION leave the decision to the broker's check-back.
+   */
+  protected async sendInTransaction(message: Message, arg: unknown, listener: TransactionListener): Promise<TransactionSendResult> {
+    if (message.delayTimeLevel || message.deliverAt !== undefined || message.delayMs !== undefined) {
+      throw new InvalidParameterError("Transactional messages cannot be delayed");
+    }
+    const prepared = this.#prepare(message, true, true);
+    const sent = await this.#attempts(message.topic, this.#opts.retryTimesWhenSendFailed, (info, mq) => this.#request(prepared, mq, info));
+    sent.msgId = prepared.uniqId;
+    if (sent.status !== "SEND_OK") {
+      // Not durable as asked: do not run the local transaction on it; the half message is
+      // rolled back so it can never be committed by a check-back.
+      await this.#endTransaction(sent, "ROLLBACK", false).catch(() => {});
+      return { ...sent, localTransactionState: "ROLLBACK" };
+    }
+    let state: LocalTransactionState;
+    try {
+      state = checkState(await listener.executeLocalTransaction(message, arg));
+    } catch {
+      state = "UNKNOWN";
+    }
+    if (state !== "UNKNOWN") await this.#endTransaction(sent, state, false).catch(() => {});
+    return { ...sent, localTransactionState: state };
+  }
+
+  /** Answers the broker's CHECK_TRANSACTION_STATE with `listener.checkLocalTransaction`. */
+  protected handleTransactionChecks(listener: TransactionListener): void {
+    this.#remoting.registerProcessor(RequestCode.CHECK_TRANSACTION_STATE, (req) => {
+      const [msg] = decodeMessages(req.body, "", this.#opts.maxMessageSize);
+      if (!msg) return;
+      const offsetMsgId = extString(req, "offsetMsgId", false) ?? msg.offsetMsgId;
+      void (async () => {
+        let state: LocalTransactionState;
+        try {
+          state = checkState(await listener.checkLocalTransaction(msg));
+        } catch {
+          state = "UNKNOWN";
+        }
+        if (state === "UNKNOWN") return;
+        await this.#endTransaction({ offsetMsgId, queueOffset: msg.queueOffset, msgId: msg.msgId }, state, true);
+      })().catch(() => {});
+    });
+  }
+
+  async #endTransaction(sent: Pick<SendResult, "offsetMsgId" | "queueOffset" | "msgId">, state: "COMMIT" | "ROLLBACK", fromCheck: boolean): Promise<void> {
+    const { addr, offset } = parseOffsetMsgId(sent.offsetMsgId);
+    await this.#remoting.invokeOneway(addr, createRequest(RequestCode.END_TRANSACTION, {
+      producerGroup: this.group,
+      tranStateTableOffset: sent.queueOffset,
+      commitLogOffset: offset,
+      commitOrRollback: state === "COMMIT" ? SysFlag.TRANSACTION_COMMIT_TYPE : SysFlag.TRANSACTION_ROLLBACK_TYPE,
+      fromTransactionCheck: fromCheck,
+      msgId: sent.msgId,
+    }), this.#opts.sendTimeoutMs);
   }
 
   #request(p: PreparedMessage, mq: MessageQueue, info: PublishInfo): RemotingCommand {
@@ -417,8 +501,23 @@ export class Producer {
     for (const topic of [...this.#routes.keys()]) await this.#publishInfo(topic, true).catch(() => {});
   }
 
+  /**
+   * Heartbeats to every master of the cluster, not only those of topics sent to so far: a
+   * transactional producer that restarts must be reachable for check-backs before it sends.
+   */
+  protected async heartbeatEveryBroker(): Promise<void> {
+    const info = await this.#namesrv.getClusterInfo();
+    for (const b of Object.values(info.brokerAddrTable)) {
+      const addr = b.brokerAddrs[String(MASTER_ID)];
+      if (addr) this.#extraBrokers.add(addr);
+    }
+    await this.#heartbeat();
+  }
+
+  readonly #extraBrokers = new Set<string>();
+
   async #heartbeat(): Promise<void> {
-    const brokers = new Set<string>();
+    const brokers = new Set<string>(this.#extraBrokers);
     for (const r of this.#routes.values()) for (const a of r.brokerAddrs.values()) brokers.add(a);
     const body = encodeBody({ clientID: this.#clientId, producerDataSet: [{ groupName: this.group }], consumerDataSet: [] });
     await Promise.all([...brokers].map((a) => this.#remoting.invoke(a, createRequest(RequestCode.HEART_BEAT, undefined, body), 3000).catch(() => {})));
