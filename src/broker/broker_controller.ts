@@ -8,6 +8,7 @@ import { decodeRecord } from "../common/message_record.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { Perm, PERM_READ_WRITE } from "../common/route.ts";
 import { nodeFileSystem, type FileSystem } from "../platform/file_system.ts";
+import { rssBytes } from "../platform/runtime.ts";
 import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
 import { decodeBatch } from "../protocol/message_batch.ts";
 import { registerBrokerRequest, unregisterBrokerRequest, type BrokerIdentity } from "../protocol/namesrv_requests.ts";
@@ -325,6 +326,7 @@ export class BrokerController {
       scheduledPending: this.#schedule.pending().join(","),
       timersPending: String(this.#timer.pending),
       transactionHalfBacklog: String(this.#tx.halfBacklog),
+      rssBytes: String(rssBytes()),
     };
   }
 

@@ -2,6 +2,12 @@ import { Producer, type SendResult } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
 import { PushConsumer } from "../client/push_consumer.ts";
 import { printLine } from "../platform/runtime.ts";
+import { NameServerClient } from "../client/name_server_client.ts";
+import { RemotingClient } from "../remoting/remoting_client.ts";
+import { createRequest } from "../protocol/remoting_command.ts";
+import { RequestCode } from "../protocol/request_code.ts";
+import { decodeBody } from "../protocol/body_codec.ts";
+import { MASTER_ID } from "../common/route.ts";
 import { intOption, UsageError } from "./server_commands.ts";
 
 type Values = Record<string, unknown>;
@@ -34,10 +40,11 @@ export async function runBench(sub: string | undefined, values: Values, namesrv:
   const topic = (values.topic as string | undefined) ?? "BenchmarkTest";
   const duration = intOption(values.duration as string | undefined, "duration", 10, 1, 3600);
   if (sub === "produce") return await produce(values, namesrv, topic, duration);
+  if (sub === "timer") return await timerBench(values, namesrv, topic, duration);
   if (sub === "consume" && values.push && values.rate !== undefined) return await pushLatency(values, namesrv, topic, duration);
   if (sub === "consume" && values.push) return await pushConsume(values, namesrv, topic, duration);
   if (sub === "consume") return await consume(values, namesrv, topic, duration);
-  throw new UsageError(`"bench" takes produce or consume, got "${sub ?? ""}"`);
+  throw new UsageError(`"bench" takes produce, consume or timer, got "${sub ?? ""}"`);
 }
 
 async function produce(values: Values, namesrv: string, topic: string, duration: number): Promise<void> {
@@ -248,4 +255,132 @@ async function pushLatency(values: Values, namesrv: string, topic: string, durat
   }));
   await producer.shutdown();
   await consumer.shutdown();
+}
+
+/** The broker's runtime info (first master of the topic), for RSS and pending timers. */
+async function brokerRuntime(namesrv: string, topic: string): Promise<Record<string, string>> {
+  const remoting = new RemotingClient();
+  try {
+    const route = await new NameServerClient({ namesrvAddr: namesrv, remoting }).getRoute(topic);
+    const addr = route.brokerDatas.map((b) => b.brokerAddrs[String(MASTER_ID)]).find(Boolean);
+    if (!addr) throw new UsageError(`no master broker serves ${topic}`);
+    const r = await remoting.invoke(addr, createRequest(RequestCode.GET_BROKER_RUNTIME_INFO), 5000);
+    return decodeBody<{ table: Record<string, string> }>(r.body, r.serializeType).table;
+  } finally {
+    remoting.close();
+  }
+}
+
+/**
+ * `bolide bench timer`: timers at `--rate` per second for `--duration` s, each due `--delay-ms`
+ * after it is sent, so they also fall due at that rate; a push consumer records how late each
+ * arrives (listener time − due) and how late the broker stored it for delivery (store time −
+ * due). Then, with `--pending N`, N more timers due an hour out are scheduled as fast as the
+ * producer goes, and the broker's RSS is read before and after (they stay pending: use a
+ * broker you will throw away).
+ */
+async function timerBench(values: Values, namesrv: string, topic: string, duration: number): Promise<void> {
+  const rate = intOption(values.rate as string | undefined, "rate", 10_000, 1, 1_000_000);
+  const delayMs = intOption(values["delay-ms"] as string | undefined, "delay-ms", 3_000, 100, 3_600_000);
+  const pendingN = intOption(values.pending as string | undefined, "pending", 0, 0, 100_000_000);
+  const size = intOption(values.size as string | undefined, "size", 64, 16, 1024 * 1024);
+  const producer = new Producer({ namesrvAddr: namesrv, group: "bolide-bench-timer", compressMsgBodyOverHowmuch: Number.MAX_SAFE_INTEGER });
+  await producer.start();
+  await producer.send({ topic, body: new Uint8Array(1) }); // route and connection first
+  const arrival = new Latencies();
+  const stored = new Latencies();
+  let got = 0;
+  const consumer = new PushConsumer({ namesrvAddr: namesrv, group: `bolide-bench-timer-${Date.now()}`, consumeFromWhere: "last", consumeMessageBatchMaxSize: 32 });
+  consumer.subscribe(topic).registerMessageListener((msgs) => {
+    const now = Date.now();
+    for (const m of msgs) {
+      if (m.body.byteLength < 16) continue;
+      const due = new DataView(m.body.buffer, m.body.byteOffset, 8).getFloat64(0);
+      arrival.add((now - due) * 1000);
+      stored.add((m.storeTimestamp - due) * 1000);
+      got++;
+    }
+  });
+  await consumer.start();
+  const idle = await brokerRuntime(namesrv, topic);
+  let sent = 0;
+  let failed = 0;
+  let inflight = 0;
+  const start = Date.now();
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = Date.now();
+      if (now - start >= duration * 1000) {
+        clearInterval(tick);
+        resolve();
+        return;
+      }
+      const due = Math.floor(((now - start) / 1000) * rate);
+      while (sent < due && inflight < 10_000) {
+        const body = new Uint8Array(size);
+        const at = Date.now() + delayMs;
+        new DataView(body.buffer).setFloat64(0, at);
+        sent++;
+        inflight++;
+        producer.send({ topic, body, deliverAt: at }, { onSuccess: () => void inflight--, onException: () => void (inflight--, failed++) });
+      }
+    }, 1);
+  });
+  const scheduledPerSec = Math.round(sent / ((Date.now() - start) / 1000));
+  const waitUntil = Date.now() + delayMs + 10_000;
+  while (got < sent - failed && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 50));
+  const out: Record<string, unknown> = {
+    bench: "timer",
+    rate,
+    delayMs,
+    scheduled: sent,
+    scheduledPerSec,
+    failed,
+    delivered: got,
+    lateP50Ms: Math.round(arrival.percentile(0.5) / 100) / 10,
+    lateP99Ms: Math.round(arrival.percentile(0.99) / 100) / 10,
+    lateMaxMs: Math.round(arrival.percentile(1) / 100) / 10,
+    storedLateP99Ms: Math.round(stored.percentile(0.99) / 100) / 10,
+  };
+  await consumer.shutdown();
+  if (pendingN > 0) {
+    const before = await brokerRuntime(namesrv, topic);
+    const t0 = Date.now();
+    let done = 0;
+    let errors = 0;
+    const body = new Uint8Array(size);
+    await new Promise<void>((resolve) => {
+      let issued = 0;
+      const pump = () => {
+        while (issued < pendingN && issued - done < 2_048) {
+          issued++;
+          producer.send({ topic, body, deliverAt: t0 + 3_600_000 + (issued % 600_000) }, {
+            onSuccess: () => void (++done === pendingN && resolve()),
+            onException: () => void (errors++, ++done === pendingN && resolve()),
+          });
+        }
+        if (issued < pendingN) setTimeout(pump, 1);
+      };
+      pump();
+    });
+    const pendingPerSec = Math.round(pendingN / ((Date.now() - t0) / 1000));
+    let after = await brokerRuntime(namesrv, topic);
+    const until = Date.now() + 30_000;
+    while (Number(after.timersPending) < pendingN - errors && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await brokerRuntime(namesrv, topic);
+    }
+    const mb = (t: Record<string, string>) => Math.round(Number(t.rssBytes) / 1e6);
+    Object.assign(out, {
+      pendingScheduled: pendingN - errors,
+      pendingScheduledPerSec: pendingPerSec,
+      timersPending: Number(after.timersPending),
+      brokerRssIdleMb: mb(idle),
+      brokerRssBeforeMb: mb(before),
+      brokerRssWithPendingMb: mb(after),
+      rssAboveIdleMb: mb(after) - mb(idle),
+    });
+  }
+  printLine(JSON.stringify(out));
+  await producer.shutdown();
 }

@@ -39,6 +39,7 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
 Benchmarks
   bench produce --topic T [--size 1024] [--mode sync|async] [--inflight N] [--duration S]
   bench consume --topic T --group G [--duration S] [--push [--rate N [--warmup S]]]
+  bench timer --topic T [--rate N] [--duration S] [--delay-ms N] [--pending N]   timer accuracy, RSS
 
   --log-level L   debug | info | warn | error (default info)
   -h, --help      this help;   -v, --version   the version`;
@@ -78,6 +79,8 @@ const options = {
   rate: { type: "string" },
   warmup: { type: "string" },
   key: { type: "string" },
+  "delay-ms": { type: "string" },
+  pending: { type: "string" },
   id: { type: "string" },
   begin: { type: "string" },
   end: { type: "string" },

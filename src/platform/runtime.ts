@@ -21,6 +21,8 @@ export function runtimeVersion(): string {
 }
 
 export const pid = (): number => process.pid;
+/** Resident set size of this process, bytes. */
+export const rssBytes = (): number => process.memoryUsage.rss();
 export const argv = (): string[] => process.argv.slice(2);
 export const env = (name: string): string | undefined => process.env[name];
 export const exit = (code: number): never => process.exit(code);
