@@ -575,10 +575,10 @@ export class PushConsumer {
     return Number(resp.extFields?.offset);
   }
 
-  #brokerCall(mq: MessageQueue, code: number, ext: Record<string, string | number | boolean>): Promise<RemotingCommand> {
+  #brokerCall(mq: MessageQueue, code: number, ext: Record<string, string | number | boolean>, timeoutMs = this.#opts.timeoutMs): Promise<RemotingCommand> {
     const addr = this.#brokerAddrs.get(mq.brokerName);
     if (!addr) return Promise.reject(new InvalidParameterError(`No address known for broker ${mq.brokerName}`));
-    return this.#remoting.invoke(addr, createRequest(code, { topic: mq.topic, queueId: mq.queueId, ...ext }), this.#opts.timeoutMs);
+    return this.#remoting.invoke(addr, createRequest(code, { topic: mq.topic, queueId: mq.queueId, ...ext }), timeoutMs);
   }
 
   // ---- orderly locks ---------------------------------------------------------------------------
@@ -672,7 +672,10 @@ export class PushConsumer {
           suspendTimeoutMillis: o.brokerSuspendMaxTimeMs,
           subscription: sub.expression,
           expressionType: sub.type,
-        });
+          // The broker may hold this pull for the whole suspend time: waiting only timeoutMs would
+          // abandon held pulls on idle queues, and a message arriving then would wait out the
+          // exception back-off (RocketMQ: consumerTimeoutMillisWhenSuspend).
+        }, o.brokerSuspendMaxTimeMs + o.timeoutMs);
       } catch (err) {
         if (pq.dropped || !this.#running) return;
         this.#log.warn(`pull of ${queueKeyOf(pq.mq)} failed: ${(err as Error).message}`);

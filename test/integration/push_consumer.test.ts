@@ -61,6 +61,29 @@ describe("push consumer", () => {
     await producer.shutdown();
   });
 
+  test("a message sent to an idle queue arrives at once: a held pull outlives the request timeout", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
+    await createTopic(broker.addr, "Idle", 1);
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    let arrived = 0;
+    // The broker holds the pull up to 2 s, far past the 300 ms request timeout; the exception
+    // back-off keeps its 3 s default, so a pull given up on would delay the message by seconds.
+    const c = new PushConsumer({ namesrvAddr: ns.addr, group: "idle", consumeFromWhere: "last", timeoutMs: 300, brokerSuspendMaxTimeMs: 2000 });
+    c.subscribe("Idle", "*").registerMessageListener(() => void (arrived = Date.now()));
+    await c.start();
+    await waitFor(() => c.stats().pulls >= 1, { what: "the first pull" });
+    const idleUntil = Date.now() + 1000; // idle for three request timeouts: the scenario itself
+    await waitFor(() => Date.now() >= idleUntil, { what: "an idle second" });
+    const sent = Date.now();
+    await producer.send({ topic: "Idle", body: "after a quiet spell" });
+    await waitFor(() => arrived > 0, { what: "the message", timeoutMs: 10_000 });
+    assert.ok(arrived - sent < 1000, `arrived ${arrived - sent} ms after the send`);
+    await c.shutdown();
+    await producer.shutdown();
+  });
+
   test("members join and leave while messages flow: none is lost, duplicates are counted", async () => {
     using dir = tempDir();
     await using ns = await startNameServer();
