@@ -1,6 +1,6 @@
 import type { Logger } from "../common/log.ts";
 import { MessageProperty } from "../common/message.ts";
-import { decodeRecord, type StoredMessage } from "../common/message_record.ts";
+import { decodeRecord, Offsets as RecordOffsets, recordProperty, type StoredMessage } from "../common/message_record.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
 import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
 import { offsetName, parseOffsetName } from "../store/file_names.ts";
@@ -299,8 +299,16 @@ export class TimerMessageService {
         this.#dirty = true;
       };
       for (let i = 0; i < r.messages.length; i++) {
-        const m = decodeRecord(r.messages[i]);
-        const timerOut = Number(m.properties[TIMER_OUT_MS]);
+        // Four fields and one property, read in place: this runs for every timer message.
+        const raw = r.messages[i];
+        const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+        const m = {
+          size: rv.getInt32(RecordOffsets.TOTAL_SIZE),
+          queueOffset: readInt64(rv, RecordOffsets.QUEUE_OFFSET),
+          physicalOffset: readInt64(rv, RecordOffsets.PHYSICAL_OFFSET),
+          storeTimestamp: readInt64(rv, RecordOffsets.STORE_TIMESTAMP),
+        };
+        const timerOut = Number(recordProperty(raw, TIMER_OUT_MS) ?? NaN);
         // A far timer fires first at the roll point, to be stored again (see rollIntervalMs).
         const deliverMs = unitDeliverMs(timerOut, m.storeTimestamp, this.config.rollIntervalMs);
         if (!Number.isFinite(timerOut)) {

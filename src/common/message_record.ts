@@ -404,6 +404,29 @@ function topicAt(buf: Uint8Array, from: number, len: number): string {
   return name;
 }
 
+/**
+ * One property of the record at `at`, read from its bytes without decoding the others (the
+ * timer service reads TIMER_OUT_MS of every timer message this way). Undefined when absent.
+ */
+export function recordProperty(buf: Uint8Array, name: string, at = 0): string | undefined {
+  const dv = new DataView(buf.buffer, buf.byteOffset + at);
+  let p = Offsets.BODY + dv.getInt32(Offsets.BODY_LENGTH);
+  if (dv.getInt32(Offsets.MAGIC) === MAGIC_V2) p += 2 + dv.getUint16(p);
+  else p += 1 + dv.getUint8(p);
+  const end = at + p + 2 + dv.getUint16(p);
+  const key = utf8(name);
+  for (let q = at + p + 2; q < end;) {
+    let sep = q;
+    while (sep < end && buf[sep] !== 1) sep++;
+    if (sep >= end) return undefined;
+    let stop = sep + 1;
+    while (stop < end && buf[stop] !== 2) stop++;
+    if (sameBytes(buf, q, sep - q, key)) return textAt(buf, sep + 1, stop);
+    q = stop + 1;
+  }
+  return undefined;
+}
+
 /** Reads the dispatch fields of a checked record at `at`. */
 export function dispatchInfo(buf: Uint8Array, at: number, dv: DataView): DispatchInfo {
   const magic = dv.getInt32(at + Offsets.MAGIC);

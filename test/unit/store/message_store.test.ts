@@ -4,7 +4,7 @@ import { tempDir } from "../../harness/temp_dir.ts";
 import { rejectionOf } from "../../harness/wait.ts";
 import { MessageStore, type PutMessageRequest } from "../../../src/store/message_store.ts";
 import type { StoreConfig } from "../../../src/store/store_config.ts";
-import { decodeRecord } from "../../../src/common/message_record.ts";
+import { decodeRecord, recordProperty } from "../../../src/common/message_record.ts";
 import { ResponseCode } from "../../../src/common/response_code.ts";
 import { javaStringHash } from "../../../src/util/java_hash.ts";
 import { nodeFileSystem, type StoreFile } from "../../../src/platform/file_system.ts";
@@ -111,6 +111,11 @@ describe("MessageStore", () => {
     assert.deepEqual(store.getMessage("T", 0, 0, 10).units.map((u) => u.tagsCode), [javaStringHash("TagA"), javaStringHash("TagB")]);
     for (const key of ["k1", "k2", "U9"]) assert.equal(store.queryMessage("T", key, 5).length, 1, key);
     assert.deepEqual(store.queryMessage("T", "k1", 5)[0].properties, { a: "b", TAGS: "TagA", KEYS: "k1 k2", UNIQ_KEY: "U9" });
+    // One property read in place agrees with the full decode, for every name and a missing one.
+    const raw = store.getMessage("T", 0, 0, 1).messages[0];
+    for (const [k, v] of Object.entries(decodeRecord(raw).properties)) assert.equal(recordProperty(raw, k), v, k);
+    assert.equal(recordProperty(raw, "TAG"), undefined, "a prefix of a name is not the name");
+    assert.equal(recordProperty(raw, "missing"), undefined);
     await store.close();
   });
 
