@@ -4,6 +4,7 @@ import { MessageProperty, type Properties } from "../common/message.ts";
 import { decodeRecord, type StoredMessage } from "../common/message_record.ts";
 import type { FileSystem } from "../platform/file_system.ts";
 import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
+import { toRealTopic } from "./real_topic.ts";
 
 /** The internal topic delayed messages wait in; queue `level - 1` holds delay level `level`. */
 export const SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX";
@@ -229,24 +230,7 @@ export class ScheduleMessageService {
   }
 }
 
-/** The message as it is delivered: its real topic and queue back, the delay properties gone. */
+/** The message as it is delivered: its real topic and queue back, the delay level gone. */
 function restore(m: StoredMessage): PutMessageRequest | undefined {
-  const props = { ...m.properties };
-  const topic = props[MessageProperty.REAL_TOPIC];
-  const queueId = Number(props[MessageProperty.REAL_QUEUE_ID] ?? "0");
-  if (!topic) return undefined;
-  delete props[MessageProperty.REAL_TOPIC];
-  delete props[MessageProperty.REAL_QUEUE_ID];
-  delete props[MessageProperty.DELAY_TIME_LEVEL];
-  return {
-    topic,
-    queueId: Number.isInteger(queueId) && queueId >= 0 ? queueId : 0,
-    body: m.body.slice(),
-    properties: props,
-    flag: m.flag,
-    sysFlag: m.sysFlag,
-    bornTimestamp: m.bornTimestamp,
-    bornHost: m.bornHost,
-    reconsumeTimes: m.reconsumeTimes,
-  };
+  return toRealTopic(m, [MessageProperty.DELAY_TIME_LEVEL]);
 }

@@ -1,11 +1,12 @@
 import type { Logger } from "../common/log.ts";
 import { MessageProperty } from "../common/message.ts";
-import { decodeRecord, Offsets as RecordOffsets, recordProperty, type StoredMessage } from "../common/message_record.ts";
+import { Offsets as RecordOffsets, recordProperty, type StoredMessage } from "../common/message_record.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
 import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
 import { offsetName, parseOffsetName } from "../store/file_names.ts";
 import { readInt64, writeInt64 } from "../util/bytes.ts";
 import { MinHeap } from "../util/min_heap.ts";
+import { copyOfStored, toRealTopic } from "./real_topic.ts";
 
 /** The internal topic timer messages wait in (RocketMQ 5's name), one queue. */
 export const TIMER_TOPIC = "rmq_sys_wheel_timer";
@@ -518,39 +519,10 @@ export function unitDeliverMs(timerOut: number, storeTimestamp: number, rollInte
 
 /** A rolled timer: the same message stored again in TIMER_TOPIC, due at the same time. */
 function reStore(m: StoredMessage): PutMessageRequest {
-  return {
-    topic: TIMER_TOPIC,
-    queueId: 0,
-    body: m.body.slice(),
-    properties: { ...m.properties },
-    flag: m.flag,
-    sysFlag: m.sysFlag,
-    bornTimestamp: m.bornTimestamp,
-    bornHost: m.bornHost,
-    reconsumeTimes: m.reconsumeTimes,
-  };
+  return { ...copyOfStored(m), topic: TIMER_TOPIC, queueId: 0 };
 }
 
 /** The message as it is delivered: its real topic and queue back, the timer properties gone. */
 function restore(m: StoredMessage): PutMessageRequest | undefined {
-  const props = { ...m.properties };
-  const topic = props[MessageProperty.REAL_TOPIC];
-  const queueId = Number(props[MessageProperty.REAL_QUEUE_ID] ?? "0");
-  if (!topic) return undefined;
-  delete props[MessageProperty.REAL_TOPIC];
-  delete props[MessageProperty.REAL_QUEUE_ID];
-  delete props[TIMER_OUT_MS];
-  delete props[TIMER_DELAY_MS];
-  delete props[MessageProperty.TIMER_DELIVER_MS];
-  return {
-    topic,
-    queueId: Number.isInteger(queueId) && queueId >= 0 ? queueId : 0,
-    body: m.body.slice(),
-    properties: props,
-    flag: m.flag,
-    sysFlag: m.sysFlag,
-    bornTimestamp: m.bornTimestamp,
-    bornHost: m.bornHost,
-    reconsumeTimes: m.reconsumeTimes,
-  };
+  return toRealTopic(m, [TIMER_OUT_MS, TIMER_DELAY_MS, MessageProperty.TIMER_DELIVER_MS]);
 }

@@ -4,6 +4,7 @@ import { decodeRecord, type StoredMessage } from "../common/message_record.ts";
 import type { FileSystem } from "../platform/file_system.ts";
 import type { MessageStore, PutMessageRequest, PutResult } from "../store/message_store.ts";
 import { fromUtf8, utf8 } from "../util/bytes.ts";
+import { copyOfStored, toRealTopic } from "./real_topic.ts";
 
 /** Half messages wait here, invisible to consumers (one queue). */
 export const HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC";
@@ -195,14 +196,14 @@ export class TransactionalMessageService {
     if (checks >= this.config.transactionCheckMax) {
       const bound = this.store.maxOffset(HALF_TOPIC, 0);
       this.#decided.set(uniq, bound);
-      await this.put({ ...copyOf(m), topic: PARK_TOPIC, queueId: 0 });
+      await this.put({ ...copyOfStored(m), topic: PARK_TOPIC, queueId: 0 });
       await this.#recordOp(uniq, bound);
       this.log.warn(`half message ${uniq} of ${m.properties[MessageProperty.REAL_TOPIC]} still undecided after ${checks} check-backs: parked in ${PARK_TOPIC}`);
       return;
     }
     // The copy goes to the end of the half queue, so the check point can pass the original.
     const put = await this.put({
-      ...copyOf(m),
+      ...copyOfStored(m),
       topic: HALF_TOPIC,
       queueId: 0,
       properties: { ...m.properties, [MessageProperty.TRANSACTION_CHECK_TIMES]: String(checks + 1) },
@@ -238,33 +239,9 @@ function uniqOf(m: StoredMessage): string {
   return m.properties[MessageProperty.UNIQ_KEY] ?? `@${m.physicalOffset}`;
 }
 
-function copyOf(m: StoredMessage): PutMessageRequest {
-  return {
-    topic: m.topic,
-    queueId: m.queueId,
-    body: m.body.slice(),
-    properties: { ...m.properties },
-    flag: m.flag,
-    sysFlag: m.sysFlag,
-    bornTimestamp: m.bornTimestamp,
-    bornHost: m.bornHost,
-    reconsumeTimes: m.reconsumeTimes,
-  };
-}
-
 /** The committed message: real topic and queue back, marked committed. */
 export function committedOf(half: StoredMessage): PutMessageRequest {
-  const props = { ...half.properties };
-  const topic = props[MessageProperty.REAL_TOPIC] ?? "";
-  const queueId = Number(props[MessageProperty.REAL_QUEUE_ID] ?? "0");
-  delete props[MessageProperty.REAL_TOPIC];
-  delete props[MessageProperty.REAL_QUEUE_ID];
-  delete props[MessageProperty.TRANSACTION_CHECK_TIMES];
-  return {
-    ...copyOf(half),
-    topic,
-    queueId: Number.isInteger(queueId) && queueId >= 0 ? queueId : 0,
-    properties: props,
-    sysFlag: (half.sysFlag & ~0xc) | SysFlag.TRANSACTION_COMMIT_TYPE,
-  };
+  // A half message always names its real topic (the broker set it); an empty topic is refused by the put.
+  const put = toRealTopic(half, [MessageProperty.TRANSACTION_CHECK_TIMES]) ?? { ...copyOfStored(half), topic: "" };
+  return { ...put, sysFlag: (half.sysFlag & ~0xc) | SysFlag.TRANSACTION_COMMIT_TYPE };
 }

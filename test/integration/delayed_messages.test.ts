@@ -128,6 +128,37 @@ describe("delayed and timer messages", () => {
     await producer.shutdown();
   });
 
+  test("a timer further out than the roll interval is stored again, still arrives once on time, and can be cancelled after the roll", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using broker = await startBroker(ns.addr, join(dir.path, "r"), { timerRollIntervalMs: 1000 });
+    await createTopic(broker.addr, "Far", 1);
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    const r = recorder(ns.addr, "Far");
+    await r.c.start();
+    const due = Date.now() + 2_600;
+    await producer.send({ topic: "Far", body: "far", deliverAt: due });
+    const doomed = await producer.send({ topic: "Far", body: "far-cancelled", deliverAt: due });
+    const admin = new RemotingClient();
+    const timerQueueMax = async () => {
+      const resp = await admin.invoke(broker.addr, createRequest(RequestCode.GET_MAX_OFFSET, { topic: "rmq_sys_wheel_timer", queueId: 0 }));
+      return Number(resp.extFields?.offset);
+    };
+    // Both were stored in the timer queue once, then once more when the roll point came.
+    await waitFor(async () => (await timerQueueMax()) >= 4, { what: "both timers rolled" });
+    assert.ok(Date.now() < due, "the roll happened before the due time");
+    assert.equal(await producer.cancelDelayed("Far", doomed.msgId), true, "the rolled copy is the one cancelled");
+    await producer.send({ topic: "Far", body: "sentinel", deliverAt: due + 400 });
+    await waitFor(() => r.bodies().includes("sentinel"), { what: "the sentinel" });
+    assert.deepEqual(r.bodies().filter((b) => b.startsWith("far")), ["far"]);
+    const g = r.got.find((x) => text(x.m) === "far")!;
+    assert.ok(g.m.storeTimestamp >= due, `early by ${due - g.m.storeTimestamp} ms`);
+    assert.ok(g.at - due < 300, `${g.at - due} ms late`);
+    admin.close();
+    await r.c.shutdown();
+    await producer.shutdown();
+  });
+
   test("bad delays get clear errors and the broker keeps serving", async () => {
     using dir = tempDir();
     await using ns = await startNameServer();
