@@ -13,6 +13,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { freePort, waitPort } from "./_ports.ts";
+import { rssMb, Runs } from "./_runs.ts";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,14 +34,8 @@ function run(cmd: string, args: string[], cwd = root): Record<string, number | s
   return JSON.parse(line);
 }
 
-const rssMb = (pid: number) => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-};
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const rows: Record<string, number[]> = {};
-const add = (k: string, v: number) => (rows[k] ??= []).push(v);
+const runs = new Runs();
+const add = (k: string, v: number) => runs.add(k, v);
 
 // --- NATS JetStream --------------------------------------------------------------------------
 let nats: ChildProcess | undefined;
@@ -134,13 +129,12 @@ for (let r = 0; r < RUNS; r++) {
   }
 }
 
-const summary: Record<string, number> = {};
-for (const [k, v] of Object.entries(rows)) summary[k] = median(v);
+const summary = runs.medians();
 if (haveNats) {
   summary["ratio sync-1 bolide/nats"] = Math.round(summary["bolide sync-1 msg/s"] / summary["nats sync msg/s"] * 100) / 100;
   summary["ratio async-256 bolide/nats"] = Math.round(summary["bolide async-256 msg/s"] / summary["nats async-256 msg/s"] * 100) / 100;
   summary["ratio consume bolide/nats"] = Math.round(summary["bolide consume msg/s"] / summary["nats consume msg/s"] * 100) / 100;
   summary["ratio push-consume bolide/nats"] = Math.round(summary["bolide push-consume msg/s"] / summary["nats consume msg/s"] * 100) / 100;
 }
-console.log(JSON.stringify({ bench: "broker-vs-peers", runs: RUNS, secs: SECS, medians: summary, all: rows }));
+console.log(JSON.stringify({ bench: "broker-vs-peers", runs: RUNS, secs: SECS, medians: summary, all: runs.all }));
 rmSync(work, { recursive: true, force: true });

@@ -11,6 +11,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { freePort, waitPort } from "./_ports.ts";
+import { median } from "./_runs.ts";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -51,7 +52,6 @@ async function runToEnd(cmd: string[], args: string[]): Promise<Record<string, n
   return JSON.parse(line);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const results = new Map<string, Record<string, number>[]>();
 const anchors = new Map<string, number[]>();

@@ -13,6 +13,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { rssMb, Runs } from "./_runs.ts";
 
 const root = join(dirname(new URL(import.meta.url).pathname), "..", "..");
 const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, secs: { type: "string", default: "10" } } });
@@ -21,13 +22,8 @@ const SECS = Number(values.secs);
 const bun = join(root, "node_modules/.bin/bun");
 const work = mkdtempSync(join(tmpdir(), "bolide-timer-bench-"));
 
-const rssMb = (pid: number) => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const rows: Record<string, number[]> = {};
-const add = (k: string, v: number) => (rows[k] ??= []).push(v);
+const runs = new Runs();
+const add = (k: string, v: number) => runs.add(k, v);
 
 let broker: ChildProcess | undefined;
 process.on("exit", () => broker?.kill("SIGKILL"));
@@ -73,7 +69,5 @@ for (let r = 0; r < RUNS; r++) {
   rmSync(data, { recursive: true, force: true });
 }
 
-const medians: Record<string, number> = {};
-for (const [k, v] of Object.entries(rows)) medians[k] = median(v);
-console.log(JSON.stringify({ bench: "timer", runs: RUNS, secs: SECS, medians, all: rows }));
+console.log(JSON.stringify({ bench: "timer", runs: RUNS, secs: SECS, medians: runs.medians(), all: runs.all }));
 rmSync(work, { recursive: true, force: true });
