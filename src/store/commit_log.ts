@@ -1,6 +1,7 @@
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
 import { invariant } from "../util/assert.ts";
 import {
+  BLANK_MAGIC,
   BLANK_MIN_BYTES,
   checkRecord,
   type Crc32,
@@ -175,6 +176,52 @@ export class CommitLog {
     for (const s of dirty) await this.#file(s).sync();
     this.#flushed = Math.max(this.#flushed, target);
     return this.#flushed;
+  }
+
+  /**
+   * Replication (master side): whole records from `from`, at most `maxBytes` of them (one record
+   * even if it is larger), never past the written end or across a segment. A segment's blank
+   * filler is sent as its 8-byte marker, and `next` is then the next segment's start. Undefined
+   * when nothing is written at `from` yet; RangeError when `from` is no longer stored.
+   */
+  readChunk(from: number, maxBytes: number): { bytes: Uint8Array; next: number } | undefined {
+    if (from >= this.#written) return undefined;
+    const seg = this.#segmentOf(from);
+    if (!seg) throw new RangeError(`CommitLog offset ${from} is not stored (min ${this.minOffset})`);
+    const segEnd = seg.start + this.segmentBytes;
+    const limit = Math.min(this.#written, segEnd);
+    if (from >= limit) return undefined;
+    const buf = this.read(from, Math.min(maxBytes, limit - from));
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let p = 0;
+    while (p + BLANK_MIN_BYTES <= buf.byteLength) {
+      if (dv.getInt32(p + 4) === BLANK_MAGIC) return { bytes: buf.subarray(0, p + BLANK_MIN_BYTES), next: segEnd };
+      const size = dv.getInt32(p);
+      invariant(size > 0, "record size in written data");
+      if (p + size > buf.byteLength) break;
+      p += size;
+    }
+    if (p > 0) return { bytes: buf.subarray(0, p), next: from + p };
+    const size = this.recordSize(from); // one record larger than maxBytes: send it whole
+    return { bytes: this.read(from, size), next: from + size };
+  }
+
+  /**
+   * Replication (slave side): writes bytes copied from the master's log at `offset`, which must
+   * be this log's end (or, on an empty log, a segment start). `sealed`: the bytes end with the
+   * segment's blank marker, so the next bytes start the next segment.
+   */
+  appendRaw(offset: number, bytes: Uint8Array, sealed: boolean): void {
+    this.writeOut();
+    let seg = this.#segments.at(-1);
+    if (!seg || offset === seg.start + this.segmentBytes) {
+      invariant(offset % this.segmentBytes === 0, "a new segment starts at a multiple of the segment size");
+      seg = this.#newSegment(offset);
+    }
+    invariant(offset === this.#writePos, "replicated bytes start at the end of the log");
+    invariant(offset + bytes.byteLength <= seg.start + this.segmentBytes, "replicated bytes stay within a segment");
+    this.#file(seg).write(bytes, offset - seg.start);
+    this.#writePos = this.#written = this.#bufStart = sealed ? seg.start + this.segmentBytes : offset + bytes.byteLength;
   }
 
   /** Reads `length` bytes at `offset` (which must be below writtenOffset), within one segment. */

@@ -9,7 +9,9 @@ import {
   transactionType,
 } from "../common/message.ts";
 import {
+  BLANK_MIN_BYTES,
   checkRecord,
+  Offsets as RecordOffsets,
   decodeRecord,
   dispatchInfo,
   dispatchKeyHashes,
@@ -22,7 +24,7 @@ import { crc32, crc32Range } from "../platform/crc32.ts";
 import { type FileLock, LockHeldError } from "../platform/file_system.ts";
 import { deferred, type Deferred } from "../util/deferred.ts";
 import { indexKeyHash, javaStringHash, topicSeed } from "../util/java_hash.ts";
-import { utf8 } from "../util/bytes.ts";
+import { readInt64, utf8 } from "../util/bytes.ts";
 import { Checkpoint } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
 import { ConsumeQueue, CQ_UNIT_BYTES, type CqUnit, decodeUnit } from "./consume_queue.ts";
@@ -215,15 +217,19 @@ export class MessageStore {
     }
   }
 
-  #redispatch(buf: Uint8Array, at: number, offset: number, size: number, index: boolean): void {
-    if (this.#scanView?.buffer !== buf.buffer) this.#scanView = new DataView(buf.buffer, buf.byteOffset);
+  /** Dispatches a record already in the CommitLog (recovery, replication); returns the queue it went to. */
+  #redispatch(buf: Uint8Array, at: number, offset: number, size: number, index: boolean): ConsumeQueue | undefined {
+    if (this.#scanView?.buffer !== buf.buffer || this.#scanView.byteOffset !== buf.byteOffset) this.#scanView = new DataView(buf.buffer, buf.byteOffset);
     const m = dispatchInfo(buf, at, this.#scanView);
     const tx = transactionType(m.sysFlag);
+    let q: ConsumeQueue | undefined;
     if (tx !== SysFlag.TRANSACTION_PREPARED_TYPE && tx !== SysFlag.TRANSACTION_ROLLBACK_TYPE) {
-      this.#queue(m.topic, m.queueId).put(m.queueOffset, offset, size, tagsCode(m.tags));
+      q = this.#queue(m.topic, m.queueId);
+      q.put(m.queueOffset, offset, size, tagsCode(m.tags));
     }
     if (index && this.#index) for (const h of m.keyHashes) this.#index.addHash(h, offset, m.storeTimestamp);
     if (m.storeTimestamp > this.#lastStoreTimestamp) this.#lastStoreTimestamp = m.storeTimestamp;
+    return q;
   }
 
   #scanView: DataView | undefined;
@@ -386,6 +392,7 @@ export class MessageStore {
     if (this.#stagedDispatchBytes >= Limits.dispatchStageBytes) this.#writeStagedDispatch();
     this.#dispatched = end;
     this.#index?.markDispatched(end);
+    this.#advanced(this.#commitLog.writtenOffset);
     for (const q of touched) {
       for (const l of this.#listeners) {
         try {
@@ -651,6 +658,78 @@ export class MessageStore {
 
   onMessageArrived(listener: ArrivalListener): void {
     this.#listeners.push(listener);
+  }
+
+  /** Called with the CommitLog's new written end after every batch of appends (replication waits on it). */
+  onCommitLogAdvanced(listener: (end: number) => void): void {
+    this.#advanceListeners.push(listener);
+  }
+
+  readonly #advanceListeners: ((end: number) => void)[] = [];
+
+  #advanced(end: number): void {
+    for (const l of this.#advanceListeners) {
+      try {
+        l(end);
+      } catch (err) {
+        this.#log.error(`CommitLog listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  // ---- replication ---------------------------------------------------------------------------
+
+  /** Master side: whole records from CommitLog offset `from` (see CommitLog.readChunk). */
+  readReplica(from: number, maxBytes: number): { bytes: Uint8Array; next: number } | undefined {
+    if (this.#closed) throw new ServiceNotAvailableError("The message store is shut down");
+    return this.#commitLog.readChunk(from, maxBytes);
+  }
+
+  /**
+   * Slave side: appends bytes copied from the master's CommitLog at `offset` (this log's end),
+   * after checking every record's CRCs, and dispatches them as a local append would be: queue
+   * units, index entries, arrival listeners. Resolves with the new end once written (ASYNC_FLUSH)
+   * or durable (SYNC_FLUSH). Garbled bytes are refused whole: nothing is written.
+   */
+  async appendReplicated(offset: number, bytes: Uint8Array): Promise<number> {
+    if (this.#closed) throw new ServiceNotAvailableError("The message store is shut down");
+    if (this.#pending.length > 0 || this.#inFlight > 0) throw new InvalidParameterError("A store taking local appends cannot take replicated bytes");
+    if (offset !== this.#commitLog.writePosition && !(this.#commitLog.segmentCount === 0 && offset % this.#commitLog.segmentBytes === 0)) {
+      throw new InvalidParameterError(`Replicated bytes start at ${offset}, but this CommitLog ends at ${this.#commitLog.writePosition}`);
+    }
+    const records: { at: number; size: number }[] = [];
+    let sealed = false;
+    for (let p = 0; p < bytes.byteLength;) {
+      const c = checkRecord(bytes, p, bytes.byteLength, crc32Range);
+      if (c.kind === "blank" && p + BLANK_MIN_BYTES === bytes.byteLength) {
+        sealed = true;
+        break;
+      }
+      if (c.kind !== "record") throw new MessageIllegalError(`Replicated bytes at ${offset + p} are not a valid record: ${c.kind === "invalid" ? c.reason : "misplaced blank marker"}`);
+      // A record carries its own CommitLog offset: bytes for another place are not these.
+      const claimed = readInt64(new DataView(bytes.buffer, bytes.byteOffset + p, c.size), RecordOffsets.PHYSICAL_OFFSET);
+      if (claimed !== offset + p) throw new MessageIllegalError(`Replicated record at ${offset + p} says it belongs at ${claimed}`);
+      records.push({ at: p, size: c.size });
+      p += c.size;
+    }
+    this.#commitLog.appendRaw(offset, bytes, sealed);
+    const touched = new Set<ConsumeQueue>();
+    for (const r of records) {
+      const q = this.#redispatch(bytes, r.at, offset + r.at, r.size, true);
+      if (q) touched.add(q);
+    }
+    const end = this.#commitLog.writePosition;
+    for (const q of touched) this.#stagedQueues.add(q);
+    this.#stagedDispatchBytes += records.length * 40;
+    if (this.#stagedDispatchBytes >= Limits.dispatchStageBytes) this.#writeStagedDispatch();
+    this.#dispatched = end;
+    this.#index?.markDispatched(end);
+    for (const q of touched) for (const l of this.#listeners) l(q.topic, q.queueId, q.maxOffset);
+    this.#advanced(end);
+    if (this.config.flushDiskType === "SYNC_FLUSH" && (await this.#awaitSync(end)) !== "PUT_OK") {
+      throw new ServiceNotAvailableError(`Replicated bytes up to ${end} were written but not synced within ${this.config.syncFlushTimeoutMs} ms`);
+    }
+    return end;
   }
 
   // ---- retention and disk space --------------------------------------------------------------

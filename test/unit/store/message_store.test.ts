@@ -6,6 +6,7 @@ import { MessageStore, type PutMessageRequest } from "../../../src/store/message
 import type { StoreConfig } from "../../../src/store/store_config.ts";
 import { decodeRecord, recordProperty } from "../../../src/common/message_record.ts";
 import { ResponseCode } from "../../../src/common/response_code.ts";
+import { InvalidParameterError, MessageIllegalError } from "../../../src/common/errors.ts";
 import { javaStringHash } from "../../../src/util/java_hash.ts";
 import { nodeFileSystem, type StoreFile } from "../../../src/platform/file_system.ts";
 import { utf8 } from "../../../src/util/bytes.ts";
@@ -269,3 +270,73 @@ function hashLikeJava(s: string): number {
   for (const unit of Array.from({ length: s.length }, (_, i) => s.charCodeAt(i))) h = (h * 31 + unit) % 2 ** 32;
   return h >= 2 ** 31 ? h - 2 ** 32 : h;
 }
+
+describe("MessageStore replication", () => {
+  /** Copies the master's log to the slave in chunks of at most `chunk` bytes; returns the copies made. */
+  async function catchUp(master: MessageStore, slave: MessageStore, chunk: number): Promise<number> {
+    let copies = 0;
+    for (;;) {
+      const c = master.readReplica(slave.commitLogMaxOffset, chunk);
+      if (!c) return copies;
+      assert.equal(await slave.appendReplicated(slave.commitLogMaxOffset, c.bytes), c.next);
+      copies++;
+    }
+  }
+
+  test("a slave fed the master's bytes holds the same log, queues and index, across segments and a restart", async () => {
+    using dir = tempDir();
+    const master = MessageStore.open(small(`${dir.path}/m`));
+    let slave = MessageStore.open(small(`${dir.path}/s`));
+    const arrived: string[] = [];
+    slave.onMessageArrived((topic, queueId) => arrived.push(`${topic}/${queueId}`));
+    const N = 600;
+    await Promise.all(Array.from({ length: N / 2 }, (_, i) => master.putMessage(msg(i))));
+    assert.ok((await catchUp(master, slave, 8 * 1024)) > 10);
+    await Promise.all(Array.from({ length: N / 2 }, (_, i) => master.putMessage(msg(N / 2 + i))));
+    await catchUp(master, slave, 32 * 1024);
+    assert.ok(master.commitLogMaxOffset > 3 * 128 * 1024, "several segments, so blank markers were copied");
+    assert.equal(slave.commitLogMaxOffset, master.commitLogMaxOffset);
+    assert.ok(arrived.length > 0, "arrival listeners hear replicated messages (long polling on a slave)");
+    const same = (s: MessageStore) => {
+      for (const [topic, q] of [["T", 0], ["T", 1], ["T", 2], ["Other", 0], ["Other", 1], ["Other", 2]] as const) {
+        assert.deepEqual(readAll(s, topic, q), expected(N, topic, q), `${topic}/${q}`);
+      }
+      assert.deepEqual(s.queryMessage("T", "key123", 5).map((x) => x.properties.UNIQ_KEY), ["U123"]);
+      // Byte for byte: every record at the same offset with the same bytes.
+      for (let off = 0; off < master.commitLogMaxOffset;) {
+        const c = master.readReplica(off, 64 * 1024)!;
+        assert.deepEqual(s.readReplica(off, 64 * 1024), c, `chunk at ${off}`);
+        off = c.next;
+      }
+    };
+    same(slave);
+    await slave.close();
+    slave = MessageStore.open(small(`${dir.path}/s`));
+    same(slave);
+    await master.putMessage(msg(N));
+    await catchUp(master, slave, 32 * 1024);
+    assert.equal(slave.commitLogMaxOffset, master.commitLogMaxOffset, "replication resumes after the restart");
+    await slave.close();
+    await master.close();
+  });
+
+  test("bytes that are garbled, misplaced or torn are refused whole and the slave keeps its log", async () => {
+    using dir = tempDir();
+    const master = MessageStore.open(small(`${dir.path}/m`));
+    const slave = MessageStore.open(small(`${dir.path}/s`));
+    for (let i = 0; i < 10; i++) await master.putMessage(msg(i));
+    const first = master.readReplica(0, 600)!;
+    await slave.appendReplicated(0, first.bytes);
+    const rest = master.readReplica(first.next, 64 * 1024)!;
+    const garbled = rest.bytes.slice();
+    garbled[garbled.length - 5] ^= 0xff; // inside the last record's body: its CRC no longer matches
+    await assert.rejects(slave.appendReplicated(first.next, garbled), MessageIllegalError);
+    await assert.rejects(slave.appendReplicated(first.next + 1, rest.bytes), InvalidParameterError);
+    await assert.rejects(slave.appendReplicated(first.next, rest.bytes.subarray(0, rest.bytes.length - 3)), MessageIllegalError);
+    assert.equal(slave.commitLogMaxOffset, first.next, "nothing of a refused chunk was written");
+    assert.equal(await slave.appendReplicated(first.next, rest.bytes), master.commitLogMaxOffset);
+    await assert.rejects(master.appendReplicated(master.commitLogMaxOffset, rest.bytes), MessageIllegalError, "records that belong at other offsets");
+    await slave.close();
+    await master.close();
+  });
+});
