@@ -42,6 +42,20 @@ export interface BrokerConfig {
   transactionCheckInterval: number;
   /** Check-backs before an undecided half message is parked in TRANS_CHECK_MAX_TIME_TOPIC. */
   transactionCheckMax: number;
+  /** Port slaves replicate from; -1 = listenPort + 1 (a free port when listenPort is 0). */
+  haListenPort: number;
+  /** A slave's master HA address; empty = the one the NameServer reports for this brokerName. */
+  haMasterAddress: string;
+  /** Replicas, the master included, holding a message before a SYNC_MASTER send is acknowledged. */
+  inSyncReplicas: number;
+  /** How long a SYNC_MASTER send waits for its slaves before FLUSH_SLAVE_TIMEOUT. */
+  slaveTimeout: number;
+  haMaxGapNotInSync: number;
+  haHousekeepingInterval: number;
+  haSendHeartbeatInterval: number;
+  haTransferBatchSize: number;
+  /** How often a slave copies topics, consumer offsets and delay progress from its master. */
+  haMetadataSyncInterval: number;
 }
 
 type Kind = "string" | "int" | "bool" | "enum";
@@ -83,6 +97,15 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   transactionTimeout: { kind: "int", default: 6_000, min: 10, max: 86_400_000, help: "ms a half message may stay undecided before a check-back" },
   transactionCheckInterval: { kind: "int", default: 30_000, min: 10, max: 3_600_000, help: "ms between check-back rounds" },
   transactionCheckMax: { kind: "int", default: 15, min: 1, max: 1_000, help: "check-backs before a half message is parked" },
+  haListenPort: { kind: "int", default: -1, min: -1, max: 65535, help: "replication port (-1: listenPort + 1, or a free port when listenPort is 0)" },
+  haMasterAddress: { kind: "string", default: "", help: "slave: the master's HA host:port (default: learned from the NameServer)" },
+  inSyncReplicas: { kind: "int", default: 2, min: 1, max: 16, help: "SYNC_MASTER: replicas, the master included, that must hold a message before it is acknowledged" },
+  slaveTimeout: { kind: "int", default: 3_000, min: 10, max: 60_000, help: "SYNC_MASTER: ms to wait for slaves before FLUSH_SLAVE_TIMEOUT" },
+  haMaxGapNotInSync: { kind: "int", default: 256 * 1024 * 1024, min: 1024, max: 2 ** 40, help: "bytes behind after which a slave is not in sync" },
+  haHousekeepingInterval: { kind: "int", default: 20_000, min: 100, max: 600_000, help: "ms of silence after which a slave is dropped" },
+  haSendHeartbeatInterval: { kind: "int", default: 5_000, min: 50, max: 60_000, help: "longest a slave's replication pull waits on an idle master" },
+  haTransferBatchSize: { kind: "int", default: 256 * 1024, min: 4 * 1024, max: 16 * 1024 * 1024 - 4096, help: "largest chunk of records per replication answer" },
+  haMetadataSyncInterval: { kind: "int", default: 10_000, min: 50, max: 600_000, help: "slave: ms between copies of topics, offsets and delay progress from the master" },
 };
 
 function parseValue(name: string, raw: string, s: Setting): string | number | boolean {
@@ -137,6 +160,9 @@ export function brokerConfig(...layers: Record<string, string | undefined>[]): B
   }
   parseDelayLevels(out.messageDelayLevel as string);
   if ((out.timerSegmentBytes as number) % 48 !== 0) throw new InvalidParameterError(`Setting timerSegmentBytes: ${out.timerSegmentBytes} is not a multiple of 48`);
+  if ((out.brokerRole === "SLAVE") !== ((out.brokerId as number) > 0)) {
+    throw new InvalidParameterError(`Settings brokerRole and brokerId disagree: a SLAVE has brokerId > 0 and a master brokerId 0 (got ${out.brokerRole}, ${out.brokerId})`);
+  }
   return out as unknown as BrokerConfig;
 }
 

@@ -6,7 +6,7 @@ import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup, valida
 import { decodeProperties, hasProperty, MessageProperty, type Properties, SysFlag, transactionType } from "../common/message.ts";
 import { decodeRecord } from "../common/message_record.ts";
 import { ResponseCode } from "../common/response_code.ts";
-import { Perm, PERM_READ_WRITE } from "../common/route.ts";
+import { Perm, PERM_READ_WRITE, type TopicConfig } from "../common/route.ts";
 import { nodeFileSystem, type FileSystem } from "../platform/file_system.ts";
 import { rssBytes } from "../platform/runtime.ts";
 import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
@@ -23,7 +23,7 @@ import {
   type RemotingCommand,
   successResponse,
 } from "../protocol/remoting_command.ts";
-import { RequestCode } from "../protocol/request_code.ts";
+import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import type { RemotingConnection } from "../remoting/remoting_connection.ts";
@@ -39,6 +39,7 @@ import { type LockedQueue, RebalanceLockManager } from "./rebalance_lock_manager
 import { sqlFilter, tagFilter } from "./tag_filter.ts";
 import { TIMER_DELAY_MS, TIMER_OUT_MS, TIMER_TOPIC, TimerMessageService, unitDeliverMs } from "./timer_message_service.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
+import { HAMaster, HASlave, type ReplicationStatus } from "./ha_service.ts";
 import { committedOf, HALF_TOPIC, PARK_TOPIC, TransactionalMessageService } from "./transactional_message_service.ts";
 
 /** SEND_MESSAGE_V2's one-letter header names (RocketMQ §1.4), mapped to SEND_MESSAGE's. */
@@ -80,6 +81,15 @@ export class BrokerController {
   readonly #namesrvClient = new RemotingClient();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #addr = "";
+  /** Replication: a master serves HA_PULL on its HA port; a slave runs the pull loop. */
+  #haServer: RemotingServer | undefined;
+  #haAddr = "";
+  #haMaster: HAMaster | undefined;
+  #haSlave: HASlave | undefined;
+  readonly #haClient = new RemotingClient();
+  /** A slave's master, as the NameServer last reported it (main and HA addresses). */
+  #masterAddr = "";
+  #masterHaAddr = "";
   #sendsInFlight = 0;
   #shuttingDown = false;
   #registerScheduled = false;
@@ -138,6 +148,19 @@ export class BrokerController {
       return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.QUERY_NOT_FOUND, `no message at CommitLog offset ${extInt(r, "offset")}`);
     });
     p(RequestCode.GET_BROKER_RUNTIME_INFO, (r) => successResponse(undefined, encodeBody({ table: this.runtimeInfo() }, typeOf(r))));
+    // A slave's log is its master's copy: anything that would append to it is refused.
+    for (const code of [
+      RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE, RequestCode.CONSUMER_SEND_MSG_BACK,
+      RequestCode.END_TRANSACTION, RequestCode.CANCEL_DELAYED_MESSAGE, RequestCode.UPDATE_AND_CREATE_TOPIC, RequestCode.DELETE_TOPIC_IN_BROKER,
+    ]) {
+      const inner = this.#server.processorOf(code)!;
+      this.#server.registerProcessor(code, (req, ctx) =>
+        this.config.brokerRole === "SLAVE"
+          ? createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, `broker ${this.config.brokerName}[${this.config.brokerId}] is a slave: ${requestCodeName(code)} goes to its master`)
+          : inner(req, ctx));
+    }
+    p(RequestCode.GET_ALL_CONSUMER_OFFSET, (r) => successResponse(undefined, encodeBody({ offsetTable: this.#offsets.table() }, typeOf(r))));
+    p(RequestCode.GET_ALL_DELAY_OFFSET, (r) => successResponse(undefined, encodeBody({ offsetTable: this.#schedule.offsetTable() }, typeOf(r))));
     // Members of a consumer group are told at once when it changes, so they rebalance now
     // rather than at their next periodic rebalance (RocketMQ's NOTIFY_CONSUMER_IDS_CHANGED).
     this.#clients.onConsumerGroupChange((group) => {
@@ -169,7 +192,7 @@ export class BrokerController {
       brokerName: this.config.brokerName,
       brokerAddr: this.#addr,
       brokerId: this.config.brokerId,
-      haServerAddr: "",
+      haServerAddr: this.#haAddr,
     };
   }
 
@@ -242,7 +265,9 @@ export class BrokerController {
       });
       const { host, port } = await this.#server.start();
       this.#addr = `${c.brokerIP1 === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+      if (c.brokerRole !== "SLAVE") await this.#startHAMaster(port);
     } catch (err) {
+      await this.#server.stop(0);
       await this.#store.close();
       throw err;
     }
@@ -252,9 +277,14 @@ export class BrokerController {
     this.#timers.push(setInterval(() => void this.registerAll(), c.registerNameServerPeriod));
     this.#timers.push(setInterval(() => this.#persistOffsets(), c.flushConsumerOffsetInterval));
     this.#timers.push(setInterval(() => this.#schedule.persist(), c.flushDelayOffsetInterval));
-    this.#schedule.start();
-    this.#timer.start();
-    this.#tx.start();
+    if (c.brokerRole === "SLAVE") {
+      // A slave delivers nothing itself (its master does, and the results replicate here).
+      this.#startHASlave();
+    } else {
+      this.#schedule.start();
+      this.#timer.start();
+      this.#tx.start();
+    }
     this.#timers.push(setInterval(() => this.#clients.expire(c.channelExpiredTimeout), Math.min(10_000, c.channelExpiredTimeout)));
     this.#log.info(`broker ${c.brokerName}[${c.brokerId}] of ${c.brokerClusterName} listening on ${this.#addr}`);
     return this.#addr;
@@ -268,6 +298,7 @@ export class BrokerController {
       try {
         const resp = await this.#namesrvClient.invoke(ns, registerBrokerRequest({ ...this.identity, heartbeatTimeoutMillis: Limits.brokerChannelExpiredTimeMs }, body), 24_000);
         if (resp.code !== ResponseCode.SUCCESS) this.#log.warn(`registration with ${ns} refused: ${resp.remark}`);
+        else if (this.config.brokerRole === "SLAVE") this.#learnMaster(extString(resp, "masterAddr", false), extString(resp, "haServerAddr", false));
       } catch (err) {
         this.#log.warn(`registration with ${ns} failed: ${(err as Error).message}`);
       }
@@ -288,7 +319,11 @@ export class BrokerController {
     this.#shuttingDown = true;
     for (const t of this.#timers) clearInterval(t);
     this.#holds.wakeAll();
+    this.#haMaster?.stop();
+    await this.#haSlave?.stop();
     await this.#server.stop(graceMs);
+    await this.#haServer?.stop(0);
+    this.#haClient.close();
     this.#schedule.stop();
     this.#tx.stop();
     await this.#timer.stop();
@@ -305,6 +340,10 @@ export class BrokerController {
     this.#shuttingDown = true;
     for (const t of this.#timers) clearInterval(t);
     this.#namesrvClient.close();
+    this.#haMaster?.stop();
+    await this.#haSlave?.stop();
+    await this.#haServer?.stop(0);
+    this.#haClient.close();
     this.#schedule.stop(false);
     this.#tx.stop(false);
     await this.#timer.stop(false);
@@ -327,7 +366,81 @@ export class BrokerController {
       timersPending: String(this.#timer.pending),
       transactionHalfBacklog: String(this.#tx.halfBacklog),
       rssBytes: String(rssBytes()),
+      brokerRole: this.config.brokerRole,
+      haServerAddr: this.#haAddr,
+      ...(this.#haMaster ? { haInSyncSlaves: String(this.#haMaster.inSyncCount()), haSlaves: JSON.stringify(this.#haMaster.slaves()) } : {}),
+      ...(this.#haSlave ? { haMasterAddr: this.#masterAddr, haReplication: JSON.stringify(this.#haSlave.status()) } : {}),
     };
+  }
+
+  // ---- replication -----------------------------------------------------------------------------
+
+  async #startHAMaster(listenPort: number): Promise<void> {
+    const c = this.config;
+    this.#haMaster = new HAMaster(this.#store, {
+      inSyncReplicas: c.inSyncReplicas,
+      slaveTimeoutMs: c.slaveTimeout,
+      maxGapNotInSync: c.haMaxGapNotInSync,
+      housekeepingMs: c.haHousekeepingInterval,
+      transferBatchBytes: c.haTransferBatchSize,
+    }, this.#log.child("ha"));
+    const port = c.haListenPort >= 0 ? c.haListenPort : listenPort === 0 ? 0 : listenPort + 1;
+    this.#haServer = new RemotingServer({ host: c.brokerIP1, port, log: this.#log.child("ha") });
+    this.#haServer.registerProcessor(RequestCode.HA_PULL, (req, ctx) => this.#haMaster!.pull(req, ctx.connection.remoteAddr));
+    const ha = await this.#haServer.start();
+    this.#haAddr = `${c.brokerIP1 === "0.0.0.0" ? "127.0.0.1" : ha.host}:${ha.port}`;
+    this.#timers.push(setInterval(() => this.#haMaster?.housekeep(), Math.max(50, c.haHousekeepingInterval / 4)));
+  }
+
+  #startHASlave(): void {
+    const c = this.config;
+    this.#haSlave = new HASlave(this.#store, this.#haClient, {
+      brokerId: c.brokerId,
+      masterHaAddr: () => c.haMasterAddress || this.#masterHaAddr || undefined,
+      holdMs: c.haSendHeartbeatInterval,
+      timeoutMs: 3_000,
+      retryMs: Math.min(1_000, c.haSendHeartbeatInterval),
+    }, this.#log.child("ha"));
+    this.#haSlave.start();
+    this.#timers.push(setInterval(() => void this.#syncMetadata(), c.haMetadataSyncInterval));
+    void this.#syncMetadata();
+  }
+
+  #learnMaster(masterAddr: string | undefined, haAddr: string | undefined): void {
+    if (masterAddr && masterAddr !== this.#masterAddr) {
+      this.#log.info(`master of ${this.config.brokerName} is ${masterAddr} (HA ${haAddr || "unknown"})`);
+      this.#masterAddr = masterAddr;
+      void this.#syncMetadata();
+    }
+    if (haAddr) this.#masterHaAddr = haAddr;
+  }
+
+  /** A slave copies its master's topics, consumer offsets and delay progress (RocketMQ's SlaveSynchronize). */
+  async #syncMetadata(): Promise<void> {
+    const master = this.#masterAddr;
+    if (!master || this.#shuttingDown) return;
+    try {
+      const call = async (code: number) => {
+        const r = await this.#haClient.invoke(master, createRequest(code), 5_000);
+        if (r.code !== ResponseCode.SUCCESS) throw new Error(`${requestCodeName(code)} answered ${r.code}: ${r.remark ?? ""}`);
+        return r;
+      };
+      const topics = await call(RequestCode.GET_ALL_TOPIC_CONFIG);
+      this.#topics.adopt(decodeBody<{ topicConfigTable: Record<string, TopicConfig> }>(topics.body, topics.serializeType, "topic table").topicConfigTable ?? {});
+      const offsets = await call(RequestCode.GET_ALL_CONSUMER_OFFSET);
+      this.#offsets.adopt(decodeBody<{ offsetTable: Record<string, Record<string, number>> }>(offsets.body, offsets.serializeType, "offset table").offsetTable ?? {});
+      const delay = await call(RequestCode.GET_ALL_DELAY_OFFSET);
+      this.#schedule.adoptOffsets(decodeBody<{ offsetTable: Record<string, number> }>(delay.body, delay.serializeType, "delay offsets").offsetTable ?? {});
+    } catch (err) {
+      this.#log.warn(`metadata sync from master ${master} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** SYNC_MASTER: waits for the slaves to hold everything up to `end`; maps the outcome to a response code. */
+  async #replicated(end: number, stored: number): Promise<number> {
+    if (this.config.brokerRole !== "SYNC_MASTER" || !this.#haMaster || stored !== ResponseCode.SUCCESS) return stored;
+    const r: ReplicationStatus = await this.#haMaster.waitReplicated(end);
+    return r === "OK" ? stored : r === "FLUSH_SLAVE_TIMEOUT" ? ResponseCode.FLUSH_SLAVE_TIMEOUT : ResponseCode.SLAVE_NOT_AVAILABLE;
   }
 
   #persistOffsets(): void {
@@ -382,7 +495,9 @@ export class BrokerController {
         }
         const results = await this.#store.putMessages(entries.map((e) => ({ ...common, body: e.body, flag: e.flag, properties: e.properties })));
         const timedOut = results.some((r) => r.status !== "PUT_OK");
-        return createResponse(timedOut ? ResponseCode.FLUSH_DISK_TIMEOUT : ResponseCode.SUCCESS, undefined, {
+        const last = results[results.length - 1];
+        const code = await this.#replicated(last.physicalOffset + last.size, timedOut ? ResponseCode.FLUSH_DISK_TIMEOUT : ResponseCode.SUCCESS);
+        return createResponse(code, undefined, {
           msgId: results.map((r) => createOffsetMsgId(this.#addr, r.physicalOffset)).join(","),
           queueId,
           queueOffset: results[0].queueOffset,
@@ -392,7 +507,8 @@ export class BrokerController {
       const message = { ...common, body, flag: extInt(req, "flag", false) ?? 0, properties };
       const put = transactionType(common.sysFlag) === SysFlag.TRANSACTION_PREPARED_TYPE ? this.#half(message) : this.#delayed(message);
       const r = await this.#store.putMessage(put);
-      return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined, {
+      const code = await this.#replicated(r.physicalOffset + r.size, r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT);
+      return createResponse(code, undefined, {
         msgId: createOffsetMsgId(this.#addr, r.physicalOffset),
         queueId,
         queueOffset: r.queueOffset,

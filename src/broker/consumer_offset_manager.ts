@@ -36,12 +36,33 @@ export class ConsumerOffsetManager {
     this.#dirty = true;
   }
 
+  /** Every committed offset, `topic@group` → queueId → offset (GET_ALL_CONSUMER_OFFSET's body). */
+  table(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [key, m] of this.#table) out[key] = Object.fromEntries(m);
+    return out;
+  }
+
+  /**
+   * A slave takes its master's offsets; an offset committed here (a consumer reading from this
+   * slave) that is further along is kept.
+   */
+  adopt(table: Record<string, Record<string, number>>): void {
+    for (const [key, queues] of Object.entries(table)) {
+      let m = this.#table.get(key);
+      if (!m) this.#table.set(key, m = new Map());
+      for (const [q, o] of Object.entries(queues)) {
+        if (!Number.isSafeInteger(o) || (m.get(Number(q)) ?? -1) >= o) continue;
+        m.set(Number(q), o);
+        this.#dirty = true;
+      }
+    }
+  }
+
   /** Writes the file if anything changed since the last write. */
   persist(): void {
     if (!this.#dirty) return;
-    const offsetTable: Record<string, Record<string, number>> = {};
-    for (const [key, m] of this.#table) offsetTable[key] = Object.fromEntries(m);
-    this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable }, null, 1));
+    this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable: this.table() }, null, 1));
     this.#dirty = false;
   }
 }

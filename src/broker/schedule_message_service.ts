@@ -98,6 +98,25 @@ export class ScheduleMessageService {
     }
   }
 
+  /** Read offset of each level, by level number (GET_ALL_DELAY_OFFSET's body). */
+  offsetTable(): Record<string, number> {
+    const out: Record<string, number> = {};
+    this.#offsets.forEach((o, i) => out[String(i + 1)] = o);
+    return out;
+  }
+
+  /** A slave (not delivering) takes its master's progress, so a promoted slave does not deliver again. */
+  adoptOffsets(table: Record<string, number>): void {
+    if (!this.#stopped) return;
+    for (const [level, offset] of Object.entries(table)) {
+      const i = Number(level) - 1;
+      if (i >= 0 && i < this.levels.length && Number.isSafeInteger(offset) && offset !== this.#offsets[i]) {
+        this.#offsets[i] = offset;
+        this.#dirty = true;
+      }
+    }
+  }
+
   /** A level (1-based) within the configured levels. */
   clampLevel(level: number): number {
     return Math.min(this.levels.length, Math.max(1, level));
@@ -156,10 +175,8 @@ export class ScheduleMessageService {
 
   persist(): void {
     if (!this.#dirty) return;
-    const offsetTable: Record<string, number> = {};
-    this.#offsets.forEach((o, i) => offsetTable[String(i + 1)] = o);
     try {
-      this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable, cancelled: [...this.#cancelled] }, null, 1));
+      this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable: this.offsetTable(), cancelled: [...this.#cancelled] }, null, 1));
       this.#dirty = false;
     } catch (err) {
       this.log.error(`writing delayOffset.json failed: ${(err as Error).message}`);

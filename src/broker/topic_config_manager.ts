@@ -81,6 +81,16 @@ export class TopicConfigManager {
     return this.update({ topicName: topic, readQueueNums: queues, writeQueueNums: queues, perm: PERM_READ_WRITE, topicSysFlag: 0, order: false });
   }
 
+  /** A slave takes its master's topics as they are (replacing its own); false when nothing changed. */
+  adopt(table: Record<string, TopicConfig>): boolean {
+    const mine = Object.fromEntries(this.#topics);
+    if (JSON.stringify(mine) === JSON.stringify(table)) return false;
+    this.#topics.clear();
+    for (const [name, tc] of Object.entries(table)) this.#topics.set(name, tc);
+    this.#changed();
+    return true;
+  }
+
   registerBody(): RegisterBrokerBody {
     const topicConfigTable: Record<string, TopicConfig> = {};
     for (const [name, tc] of this.#topics) topicConfigTable[name] = tc;

@@ -40,6 +40,8 @@ export const ResponseCode = {
   FLOW_CONTROL: 215,
   NOT_LEADER_FOR_QUEUE: 501,
   GO_AWAY: 1500,
+  /** Bolide's own: a slave asked to replicate from an offset this master does not have (beyond its end, or deleted). */
+  HA_OFFSET_ILLEGAL: 900_101,
 } as const;
 
 export type ResponseCodeName = keyof typeof ResponseCode;

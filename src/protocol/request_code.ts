@@ -56,6 +56,8 @@ export const RequestCode = {
   CHANGE_MESSAGE_INVISIBLETIME: 200053,
   /** Bolide's own: cancel a pending delayed or timer message by topic and unique id. */
   CANCEL_DELAYED_MESSAGE: 900_001,
+  /** Bolide's own, on the HA port: a slave's acknowledgement of its CommitLog end and its pull of what follows. */
+  HA_PULL: 900_010,
 } as const;
 
 export type RequestCodeName = keyof typeof RequestCode;

@@ -40,6 +40,11 @@ export class RemotingServer {
     return this;
   }
 
+  /** The processor registered for `code`, to wrap it. */
+  processorOf(code: number): Processor | undefined {
+    return this.#processors.get(code);
+  }
+
   registerDefaultProcessor(processor: Processor): this {
     this.#defaultProcessor = processor;
     return this;

@@ -36,7 +36,11 @@ autoCreateTopicEnable=false
       [{ brokerName: "  " }, /brokerName is empty/],
       [{ messageDelayLevel: "1s 5x" }, /messageDelayLevel: "5x" is not a number followed by ms, s, m, h or d/],
       [{ messageDelayLevel: "0s" }, /messageDelayLevel: "0s" is out of range/],
+      [{ brokerRole: "SLAVE" }, /brokerRole and brokerId disagree: a SLAVE has brokerId > 0/],
+      [{ brokerId: "2" }, /brokerRole and brokerId disagree/],
+      [{ inSyncReplicas: "0" }, /inSyncReplicas: 0 is outside 1..16/],
     ];
+    assert.equal(brokerConfig({ brokerRole: "SLAVE", brokerId: "2" }).brokerId, 2);
     for (const [layer, why] of cases) {
       assert.throws(() => brokerConfig(layer), (e: Error) => e instanceof InvalidParameterError && why.test(e.message), JSON.stringify(layer));
     }

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, test } from "../harness/testing.ts";
+import { tempDir } from "../harness/temp_dir.ts";
+import { waitFor } from "../harness/wait.ts";
+import { startBroker, startNameServer } from "../harness/servers.ts";
+import { Producer } from "../../src/client/producer.ts";
+import { RemotingClient } from "../../src/remoting/remoting_client.ts";
+import { createRequest } from "../../src/protocol/remoting_command.ts";
+import { RequestCode } from "../../src/protocol/request_code.ts";
+import { ResponseCode } from "../../src/common/response_code.ts";
+import { parseOffsetMsgId } from "../../src/common/message_id.ts";
+import type { BrokerConfig } from "../../src/broker/broker_config.ts";
+import type { MessageStore } from "../../src/store/message_store.ts";
+
+async function createTopic(brokerAddr: string, topic: string, queues: number): Promise<void> {
+  const admin = new RemotingClient();
+  const r = await admin.invoke(brokerAddr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: queues, writeQueueNums: queues }));
+  admin.close();
+  assert.equal(r.code, 0);
+}
+
+/** Every chunk of both logs, compared: same offsets, same bytes. */
+function assertSameLog(master: MessageStore, slave: MessageStore): void {
+  assert.equal(slave.commitLogMaxOffset, master.commitLogMaxOffset);
+  for (let off = master.commitLogMinOffset; off < master.commitLogMaxOffset;) {
+    const c = master.readReplica(off, 1 << 20)!;
+    assert.deepEqual(slave.readReplica(off, 1 << 20), c, `chunk at ${off}`);
+    off = c.next;
+  }
+}
+
+/** Small segments, so a few thousand messages cross segment boundaries. */
+const SMALL: Partial<BrokerConfig> = { commitLogSegmentBytes: 1024 * 1024, maxMessageSize: 64 * 1024 };
+
+const SLAVE: Partial<BrokerConfig> = {
+  brokerRole: "SLAVE",
+  brokerId: 1,
+  haSendHeartbeatInterval: 200,
+  haMetadataSyncInterval: 200,
+  registerNameServerPeriod: 200,
+};
+
+describe("replication", () => {
+  test("a slave copies the master's CommitLog byte for byte, serves reads and metadata, refuses writes, and catches up after a restart and a crash", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using master = await startBroker(ns.addr, join(dir.path, "m"), SMALL);
+    await createTopic(master.addr, "Rep", 4);
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    const body = "x".repeat(800);
+    for (let i = 0; i < 1500; i++) await producer.send({ topic: "Rep", body: `${i}:${body}`, keys: `k${i}` });
+    let slave = await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL });
+    await waitFor(() => slave.store.commitLogMaxOffset === master.store.commitLogMaxOffset, { what: "the slave caught up" });
+    assert.ok(master.store.commitLogMaxOffset > 1024 * 1024, "the copy crossed a segment boundary");
+    assertSameLog(master.store, slave.store);
+
+    const admin = new RemotingClient();
+    // Reads: the slave answers pulls from its own ConsumeQueues.
+    const pulled = await admin.invoke(slave.addr, createRequest(RequestCode.PULL_MESSAGE, { consumerGroup: "cg", topic: "Rep", queueId: 0, queueOffset: 0, maxMsgNums: 32, sysFlag: 0 }));
+    assert.equal(pulled.code, ResponseCode.SUCCESS);
+    assert.equal(slave.store.maxOffset("Rep", 0), master.store.maxOffset("Rep", 0));
+    // Metadata: topics and committed offsets come over from the master.
+    await admin.invoke(master.addr, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: "cg", topic: "Rep", queueId: 1, commitOffset: 42 }));
+    await waitFor(async () => {
+      const r = await admin.invoke(slave.addr, createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: "cg", topic: "Rep", queueId: 1 }));
+      return r.code === ResponseCode.SUCCESS && Number(r.extFields?.offset) === 42;
+    }, { what: "the committed offset on the slave" });
+    // Writes go to the master only.
+    const refused = await admin.invoke(slave.addr, createRequest(RequestCode.SEND_MESSAGE, { producerGroup: "pg", topic: "Rep", queueId: 0 }, new TextEncoder().encode("no")));
+    assert.equal(refused.code, ResponseCode.SERVICE_NOT_AVAILABLE);
+    assert.match(refused.remark ?? "", /is a slave/);
+
+    // A clean restart, then a crash: each time the slave resumes from its own end.
+    await slave.shutdown(1000);
+    for (let i = 0; i < 300; i++) await producer.send({ topic: "Rep", body: `after-stop-${i}` });
+    slave = await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL });
+    await waitFor(() => slave.store.commitLogMaxOffset === master.store.commitLogMaxOffset, { what: "catch-up after a restart" });
+    await slave.kill();
+    for (let i = 0; i < 300; i++) await producer.send({ topic: "Rep", body: `after-crash-${i}` });
+    slave = await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL });
+    await waitFor(() => slave.store.commitLogMaxOffset === master.store.commitLogMaxOffset, { what: "catch-up after a crash" });
+    assertSameLog(master.store, slave.store);
+    assert.equal(slave.store.queryMessage("Rep", "k777", 4).length, 1, "the slave's index covers replicated keys");
+    admin.close();
+    await producer.shutdown();
+    await slave.shutdown(1000);
+  });
+
+  test("SYNC_MASTER acknowledges once the slave holds the message; SLAVE_NOT_AVAILABLE without one, FLUSH_SLAVE_TIMEOUT when it stops answering", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using master = await startBroker(ns.addr, join(dir.path, "m"), { brokerRole: "SYNC_MASTER", slaveTimeout: 400, haHousekeepingInterval: 1000 });
+    await createTopic(master.addr, "Sync", 2);
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    const alone = await producer.send({ topic: "Sync", body: "before any slave" });
+    assert.equal(alone.status, "SLAVE_NOT_AVAILABLE");
+    assert.equal(master.store.maxOffset("Sync", alone.messageQueue.queueId), 1, "the message is stored anyway");
+
+    const slave = await startBroker(ns.addr, join(dir.path, "s"), SLAVE);
+    await waitFor(async () => (await producer.send({ topic: "Sync", body: "probe" })).status === "SEND_OK", { what: "the slave in sync" });
+    for (let i = 0; i < 200; i++) {
+      const r = await producer.send({ topic: "Sync", body: `m${i}` });
+      assert.equal(r.status, "SEND_OK");
+      // Acknowledged means the slave already holds it.
+      const { offset } = parseOffsetMsgId(r.offsetMsgId);
+      assert.ok(slave.store.commitLogMaxOffset > offset, `message at ${offset} acknowledged before the slave had it`);
+    }
+    // 256 in flight at once: every one acknowledged SEND_OK.
+    const many = await Promise.all(Array.from({ length: 256 }, (_, i) => producer.send({ topic: "Sync", body: `p${i}` })));
+    assert.deepEqual([...new Set(many.map((r) => r.status))], ["SEND_OK"]);
+
+    await slave.kill(); // silent, but heard from within haHousekeepingInterval: still counted
+    const late = await producer.send({ topic: "Sync", body: "slave just died" });
+    assert.equal(late.status, "FLUSH_SLAVE_TIMEOUT");
+    await waitFor(async () => (await producer.send({ topic: "Sync", body: "after housekeeping" })).status === "SLAVE_NOT_AVAILABLE", {
+      what: "the dead slave dropped",
+    });
+    await producer.shutdown();
+  });
+});
