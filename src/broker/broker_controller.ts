@@ -427,6 +427,7 @@ export class BrokerController {
       };
       const topics = await call(RequestCode.GET_ALL_TOPIC_CONFIG);
       this.#topics.adopt(decodeBody<{ topicConfigTable: Record<string, TopicConfig> }>(topics.body, topics.serializeType, "topic table").topicConfigTable ?? {});
+      await this.#carryOffsetsBack(master);
       const offsets = await call(RequestCode.GET_ALL_CONSUMER_OFFSET);
       this.#offsets.adopt(decodeBody<{ offsetTable: Record<string, Record<string, number>> }>(offsets.body, offsets.serializeType, "offset table").offsetTable ?? {});
       const delay = await call(RequestCode.GET_ALL_DELAY_OFFSET);
@@ -441,6 +442,31 @@ export class BrokerController {
     if (this.config.brokerRole !== "SYNC_MASTER" || !this.#haMaster || stored !== ResponseCode.SUCCESS) return stored;
     const r: ReplicationStatus = await this.#haMaster.waitReplicated(end);
     return r === "OK" ? stored : r === "FLUSH_SLAVE_TIMEOUT" ? ResponseCode.FLUSH_SLAVE_TIMEOUT : ResponseCode.SLAVE_NOT_AVAILABLE;
+  }
+
+  /** Offsets committed on this slave (consumers read here while the master was away), to carry back to it. */
+  readonly #slaveCommits = new Map<string, { group: string; topic: string; queueId: number; offset: number }>();
+
+  #commitOffset(group: string, topic: string, queueId: number, offset: number): void {
+    this.#offsets.commit(group, topic, queueId, offset);
+    if (this.config.brokerRole !== "SLAVE") return;
+    const key = `${topic}@${group}@${queueId}`;
+    if (!this.#slaveCommits.has(key) && this.#slaveCommits.size >= Limits.maxSlaveOffsetCommits) return; // the periodic sync still keeps the slave's own copy
+    this.#slaveCommits.set(key, { group, topic, queueId, offset });
+  }
+
+  /** Sends offsets committed on this slave to the master; those the master took are forgotten here. */
+  async #carryOffsetsBack(master: string): Promise<void> {
+    for (const [key, c] of [...this.#slaveCommits]) {
+      const r = await this.#haClient.invoke(master, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, {
+        consumerGroup: c.group,
+        topic: c.topic,
+        queueId: c.queueId,
+        commitOffset: c.offset,
+      }), 5_000);
+      if (r.code !== ResponseCode.SUCCESS) throw new Error(`UPDATE_CONSUMER_OFFSET answered ${r.code}: ${r.remark ?? ""}`);
+      if (this.#slaveCommits.get(key)?.offset === c.offset) this.#slaveCommits.delete(key);
+    }
   }
 
   #persistOffsets(): void {
@@ -540,7 +566,7 @@ export class BrokerController {
     }
     if (sysFlag & 1) {
       const commit = extInt(req, "commitOffset", false);
-      if (commit !== undefined && commit >= 0) this.#offsets.commit(group, topic, queueId, commit);
+      if (commit !== undefined && commit >= 0) this.#commitOffset(group, topic, queueId, commit);
     }
     const suspendMs = sysFlag & 2 ? Math.min(this.config.maxSuspendTimeoutMillis, Math.max(0, extInt(req, "suspendTimeoutMillis", false) ?? 15_000)) : 0;
     const deadline = Date.now() + suspendMs;
@@ -583,7 +609,7 @@ export class BrokerController {
     const [topic, queueId] = this.#topicQueue(req);
     const offset = extInt(req, "commitOffset");
     if (offset < 0) throw new InvalidParameterError(`commitOffset ${offset} is negative`);
-    this.#offsets.commit(group, topic, queueId, offset);
+    this.#commitOffset(group, topic, queueId, offset);
     return successResponse();
   }
 

@@ -3,7 +3,7 @@ import { Limits } from "../common/limits.ts";
 import { validateGroup, validateTopic } from "../common/names.ts";
 import { compileSql92 } from "../common/sql92_filter.ts";
 import { ResponseCode, responseCodeName } from "../common/response_code.ts";
-import { MASTER_ID, Perm } from "../common/route.ts";
+import { Perm, readAddr } from "../common/route.ts";
 import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
@@ -84,7 +84,7 @@ export class PullConsumer {
     const route = await this.#namesrv.getRoute(topic);
     const out: MessageQueue[] = [];
     for (const b of route.brokerDatas) {
-      const addr = b.brokerAddrs[String(MASTER_ID)] ?? Object.values(b.brokerAddrs)[0];
+      const addr = readAddr(b);
       if (addr) this.#brokerAddrs.set(b.brokerName, addr);
     }
     for (const q of route.queueDatas) {

@@ -4,7 +4,7 @@ import { type Logger, silentLogger } from "../common/log.ts";
 import { MessageProperty } from "../common/message.ts";
 import { RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
 import { ResponseCode, responseCodeName } from "../common/response_code.ts";
-import { MASTER_ID, Perm } from "../common/route.ts";
+import { Perm, readAddr } from "../common/route.ts";
 import { compileSql92 } from "../common/sql92_filter.ts";
 import { env } from "../platform/runtime.ts";
 import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
@@ -450,7 +450,7 @@ export class PushConsumer {
     const route = await this.#namesrv.getRoute(topic);
     let fresh = false;
     for (const b of route.brokerDatas) {
-      const addr = b.brokerAddrs[String(MASTER_ID)];
+      const addr = readAddr(b);
       if (!addr) continue;
       if (this.#brokerAddrs.get(b.brokerName) !== addr) fresh = true;
       this.#brokerAddrs.set(b.brokerName, addr);
@@ -516,12 +516,16 @@ export class PushConsumer {
       }
       await Promise.all(fresh.map((mq) => this.#add(mq)));
     }
-    if (retrySoon && this.#running && this.#rebalanceSoon === undefined) {
-      this.#rebalanceSoon = setTimeout(() => {
-        this.#rebalanceSoon = undefined;
-        void this.rebalance();
-      }, Math.min(1000, this.#opts.rebalanceIntervalMs));
-    }
+    if (retrySoon) this.#rebalanceSoonAfterFailure();
+  }
+
+  /** One rebalance (with fresh routes) within a second, however many failures ask for it. */
+  #rebalanceSoonAfterFailure(): void {
+    if (!this.#running || this.#rebalanceSoon !== undefined) return;
+    this.#rebalanceSoon = setTimeout(() => {
+      this.#rebalanceSoon = undefined;
+      void this.rebalance();
+    }, Math.min(1000, this.#opts.rebalanceIntervalMs));
   }
 
   async #add(mq: MessageQueue): Promise<void> {
@@ -679,6 +683,7 @@ export class PushConsumer {
       } catch (err) {
         if (pq.dropped || !this.#running) return;
         this.#log.warn(`pull of ${queueKeyOf(pq.mq)} failed: ${(err as Error).message}`);
+        this.#rebalanceSoonAfterFailure(); // the broker may be gone: its slave may serve this queue
         await this.#sleep(o.pullDelayWhenExceptionMs);
         continue;
       }

@@ -62,6 +62,8 @@ export const Limits = {
   maxTopicNameLength: 127,
   maxSystemTopicNameLength: 255,
   maxGroupNameLength: 120,
+  /** A slave remembers at most this many queues' offsets committed on it, to carry back to its master. */
+  maxSlaveOffsetCommits: 100_000,
 } as const;
 
 /**

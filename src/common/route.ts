@@ -50,6 +50,17 @@ export interface BrokerData {
   brokerAddrs: Record<string, string>;
 }
 
+/**
+ * Where a consumer reads a broker group: its master, or while the group has none (the master is
+ * down), its lowest-numbered slave, which holds the master's replicated log.
+ */
+export function readAddr(b: BrokerData): string | undefined {
+  const master = b.brokerAddrs[String(MASTER_ID)];
+  if (master) return master;
+  const ids = Object.keys(b.brokerAddrs).map(Number).filter((id) => Number.isInteger(id) && id > 0).sort((x, y) => x - y);
+  return ids.length > 0 ? b.brokerAddrs[String(ids[0])] : undefined;
+}
+
 export interface TopicRouteData {
   orderTopicConf?: string;
   queueDatas: QueueData[];

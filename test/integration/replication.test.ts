@@ -5,6 +5,7 @@ import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
 import { startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer } from "../../src/client/producer.ts";
+import { PushConsumer } from "../../src/client/push_consumer.ts";
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
 import { createRequest } from "../../src/protocol/remoting_command.ts";
 import { RequestCode } from "../../src/protocol/request_code.ts";
@@ -117,5 +118,55 @@ describe("replication", () => {
       what: "the dead slave dropped",
     });
     await producer.shutdown();
+  });
+
+  test("with the master gone, consumers read from the slave; offsets committed there are carried back when the master returns", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    let master = await startBroker(ns.addr, join(dir.path, "m"));
+    await createTopic(master.addr, "Fail", 2);
+    await using slave = await startBroker(ns.addr, join(dir.path, "s"), SLAVE);
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    for (let i = 0; i < 300; i++) await producer.send({ topic: "Fail", body: `a${i}` });
+    await waitFor(() => slave.store.commitLogMaxOffset === master.store.commitLogMaxOffset, { what: "the slave caught up" });
+    await master.kill();
+    const seen = new Map<string, number>();
+    const c = new PushConsumer({
+      namesrvAddr: ns.addr,
+      group: "cg",
+      consumeFromWhere: "first",
+      rebalanceIntervalMs: 300,
+      persistConsumerOffsetIntervalMs: 100,
+      pullDelayWhenExceptionMs: 100,
+      brokerSuspendMaxTimeMs: 500,
+    });
+    c.subscribe("Fail", "*").registerMessageListener((msgs) => {
+      for (const m of msgs) seen.set(new TextDecoder().decode(m.body), (seen.get(new TextDecoder().decode(m.body)) ?? 0) + 1);
+    });
+    await c.start();
+    await waitFor(() => seen.size === 300, { what: "300 messages read from the slave" });
+    const admin = new RemotingClient();
+    const committed = async (addr: string, queueId: number) => {
+      const r = await admin.invoke(addr, createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: "cg", topic: "Fail", queueId }));
+      return r.code === ResponseCode.SUCCESS ? Number(r.extFields?.offset) : -1;
+    };
+    await waitFor(async () => (await committed(slave.addr, 0)) + (await committed(slave.addr, 1)) === 300, { what: "offsets committed on the slave" });
+
+    master = await startBroker(ns.addr, join(dir.path, "m"));
+    await waitFor(async () => (await committed(master.addr, 0)) + (await committed(master.addr, 1)) === 300, {
+      what: "the slave's offsets carried back to the master",
+    });
+    for (let i = 0; i < 50; i++) await producer.send({ topic: "Fail", body: `b${i}` });
+    await waitFor(async () => {
+      const r = await admin.invoke(master.addr, createRequest(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: "cg" }));
+      return r.code === ResponseCode.SUCCESS && new TextDecoder().decode(r.body).includes(c.clientId);
+    }, { what: "the consumer back on the master" });
+    await waitFor(() => seen.size === 350, { what: "the new messages" });
+    const dupes = [...seen.values()].filter((n) => n > 1).length;
+    assert.equal(dupes, 0, `${dupes} messages delivered twice`);
+    admin.close();
+    await c.shutdown();
+    await producer.shutdown();
+    await master.shutdown(1000);
   });
 });
