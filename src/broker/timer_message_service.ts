@@ -125,6 +125,7 @@ export class TimerMessageService {
 
   /** Stops delivering; with `persist` (not a simulated crash) makes everything durable first. */
   async stop(persist = true): Promise<void> {
+    if (this.#stopped) return; // never started (a slave), or stopped already
     this.#stopped = true;
     clearInterval(this.#tick);
     clearInterval(this.#flushTimer);

@@ -59,6 +59,8 @@ async function produce(values: Values, namesrv: string, topic: string, duration:
   const lat = new Latencies();
   let sent = 0;
   let failed = 0;
+  /** Stored, but not with SEND_OK (FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE). */
+  let notOk = 0;
   let lastSent = 0;
   const start = performance.now();
   const end = start + duration * 1000;
@@ -75,6 +77,7 @@ async function produce(values: Values, namesrv: string, topic: string, duration:
       lat.add(us);
       second.add(us);
       sent++;
+      if (r && r.status !== "SEND_OK") notOk++;
       return r;
     };
     if (mode === "sync") return producer.send({ topic, body }).then(done, () => void failed++);
@@ -87,7 +90,7 @@ async function produce(values: Values, namesrv: string, topic: string, duration:
   }));
   clearInterval(ticker);
   const secs = (performance.now() - start) / 1000;
-  printLine(JSON.stringify({ bench: "produce", mode, inflight, size, msgPerSec: Math.round(sent / secs), p50Us: lat.percentile(0.5), p99Us: lat.percentile(0.99), sent, failed }));
+  printLine(JSON.stringify({ bench: "produce", mode, inflight, size, msgPerSec: Math.round(sent / secs), p50Us: lat.percentile(0.5), p99Us: lat.percentile(0.99), sent, failed, notSendOk: notOk }));
   await producer.shutdown();
 }
 
