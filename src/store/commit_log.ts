@@ -168,6 +168,13 @@ export class CommitLog {
     this.#bufLen = 0;
   }
 
+  /** fdatasync of the segment holding `offset` (after setEnd shrank it, so the cut is durable). */
+  async syncSegmentAt(offset: number): Promise<void> {
+    const seg = this.#segmentOf(offset) ?? this.#segments.at(-1);
+    if (seg) await this.#file(seg).sync();
+    this.#fs.syncDir(this.#dir);
+  }
+
   /** fdatasync of every segment holding unflushed bytes; returns the offset now durable. */
   async sync(): Promise<number> {
     const target = this.#written;

@@ -732,6 +732,27 @@ export class MessageStore {
     return end;
   }
 
+  /**
+   * Replication: drops every record at or past `offset`, a record boundary (a former master's
+   * writes that the new master never had). ConsumeQueues and the checkpoint follow at once; index
+   * entries past it stay, and queries skip them since they check the record they point at.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    if (this.#closed) throw new ServiceNotAvailableError("The message store is shut down");
+    if (this.#pending.length > 0 || this.#inFlight > 0) throw new InvalidParameterError("A store taking local appends cannot be truncated");
+    if (offset >= this.#commitLog.writePosition) return;
+    if (offset < this.#commitLog.minOffset) throw new RangeError(`Cannot truncate to ${offset}: the log starts at ${this.#commitLog.minOffset}`);
+    this.#log.warn(`truncating the CommitLog from ${this.#commitLog.writePosition} to ${offset}`);
+    this.#writeStagedDispatch();
+    this.#commitLog.setEnd(offset);
+    await this.#commitLog.syncSegmentAt(offset);
+    for (const q of this.#queues.values()) q.truncateAfter(offset);
+    this.#dispatched = offset;
+    this.#consumeQueueFlushed = Math.min(this.#consumeQueueFlushed, offset);
+    await this.#flushQueues();
+    this.#advanced(offset);
+  }
+
   // ---- retention and disk space --------------------------------------------------------------
 
   /** Re-reads disk usage; refuses appends above diskFullRatio and accepts them again below it. */

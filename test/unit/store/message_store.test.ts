@@ -339,4 +339,29 @@ describe("MessageStore replication", () => {
     await slave.close();
     await master.close();
   });
+
+  test("truncating drops the records at and past a boundary, queues follow, and it holds across a restart and a crash", async () => {
+    using dir = tempDir();
+    let store = MessageStore.open(small(dir.path));
+    const results = [];
+    for (let i = 0; i < 300; i++) results.push(await store.putMessage(msg(i)));
+    const cut = results[200].physicalOffset;
+    await store.truncateTo(cut);
+    assert.equal(store.commitLogMaxOffset, cut);
+    const check = (s: MessageStore) => {
+      for (const [topic, q] of [["T", 0], ["T", 1], ["Other", 2]] as const) assert.deepEqual(readAll(s, topic, q), expected(200, topic, q), `${topic}/${q}`);
+    };
+    check(store);
+    store.kill(); // a crash right after: the cut is durable
+    store = MessageStore.open(small(dir.path));
+    check(store);
+    const again = await store.putMessage(msg(200));
+    assert.equal(again.physicalOffset, cut, "appends continue at the cut");
+    assert.equal(again.queueOffset, results[200].queueOffset, "queue offsets continue where the queue was cut");
+    await store.close();
+    store = MessageStore.open(small(dir.path));
+    assert.equal(store.commitLogMaxOffset, again.physicalOffset + again.size);
+    await assert.rejects(store.truncateTo(-1), RangeError);
+    await store.close();
+  });
 });
