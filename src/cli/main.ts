@@ -8,7 +8,7 @@ import { runBench } from "./bench_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
 import { dlqCommand, groupCommand } from "./group_commands.ts";
 import { messageCommand } from "./message_commands.ts";
-import { brokerHelp, runBroker, runNameServer, runStart, UsageError } from "./server_commands.ts";
+import { brokerHelp, runBroker, runController, runNameServer, runStart, UsageError } from "./server_commands.ts";
 
 const HELP = `bolide ${VERSION}: a RocketMQ-style message queue
 
@@ -19,7 +19,9 @@ Servers (each prints the address it listens on as its first line of output)
       --data DIR         data directory (default ./data, or BOLIDE_HOME)
       --namesrv-port N   NameServer port (default 9876; 0 picks a free port)
       --broker-port N    broker port (default 10911; 0 picks a free port)
-  namesrv                a NameServer: --port N --host H --expire-ms N --scan-ms N
+  namesrv                a NameServer (with the failover controller embedded): --port N --host H
+                         --expire-ms N --scan-ms N --controller-timeout-ms N
+  controller             a standalone failover controller: --port N --host H --controller-timeout-ms N
   broker                 a broker: --config FILE and --<setting> VALUE (bolide broker --help)
 
 Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAMESRV_ADDR)
@@ -58,6 +60,7 @@ const options = {
   "broker-port": { type: "string" },
   "expire-ms": { type: "string" },
   "scan-ms": { type: "string" },
+  "controller-timeout-ms": { type: "string" },
   namesrv: { type: "string" },
   topic: { type: "string" },
   group: { type: "string" },
@@ -114,6 +117,8 @@ export async function main(args: string[] = argv()): Promise<void> {
         return await runStart(values);
       case "namesrv":
         return await runNameServer(values);
+      case "controller":
+        return await runController(values);
       case "broker":
         return await runBroker(values);
       case "route":

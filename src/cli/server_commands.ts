@@ -2,6 +2,8 @@ import { BrokerController } from "../broker/broker_controller.ts";
 import { BROKER_SETTINGS, type BrokerConfig, brokerConfig, brokerSettingsHelp, parseProperties } from "../broker/broker_config.ts";
 import { createLogger, type Logger, type LogLevel } from "../common/log.ts";
 import { NameServer } from "../namesrv/name_server.ts";
+import { ControllerService, DEFAULT_CONTROLLER_HEARTBEAT_TIMEOUT_MS } from "../controller/controller_service.ts";
+import { RemotingServer } from "../remoting/remoting_server.ts";
 import { nodeFileSystem } from "../platform/file_system.ts";
 import { env, exit, onShutdownSignal, onUnhandled, printLine } from "../platform/runtime.ts";
 
@@ -49,11 +51,34 @@ export async function runNameServer(values: Record<string, unknown>): Promise<vo
     port: intOption(values.port as string | undefined, "port", 9876, 0, 65535),
     brokerChannelExpiredTimeMs: intOption(values["expire-ms"] as string | undefined, "expire-ms", 120_000, 1),
     scanNotActiveBrokerIntervalMs: intOption(values["scan-ms"] as string | undefined, "scan-ms", 5_000, 1),
+    controller: { heartbeatTimeoutMs: controllerTimeout(values) },
     log,
   });
   const addr = await ns.start();
   printLine(`bolide namesrv listening on ${addr}`);
   await serveUntilSignal(log, () => ns.stop());
+}
+
+const controllerTimeout = (values: Record<string, unknown>) =>
+  intOption(values["controller-timeout-ms"] as string | undefined, "controller-timeout-ms", DEFAULT_CONTROLLER_HEARTBEAT_TIMEOUT_MS, 100, 600_000);
+
+/** `bolide controller`: the failover controller on its own port, for brokers whose controllerAddr names it. */
+export async function runController(values: Record<string, unknown>): Promise<void> {
+  const log = createLogger("controller", logLevel(values["log-level"] as string | undefined));
+  const service = new ControllerService({ heartbeatTimeoutMs: controllerTimeout(values) }, log);
+  const server = new RemotingServer({
+    host: (values.host as string | undefined) ?? "127.0.0.1",
+    port: intOption(values.port as string | undefined, "port", 9878, 0, 65535),
+    log,
+  });
+  service.registerOn(server);
+  const { host, port } = await server.start();
+  service.start();
+  printLine(`bolide controller listening on ${host}:${port}`);
+  await serveUntilSignal(log, async () => {
+    service.stop();
+    await server.stop();
+  });
 }
 
 const toEnvName = (setting: string) => "BOLIDE_" + setting.replace(/[A-Z0-9]+/g, (m) => "_" + m).toUpperCase();

@@ -16,6 +16,7 @@ import { SerializeType } from "../protocol/serialize_type.ts";
 import type { ConnectionLimits, RemotingConnection } from "../remoting/remoting_connection.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
 import { RouteTable, validateTopicConfig } from "./route_table.ts";
+import { ControllerService, type ControllerServiceOptions } from "../controller/controller_service.ts";
 
 export interface NameServerOptions {
   host?: string;
@@ -29,6 +30,8 @@ export interface NameServerOptions {
   maxTopics?: number;
   limits?: Partial<ConnectionLimits>;
   log?: Logger;
+  /** The embedded failover controller (on by default; `false` turns it off). */
+  controller?: ControllerServiceOptions | false;
 }
 
 export const DEFAULT_NAMESRV_PORT = 9876;
@@ -46,6 +49,8 @@ export class NameServer {
   #nextConnectionId = 1;
   #scanTimer: ReturnType<typeof setInterval> | undefined;
   #addr = "";
+  /** The embedded controller: brokers in controller mode heartbeat it for failover. */
+  readonly controller: ControllerService | undefined;
 
   constructor(opts: NameServerOptions = {}) {
     this.#opts = opts;
@@ -67,6 +72,10 @@ export class NameServer {
         successResponse(undefined, encodeBody({ topicList: this.routes.topicList() }, typeOf(req))))
       .registerProcessor(RequestCode.DELETE_TOPIC_IN_NAMESRV, (req) => this.#deleteTopic(req));
     this.#server.onDisconnect((conn, reason) => this.#connectionClosed(conn, reason));
+    if (opts.controller !== false) {
+      this.controller = new ControllerService(opts.controller ?? {}, this.#log.child("controller"));
+      this.controller.registerOn(this.#server);
+    }
   }
 
   /** "host:port" the NameServer listens on (after start). */
@@ -83,12 +92,14 @@ export class NameServer {
     this.#addr = `${host}:${port}`;
     const every = this.#opts.scanNotActiveBrokerIntervalMs ?? Limits.scanNotActiveBrokerIntervalMs;
     this.#scanTimer = setInterval(() => this.scanNotActiveBrokers(), every);
+    this.controller?.start();
     this.#log.info(`NameServer listening on ${this.#addr}`);
     return this.#addr;
   }
 
   async stop(): Promise<void> {
     if (this.#scanTimer !== undefined) clearInterval(this.#scanTimer);
+    this.controller?.stop();
     await this.#server.stop();
   }
 

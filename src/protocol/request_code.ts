@@ -58,6 +58,12 @@ export const RequestCode = {
   CANCEL_DELAYED_MESSAGE: 900_001,
   /** Bolide's own, on the HA port: a slave's acknowledgement of its CommitLog end and its pull of what follows. */
   HA_PULL: 900_010,
+  /** Controller mode: a replica's heartbeat, answered with its group's master, epoch and sync state set. */
+  CONTROLLER_HEARTBEAT: 900_020,
+  /** Controller mode: every broker group's view (admin). */
+  CONTROLLER_GET_GROUPS: 900_021,
+  /** RocketMQ's code: the master changes its group's sync state set. */
+  CONTROLLER_ALTER_SYNC_STATE_SET: 1001,
 } as const;
 
 export type RequestCodeName = keyof typeof RequestCode;
