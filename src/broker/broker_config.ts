@@ -56,6 +56,19 @@ export interface BrokerConfig {
   haTransferBatchSize: number;
   /** How often a slave copies topics, consumer offsets and delay progress from its master. */
   haMetadataSyncInterval: number;
+  /** A slave not caught up for this long leaves the sync state set (controller mode). */
+  haMaxTimeSlaveNotCatchup: number;
+  /** Automatic failover: roles come from a controller (every brokerId ≥ 1; brokerRole is the master's flavour). */
+  enableControllerMode: boolean;
+  /** Controller addresses, ";"-separated; empty = the NameServers (each embeds one). */
+  controllerAddr: string;
+  controllerHeartbeatInterval: number;
+  /**
+   * A master that has not reached the controller for this long stops acknowledging sends, so
+   * an isolated master never acknowledges alongside a new one. Keep it below the controller's
+   * heartbeat timeout (1,500 ms by default).
+   */
+  controllerLeaseMs: number;
 }
 
 type Kind = "string" | "int" | "bool" | "enum";
@@ -106,6 +119,11 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   haSendHeartbeatInterval: { kind: "int", default: 5_000, min: 50, max: 60_000, help: "longest a slave's replication pull waits on an idle master" },
   haTransferBatchSize: { kind: "int", default: 256 * 1024, min: 4 * 1024, max: 16 * 1024 * 1024 - 4096, help: "largest chunk of records per replication answer" },
   haMetadataSyncInterval: { kind: "int", default: 10_000, min: 50, max: 600_000, help: "slave: ms between copies of topics, offsets and delay progress from the master" },
+  haMaxTimeSlaveNotCatchup: { kind: "int", default: 15_000, min: 100, max: 600_000, help: "controller mode: ms a slave may lag before it leaves the sync state set" },
+  enableControllerMode: { kind: "bool", default: false, help: "automatic failover: the controller picks the master (brokerId >= 1 on every replica)" },
+  controllerAddr: { kind: "string", default: "", help: "controller addresses host:port;host:port (default: the NameServers)" },
+  controllerHeartbeatInterval: { kind: "int", default: 300, min: 20, max: 10_000, help: "controller mode: ms between heartbeats to the controller" },
+  controllerLeaseMs: { kind: "int", default: 1_000, min: 50, max: 60_000, help: "controller mode: a master out of touch with the controller this long stops acknowledging sends" },
 };
 
 function parseValue(name: string, raw: string, s: Setting): string | number | boolean {
@@ -160,7 +178,10 @@ export function brokerConfig(...layers: Record<string, string | undefined>[]): B
   }
   parseDelayLevels(out.messageDelayLevel as string);
   if ((out.timerSegmentBytes as number) % 48 !== 0) throw new InvalidParameterError(`Setting timerSegmentBytes: ${out.timerSegmentBytes} is not a multiple of 48`);
-  if ((out.brokerRole === "SLAVE") !== ((out.brokerId as number) > 0)) {
+  if (out.enableControllerMode) {
+    if ((out.brokerId as number) < 1) throw new InvalidParameterError(`Setting brokerId: controller mode needs a replica id >= 1 (the master registers as 0), got ${out.brokerId}`);
+    if (out.brokerRole === "SLAVE") throw new InvalidParameterError("Setting brokerRole: in controller mode it is the master's flavour, SYNC_MASTER or ASYNC_MASTER; the controller decides who is master");
+  } else if ((out.brokerRole === "SLAVE") !== ((out.brokerId as number) > 0)) {
     throw new InvalidParameterError(`Settings brokerRole and brokerId disagree: a SLAVE has brokerId > 0 and a master brokerId 0 (got ${out.brokerRole}, ${out.brokerId})`);
   }
   return out as unknown as BrokerConfig;

@@ -40,7 +40,8 @@ import { sqlFilter, tagFilter } from "./tag_filter.ts";
 import { TIMER_DELAY_MS, TIMER_OUT_MS, TIMER_TOPIC, TimerMessageService, unitDeliverMs } from "./timer_message_service.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
 import { HAMaster, HASlave, type ReplicationStatus } from "./ha_service.ts";
-import { committedOf, HALF_TOPIC, PARK_TOPIC, TransactionalMessageService } from "./transactional_message_service.ts";
+import { EpochFile } from "./epoch_file.ts";
+import { committedOf, HALF_TOPIC, OP_TOPIC, PARK_TOPIC, TransactionalMessageService } from "./transactional_message_service.ts";
 
 /** SEND_MESSAGE_V2's one-letter header names (RocketMQ §1.4), mapped to SEND_MESSAGE's. */
 const V2_NAMES: Record<string, string> = {
@@ -90,6 +91,13 @@ export class BrokerController {
   /** A slave's master, as the NameServer last reported it (main and HA addresses). */
   #masterAddr = "";
   #masterHaAddr = "";
+  /** Controller mode: whether the controller made this broker the master, its epochs, and its lease. */
+  #ctlMaster = false;
+  #epochs: EpochFile | undefined;
+  #leaseUntil = 0;
+  #epoch = 0;
+  #heartbeating = false;
+  #roleChange: Promise<void> = Promise.resolve();
   #sendsInFlight = 0;
   #shuttingDown = false;
   #registerScheduled = false;
@@ -154,10 +162,15 @@ export class BrokerController {
       RequestCode.END_TRANSACTION, RequestCode.CANCEL_DELAYED_MESSAGE, RequestCode.UPDATE_AND_CREATE_TOPIC, RequestCode.DELETE_TOPIC_IN_BROKER,
     ]) {
       const inner = this.#server.processorOf(code)!;
-      this.#server.registerProcessor(code, (req, ctx) =>
-        this.config.brokerRole === "SLAVE"
-          ? createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, `broker ${this.config.brokerName}[${this.config.brokerId}] is a slave: ${requestCodeName(code)} goes to its master`)
-          : inner(req, ctx));
+      this.#server.registerProcessor(code, (req, ctx) => {
+        if (this.#isSlave) {
+          return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, `broker ${this.config.brokerName}[${this.config.brokerId}] is a slave: ${requestCodeName(code)} goes to its master`);
+        }
+        if (this.#fenced) {
+          return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, `broker ${this.config.brokerName}[${this.config.brokerId}] lost the controller: a new master may be elected, so it acknowledges nothing`);
+        }
+        return inner(req, ctx);
+      });
     }
     p(RequestCode.GET_ALL_CONSUMER_OFFSET, (r) => successResponse(undefined, encodeBody({ offsetTable: this.#offsets.table() }, typeOf(r))));
     p(RequestCode.GET_ALL_DELAY_OFFSET, (r) => successResponse(undefined, encodeBody({ offsetTable: this.#schedule.offsetTable() }, typeOf(r))));
@@ -191,7 +204,8 @@ export class BrokerController {
       clusterName: this.config.brokerClusterName,
       brokerName: this.config.brokerName,
       brokerAddr: this.#addr,
-      brokerId: this.config.brokerId,
+      // In controller mode the elected master registers as 0 and the others under their own ids.
+      brokerId: this.config.enableControllerMode && this.#ctlMaster ? 0 : this.config.brokerId,
       haServerAddr: this.#haAddr,
     };
   }
@@ -265,7 +279,8 @@ export class BrokerController {
       });
       const { host, port } = await this.#server.start();
       this.#addr = `${c.brokerIP1 === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-      if (c.brokerRole !== "SLAVE") await this.#startHAMaster(port);
+      if (c.enableControllerMode) this.#epochs = new EpochFile(this.#fs, `${configDir}/epoch.json`);
+      if (c.enableControllerMode || c.brokerRole !== "SLAVE") await this.#startHAMaster(port);
     } catch (err) {
       await this.#server.stop(0);
       await this.#store.close();
@@ -277,9 +292,16 @@ export class BrokerController {
     this.#timers.push(setInterval(() => void this.registerAll(), c.registerNameServerPeriod));
     this.#timers.push(setInterval(() => this.#persistOffsets(), c.flushConsumerOffsetInterval));
     this.#timers.push(setInterval(() => this.#schedule.persist(), c.flushDelayOffsetInterval));
-    if (c.brokerRole === "SLAVE") {
+    if (c.enableControllerMode) {
+      // The controller decides the role: until it says master, this broker is a slave.
+      this.#timers.push(setInterval(() => void this.#controllerHeartbeat(), c.controllerHeartbeatInterval));
+      this.#timers.push(setInterval(() => void this.#syncMetadata(), c.haMetadataSyncInterval));
+      await this.#controllerHeartbeat();
+    } else if (c.brokerRole === "SLAVE") {
       // A slave delivers nothing itself (its master does, and the results replicate here).
       this.#startHASlave();
+      this.#timers.push(setInterval(() => void this.#syncMetadata(), c.haMetadataSyncInterval));
+      void this.#syncMetadata();
     } else {
       this.#schedule.start();
       this.#timer.start();
@@ -298,7 +320,7 @@ export class BrokerController {
       try {
         const resp = await this.#namesrvClient.invoke(ns, registerBrokerRequest({ ...this.identity, heartbeatTimeoutMillis: Limits.brokerChannelExpiredTimeMs }, body), 24_000);
         if (resp.code !== ResponseCode.SUCCESS) this.#log.warn(`registration with ${ns} refused: ${resp.remark}`);
-        else if (this.config.brokerRole === "SLAVE") this.#learnMaster(extString(resp, "masterAddr", false), extString(resp, "haServerAddr", false));
+        else if (this.#isSlave && !this.config.enableControllerMode) this.#learnMaster(extString(resp, "masterAddr", false), extString(resp, "haServerAddr", false));
       } catch (err) {
         this.#log.warn(`registration with ${ns} failed: ${(err as Error).message}`);
       }
@@ -366,9 +388,10 @@ export class BrokerController {
       timersPending: String(this.#timer.pending),
       transactionHalfBacklog: String(this.#tx.halfBacklog),
       rssBytes: String(rssBytes()),
-      brokerRole: this.config.brokerRole,
+      brokerRole: this.config.enableControllerMode ? (this.#ctlMaster ? `${this.config.brokerRole} (elected)` : "SLAVE (controller)") : this.config.brokerRole,
       haServerAddr: this.#haAddr,
-      ...(this.#haMaster ? { haInSyncSlaves: String(this.#haMaster.inSyncCount()), haSlaves: JSON.stringify(this.#haMaster.slaves()) } : {}),
+      ...(this.config.enableControllerMode ? { controllerEpoch: String(this.#epochs?.lastEpoch ?? 0), fenced: String(this.#fenced) } : {}),
+      ...(this.#haMaster && !this.#isSlave ? { haInSyncSlaves: String(this.#haMaster.inSyncCount()), haSlaves: JSON.stringify(this.#haMaster.slaves()) } : {}),
       ...(this.#haSlave ? { haMasterAddr: this.#masterAddr, haReplication: JSON.stringify(this.#haSlave.status()) } : {}),
     };
   }
@@ -383,7 +406,7 @@ export class BrokerController {
       maxGapNotInSync: c.haMaxGapNotInSync,
       housekeepingMs: c.haHousekeepingInterval,
       transferBatchBytes: c.haTransferBatchSize,
-    }, this.#log.child("ha"));
+    }, this.#log.child("ha"), this.#epochs, () => !this.#isSlave);
     const port = c.haListenPort >= 0 ? c.haListenPort : listenPort === 0 ? 0 : listenPort + 1;
     this.#haServer = new RemotingServer({ host: c.brokerIP1, port, log: this.#log.child("ha") });
     this.#haServer.registerProcessor(RequestCode.HA_PULL, (req, ctx) => this.#haMaster!.pull(req, ctx.connection.remoteAddr));
@@ -400,10 +423,126 @@ export class BrokerController {
       holdMs: c.haSendHeartbeatInterval,
       timeoutMs: 3_000,
       retryMs: Math.min(1_000, c.haSendHeartbeatInterval),
+      epochs: this.#epochs,
     }, this.#log.child("ha"));
     this.#haSlave.start();
-    this.#timers.push(setInterval(() => void this.#syncMetadata(), c.haMetadataSyncInterval));
-    void this.#syncMetadata();
+  }
+
+  /** Whether this broker is a slave now (by configuration, or by the controller's choice). */
+  get #isSlave(): boolean {
+    return this.config.enableControllerMode ? !this.#ctlMaster : this.config.brokerRole === "SLAVE";
+  }
+
+  /** Controller mode: a master whose lease ran out acknowledges nothing (it may have been replaced). */
+  get #fenced(): boolean {
+    return this.config.enableControllerMode && this.#ctlMaster && Date.now() > this.#leaseUntil;
+  }
+
+  // ---- controller mode ---------------------------------------------------------------------------
+
+  async #controllerHeartbeat(): Promise<void> {
+    if (this.#heartbeating || this.#shuttingDown) return;
+    this.#heartbeating = true;
+    const c = this.config;
+    try {
+      const addrs = (c.controllerAddr || c.namesrvAddr).split(";").map((a) => a.trim()).filter(Boolean);
+      for (const addr of addrs) {
+        const sentAt = Date.now();
+        let resp: RemotingCommand;
+        try {
+          resp = await this.#haClient.invoke(addr, createRequest(RequestCode.CONTROLLER_HEARTBEAT, {
+            clusterName: c.brokerClusterName,
+            brokerName: c.brokerName,
+            brokerId: c.brokerId,
+            addr: this.#addr,
+            haAddr: this.#haAddr,
+            epoch: this.#epochs?.lastEpoch ?? 0,
+            maxOffset: this.#store.commitLogMaxOffset,
+            isMaster: this.#ctlMaster,
+          }), Math.max(200, c.controllerLeaseMs));
+        } catch {
+          continue; // the next controller address
+        }
+        if (resp.code !== ResponseCode.SUCCESS) {
+          this.#log.warn(`controller ${addr} refused the heartbeat: ${resp.remark ?? resp.code}`);
+          continue;
+        }
+        if (this.#shuttingDown) return;
+        this.#leaseUntil = sentAt + c.controllerLeaseMs;
+        this.#roleChange = this.#roleChange.then(() => this.#applyView(resp, addr)).catch((err) => {
+          this.#log.error(`role change failed: ${(err as Error).message}`);
+        });
+        await this.#roleChange;
+        return;
+      }
+    } finally {
+      this.#heartbeating = false;
+    }
+  }
+
+  /** Follows the controller's view of the group: promotion, demotion, the master to copy from. */
+  async #applyView(resp: RemotingCommand, controller: string): Promise<void> {
+    if (this.#shuttingDown) return;
+    const epoch = extInt(resp, "epoch");
+    const masterId = extInt(resp, "masterId");
+    if (epoch < (this.#epochs?.lastEpoch ?? 0)) return; // a restarted controller catching up
+    this.#epoch = epoch;
+    const me = this.config.brokerId;
+    if (masterId === me) {
+      if (!this.#ctlMaster) await this.#promote(epoch);
+      else await this.#maintainSyncStateSet(resp, controller);
+      return;
+    }
+    if (this.#ctlMaster) await this.#demote(masterId, epoch);
+    const masterAddr = extString(resp, "masterAddr", false) ?? "";
+    this.#masterHaAddr = extString(resp, "masterHaAddr", false) ?? "";
+    if (masterAddr !== this.#masterAddr) {
+      this.#masterAddr = masterAddr;
+      void this.#syncMetadata(); // at once: a slave promoted before its first copy would lack topics
+    }
+    if (masterId !== 0 && !this.#haSlave) this.#startHASlave();
+  }
+
+  async #promote(epoch: number): Promise<void> {
+    await this.#haSlave?.stop();
+    this.#haSlave = undefined;
+    this.#epochs!.append(epoch, this.#store.commitLogMaxOffset);
+    const adopted = this.#topics.ensureFromQueues(this.#store.topicQueues(), new Set([SCHEDULE_TOPIC, TIMER_TOPIC, HALF_TOPIC, OP_TOPIC]));
+    if (adopted.length > 0) this.#log.warn(`topics known only from replicated messages, now served: ${adopted.join(", ")}`);
+    this.#ctlMaster = true;
+    this.#schedule.start();
+    this.#timer.start();
+    this.#tx.start();
+    this.#log.warn(`elected master of ${this.config.brokerName} at epoch ${epoch}, from CommitLog offset ${this.#store.commitLogMaxOffset}`);
+    await this.registerAll();
+  }
+
+  async #demote(masterId: number, epoch: number): Promise<void> {
+    this.#ctlMaster = false;
+    this.#haMaster?.stop();
+    this.#schedule.stop();
+    this.#tx.stop();
+    await this.#timer.stop();
+    this.#log.warn(`no longer master of ${this.config.brokerName}: broker ${masterId} is, at epoch ${epoch}`);
+    await this.registerAll();
+  }
+
+  /** The master keeps the controller's sync state set to the slaves that recently held everything. */
+  async #maintainSyncStateSet(resp: RemotingCommand, controller: string): Promise<void> {
+    const c = this.config;
+    const want = new Set([c.brokerId]);
+    for (const s of this.#haMaster?.slaves() ?? []) {
+      if (s.inSync && s.caughtUpMsAgo >= 0 && s.caughtUpMsAgo <= c.haMaxTimeSlaveNotCatchup) want.add(s.brokerId);
+    }
+    const have = (extString(resp, "syncStateSet", false) ?? "").split(",").filter(Boolean).map(Number);
+    if (have.length === want.size && have.every((id) => want.has(id))) return;
+    const r = await this.#haClient.invoke(controller, createRequest(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, {
+      brokerName: c.brokerName,
+      masterId: c.brokerId,
+      epoch: this.#epoch,
+      syncStateSet: [...want].sort((a, b) => a - b).join(","),
+    }), Math.max(200, c.controllerLeaseMs)).catch(() => undefined);
+    if (r && r.code === ResponseCode.SUCCESS) this.#log.info(`sync state set of ${c.brokerName} is now ${[...want].join(",")}`);
   }
 
   #learnMaster(masterAddr: string | undefined, haAddr: string | undefined): void {
@@ -418,7 +557,7 @@ export class BrokerController {
   /** A slave copies its master's topics, consumer offsets and delay progress (RocketMQ's SlaveSynchronize). */
   async #syncMetadata(): Promise<void> {
     const master = this.#masterAddr;
-    if (!master || this.#shuttingDown) return;
+    if (!master || this.#shuttingDown || !this.#isSlave) return;
     try {
       const call = async (code: number) => {
         const r = await this.#haClient.invoke(master, createRequest(code), 5_000);
@@ -449,7 +588,7 @@ export class BrokerController {
 
   #commitOffset(group: string, topic: string, queueId: number, offset: number): void {
     this.#offsets.commit(group, topic, queueId, offset);
-    if (this.config.brokerRole !== "SLAVE") return;
+    if (!this.#isSlave) return;
     const key = `${topic}@${group}@${queueId}`;
     if (!this.#slaveCommits.has(key) && this.#slaveCommits.size >= Limits.maxSlaveOffsetCommits) return; // the periodic sync still keeps the slave's own copy
     this.#slaveCommits.set(key, { group, topic, queueId, offset });

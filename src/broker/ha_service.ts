@@ -4,6 +4,7 @@ import { createRequest, createResponse, extInt, type RemotingCommand, successRes
 import { RequestCode } from "../protocol/request_code.ts";
 import type { RemotingClient } from "../remoting/remoting_client.ts";
 import type { MessageStore } from "../store/message_store.ts";
+import type { EpochEntry, EpochFile } from "./epoch_file.ts";
 
 /**
  * Replication, RocketMQ's classic HA on its own port, carried by our remoting frames instead of
@@ -35,6 +36,8 @@ interface SlaveState {
   /** The slave holds every CommitLog byte below this. */
   acked: number;
   lastSeen: number;
+  /** Last time it asked from this log's very end: it held everything then. */
+  lastCaughtUp: number;
 }
 
 interface Waiter {
@@ -50,6 +53,8 @@ export interface SlaveView {
   behindBytes: number;
   lastSeenMsAgo: number;
   inSync: boolean;
+  /** ms since it last held everything (-1: never). */
+  caughtUpMsAgo: number;
 }
 
 export class HAMaster {
@@ -58,7 +63,15 @@ export class HAMaster {
   /** Pulls waiting for the log to grow. */
   readonly #held = new Set<() => void>();
 
-  constructor(private readonly store: MessageStore, private readonly opts: HAMasterOptions, private readonly log: Logger) {
+  constructor(
+    private readonly store: MessageStore,
+    private readonly opts: HAMasterOptions,
+    private readonly log: Logger,
+    /** Controller mode: the epochs of this log, to find where a rejoining replica diverges. */
+    private readonly epochs?: EpochFile,
+    /** Controller mode: whether this broker is the master now (a slave's HA port answers nothing). */
+    private readonly serving: () => boolean = () => true,
+  ) {
     store.onCommitLogAdvanced(() => {
       for (const wake of [...this.#held]) wake();
     });
@@ -69,7 +82,18 @@ export class HAMaster {
     const offset = extInt(req, "offset");
     const brokerId = extInt(req, "brokerId");
     const holdMs = Math.max(0, Math.min(30_000, extInt(req, "holdMs", false) ?? 0));
+    if (!this.serving()) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "this broker is not the master");
     const max = this.store.commitLogMaxOffset;
+    const epochExt = this.#epochExt(extInt(req, "epoch", false) ?? 0);
+    if (this.epochs) {
+      // A replica that last saw an older epoch may hold writes this log never had, from where
+      // the next epoch began: it must cut its log there before copying on.
+      const diverge = this.epochs.divergenceFor(extInt(req, "epoch", false) ?? 0);
+      if (offset > diverge) {
+        this.#slaves.delete(brokerId);
+        return createResponse(ResponseCode.HA_OFFSET_ILLEGAL, `replica ${brokerId} at ${offset} diverged at ${diverge}: truncate`, { truncateTo: diverge, ...epochExt });
+      }
+    }
     if (offset > max) {
       // The slave has bytes this master never wrote (it followed another master): it must not
       // be counted, and replication cannot continue until it is truncated.
@@ -78,7 +102,8 @@ export class HAMaster {
     }
     const known = this.#slaves.get(brokerId);
     if (!known) this.log.info(`slave ${brokerId} at ${remoteAddr} replicating from offset ${offset}`);
-    this.#slaves.set(brokerId, { brokerId, addr: remoteAddr, acked: offset, lastSeen: Date.now() });
+    const now = Date.now();
+    this.#slaves.set(brokerId, { brokerId, addr: remoteAddr, acked: offset, lastSeen: now, lastCaughtUp: offset >= max ? now : known?.lastCaughtUp ?? 0 });
     this.#answerWaiters();
     // An empty slave starts where this log starts (older segments may be gone).
     const min = this.store.commitLogMinOffset;
@@ -103,9 +128,18 @@ export class HAMaster {
       chunk = this.store.readReplica(from, this.opts.transferBatchBytes);
       // A slave whose pull was held all along is alive: it counts as heard from now.
       const s = this.#slaves.get(brokerId);
-      if (s && s.acked === offset) s.lastSeen = Date.now();
+      if (s && s.acked === offset) {
+        s.lastSeen = Date.now();
+        if (!chunk) s.lastCaughtUp = s.lastSeen;
+      }
     }
-    return successResponse({ offset: from, next: chunk?.next ?? from, masterMaxOffset: this.store.commitLogMaxOffset }, chunk?.bytes);
+    return successResponse({ offset: from, next: chunk?.next ?? from, masterMaxOffset: this.store.commitLogMaxOffset, ...epochExt }, chunk?.bytes);
+  }
+
+  /** This log's epochs, for a replica whose newest epoch differs from ours. */
+  #epochExt(replicaEpoch: number): Record<string, string> {
+    if (!this.epochs || this.epochs.lastEpoch === replicaEpoch) return {};
+    return { epochs: JSON.stringify(this.epochs.entries) };
   }
 
   /** Slaves heard from within housekeepingMs and within maxGapNotInSync of this log's end. */
@@ -159,6 +193,7 @@ export class HAMaster {
       behindBytes: max - s.acked,
       lastSeenMsAgo: now - s.lastSeen,
       inSync: now - s.lastSeen <= this.opts.housekeepingMs && max - s.acked <= this.opts.maxGapNotInSync,
+      caughtUpMsAgo: s.lastCaughtUp ? now - s.lastCaughtUp : -1,
     }));
   }
 
@@ -201,6 +236,8 @@ export interface HASlaveOptions {
   timeoutMs: number;
   /** Pause after a failure before asking again. */
   retryMs: number;
+  /** Controller mode: this log's epochs (sent with each pull; the master's are taken). */
+  epochs?: EpochFile;
 }
 
 /** The slave side: a loop of HA_PULL → append, started by `start()`, ended by `stop()`. */
@@ -253,12 +290,23 @@ export class HASlave {
           offset: this.store.commitLogMaxOffset,
           brokerId: this.opts.brokerId,
           holdMs: this.opts.holdMs,
+          epoch: this.opts.epochs?.lastEpoch ?? 0,
         }), this.opts.holdMs + this.opts.timeoutMs);
         if (!this.#running) return;
         this.#lastContact = Date.now();
         this.#masterMax = Number(resp.extFields?.masterMaxOffset ?? this.#masterMax);
+        const truncateTo = extInt(resp, "truncateTo", false);
+        if (resp.code === ResponseCode.HA_OFFSET_ILLEGAL && truncateTo !== undefined && this.opts.epochs) {
+          // This log holds writes of an epoch the master never saw (this broker was its master).
+          await this.store.truncateTo(truncateTo);
+          this.opts.epochs.dropFrom(truncateTo);
+          this.log.warn(`log truncated to ${truncateTo} to follow master ${addr}`);
+          continue;
+        }
         if (resp.code !== ResponseCode.SUCCESS) throw new Error(`master ${addr} answered ${resp.code}: ${resp.remark ?? ""}`);
         if (resp.body && resp.body.byteLength > 0) await this.store.appendReplicated(extInt(resp, "offset"), resp.body);
+        const epochs = resp.extFields?.epochs;
+        if (this.opts.epochs && typeof epochs === "string") this.opts.epochs.adopt(JSON.parse(epochs) as EpochEntry[], this.store.commitLogMaxOffset);
         this.#lastError = "";
       } catch (err) {
         if (!this.#running) return;

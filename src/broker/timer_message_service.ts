@@ -108,6 +108,13 @@ export class TimerMessageService {
 
   /** Opens the TimerLog, rebuilds the pending set from it, and catches up with the timer queue. */
   start(now = Date.now()): void {
+    // A broker promoted again after a demotion starts this anew: memory is rebuilt from disk.
+    this.#slots.clear();
+    this.#heap.clear();
+    this.#cancelledInHeap.clear();
+    this.#pendingCount = 0;
+    this.#enqueueOffset = 0;
+    this.#loadedBelow = 0;
     this.fs.mkdirp(this.config.dir);
     const names = this.fs.list(this.config.dir).map(parseOffsetName).filter((s): s is number => s !== undefined).sort((a, b) => a - b);
     for (const start of names) this.#segments.push({ start, file: this.fs.open(`${this.config.dir}/${offsetName(start)}`), pending: 0 });

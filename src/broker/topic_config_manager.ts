@@ -91,6 +91,26 @@ export class TopicConfigManager {
     return true;
   }
 
+  /**
+   * Topics that have queues in the store but no config here (a slave promoted before it copied
+   * its master's topic table) get one, readable and writable, with as many queues as they have:
+   * their messages replicated, so they stay served. Internal topics are left alone.
+   */
+  ensureFromQueues(queues: { topic: string; queueId: number }[], internal: ReadonlySet<string>): string[] {
+    const counts = new Map<string, number>();
+    for (const q of queues) if (!this.#topics.has(q.topic) && !internal.has(q.topic)) counts.set(q.topic, Math.max(counts.get(q.topic) ?? 0, q.queueId + 1));
+    const added: string[] = [];
+    for (const [topic, n] of counts) {
+      try {
+        this.update({ topicName: topic, readQueueNums: n, writeQueueNums: n, perm: PERM_READ_WRITE, topicSysFlag: 0, order: false });
+        added.push(topic);
+      } catch {
+        // not a valid topic name: not one a client could use either
+      }
+    }
+    return added;
+  }
+
   registerBody(): RegisterBrokerBody {
     const topicConfigTable: Record<string, TopicConfig> = {};
     for (const [name, tc] of this.#topics) topicConfigTable[name] = tc;
