@@ -5,6 +5,8 @@ import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
 import { startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer } from "../../src/client/producer.ts";
+import { PushConsumer } from "../../src/client/push_consumer.ts";
+import { TcpProxy } from "../harness/tcp_proxy.ts";
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
 import { createRequest } from "../../src/protocol/remoting_command.ts";
 import { RequestCode } from "../../src/protocol/request_code.ts";
@@ -103,5 +105,99 @@ describe("automatic failover", () => {
     admin.close();
     await producer.shutdown();
     await b1.shutdown(1000);
+  }, 60_000);
+
+  test("a master cut off from the controller stops acknowledging before a new one is elected: no write is acknowledged on both sides, and it rejoins when the link returns", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer({ controller: { heartbeatTimeoutMs: 800 } });
+    await using link = await TcpProxy.start(ns.addr); // broker 1's only way to the controller
+    let b1 = await startBroker(ns.addr, join(dir.path, "b1"), { ...CONTROLLED(1), controllerAddr: link.addr });
+    await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
+    const admin = new RemotingClient();
+    await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Split", readQueueNums: 2, writeQueueNums: 2 }));
+    await using b2 = await startBroker(ns.addr, join(dir.path, "b2"), CONTROLLED(2));
+    await waitFor(() => ns.controller!.controller.view("broker-a")!.syncStateSet.includes(2), { what: "broker 2 in the sync state set" });
+    // Two producers that each talk to one broker only, so we see what each side acknowledges.
+    const direct = (addr: string) => async (body: string) => {
+      const r = await admin.invoke(addr, createRequest(RequestCode.SEND_MESSAGE, { producerGroup: "pg", topic: "Split", queueId: 0, sysFlag: 0, bornTimestamp: Date.now(), flag: 0 }, new TextEncoder().encode(body)), 2000);
+      return r.code;
+    };
+    const toB1 = direct(b1.addr);
+    const toB2 = direct(b2.addr);
+    assert.equal(await toB1("before"), 0);
+
+    link.cut();
+    const cutAt = Date.now();
+    // Acknowledged = stored and answered: SEND_OK (0), or SLAVE_NOT_AVAILABLE (11) and
+    // FLUSH_SLAVE_TIMEOUT (12), which say "stored here, not replicated".
+    const stored = (code: number) => code === 0 || code === 11 || code === 12;
+    const ackedByB1: { body: string; at: number; code: number }[] = [];
+    const ackedByB2: { body: string; at: number }[] = [];
+    for (let i = 0; Date.now() - cutAt < 2500; i++) {
+      const [c1, c2] = await Promise.all([toB1(`b1-${i}`).catch(() => -1), toB2(`b2-${i}`).catch(() => -1)]);
+      if (stored(c1)) ackedByB1.push({ body: `b1-${i}`, at: Date.now(), code: c1 });
+      if (stored(c2)) ackedByB2.push({ body: `b2-${i}`, at: Date.now() });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(isMaster(b2), "broker 2 was elected");
+    assert.ok(ackedByB2.length > 0, "broker 2 acknowledges as the new master");
+    const lastB1 = Math.max(0, ...ackedByB1.map((a) => a.at));
+    const firstB2 = Math.min(...ackedByB2.map((a) => a.at));
+    assert.ok(lastB1 < firstB2, `broker 1 acknowledged at ${lastB1 - cutAt} ms, after broker 2 began at ${firstB2 - cutAt} ms`);
+    // What broker 1 acknowledged with SEND_OK (SYNC_MASTER: replicated first) is on broker 2.
+    const onB2 = new Set(bodies(b2.store, "Split", 2));
+    assert.deepEqual(ackedByB1.filter((a) => a.code === 0 && !onB2.has(a.body)).map((a) => a.body), []);
+    console.log(`partition: broker 1 answered ${ackedByB1.length} sends after the cut, the last ${lastB1 - cutAt} ms after it; broker 2 answered from ${firstB2 - cutAt} ms`);
+
+    link.heal();
+    await waitFor(() => !isMaster(b1) && b1.store.commitLogMaxOffset === b2.store.commitLogMaxOffset, { what: "broker 1 back as broker 2's slave" });
+    assert.deepEqual(bodies(b1.store, "Split", 2), bodies(b2.store, "Split", 2));
+    admin.close();
+    await b1.shutdown(1000);
+  }, 60_000);
+
+  test("consumers keep consuming through a failover without losing an acknowledged message", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer({ controller: { heartbeatTimeoutMs: 800 } });
+    const b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
+    await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
+    const admin = new RemotingClient();
+    await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Flow", readQueueNums: 4, writeQueueNums: 4 }));
+    await using b2 = await startBroker(ns.addr, join(dir.path, "b2"), CONTROLLED(2));
+    await waitFor(() => ns.controller!.controller.view("broker-a")!.syncStateSet.includes(2), { what: "broker 2 in the sync state set" });
+    const seen = new Map<string, number>();
+    const consumer = new PushConsumer({
+      namesrvAddr: ns.addr,
+      group: "flow-cg",
+      consumeFromWhere: "first",
+      rebalanceIntervalMs: 300,
+      persistConsumerOffsetIntervalMs: 100,
+      pullDelayWhenExceptionMs: 100,
+      brokerSuspendMaxTimeMs: 500,
+    });
+    consumer.subscribe("Flow", "*").registerMessageListener((msgs) => {
+      for (const m of msgs) {
+        const b = new TextDecoder().decode(m.body);
+        seen.set(b, (seen.get(b) ?? 0) + 1);
+      }
+    });
+    await consumer.start();
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg", sendTimeoutMs: 2000 });
+    const acked: string[] = [];
+    for (let i = 0; acked.length < 400; i++) {
+      if (i === 200) await b1.kill();
+      try {
+        const r = await producer.send({ topic: "Flow", body: `f${i}` });
+        if (r.status === "SEND_OK" || (i > 200 && r.status === "SLAVE_NOT_AVAILABLE")) acked.push(`f${i}`);
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    await waitFor(() => acked.every((b) => seen.has(b)), { what: "every acknowledged message consumed", timeoutMs: 20_000 });
+    const dupes = [...seen.values()].filter((n) => n > 1).length;
+    console.log(`consume through failover: ${acked.length} acknowledged, all consumed, ${dupes} delivered more than once`);
+    await consumer.shutdown();
+    await producer.shutdown();
+    admin.close();
   }, 60_000);
 });
