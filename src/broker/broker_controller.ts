@@ -417,7 +417,7 @@ export class BrokerController {
 
   #startHASlave(): void {
     const c = this.config;
-    this.#haSlave = new HASlave(this.#store, this.#haClient, {
+    this.#haSlave = new HASlave(this.#store, {
       brokerId: c.brokerId,
       masterHaAddr: () => c.haMasterAddress || this.#masterHaAddr || undefined,
       holdMs: c.haSendHeartbeatInterval,

@@ -2,7 +2,7 @@ import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { createRequest, createResponse, extInt, type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
-import type { RemotingClient } from "../remoting/remoting_client.ts";
+import { RemotingClient } from "../remoting/remoting_client.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { EpochEntry, EpochFile } from "./epoch_file.ts";
 
@@ -240,8 +240,13 @@ export interface HASlaveOptions {
   epochs?: EpochFile;
 }
 
-/** The slave side: a loop of HA_PULL → append, started by `start()`, ended by `stop()`. */
+/**
+ * The slave side: a loop of HA_PULL → append, started by `start()`, ended by `stop()`. It has a
+ * connection of its own, closed at stop: a pull held by a master that went silent (a partition
+ * drops packets, nobody resets the connection) must not delay a promotion by its whole timeout.
+ */
 export class HASlave {
+  readonly #remoting = new RemotingClient();
   #running = false;
   #loop: Promise<void> | undefined;
   #lastContact = 0;
@@ -251,7 +256,6 @@ export class HASlave {
 
   constructor(
     private readonly store: MessageStore,
-    private readonly remoting: RemotingClient,
     private readonly opts: HASlaveOptions,
     private readonly log: Logger,
   ) {}
@@ -265,6 +269,7 @@ export class HASlave {
   async stop(): Promise<void> {
     this.#running = false;
     this.#wakeSleep?.();
+    this.#remoting.close(); // fails a pull in flight at once
     await this.#loop;
   }
 
@@ -286,7 +291,7 @@ export class HASlave {
         continue;
       }
       try {
-        const resp = await this.remoting.invoke(addr, createRequest(RequestCode.HA_PULL, {
+        const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.HA_PULL, {
           offset: this.store.commitLogMaxOffset,
           brokerId: this.opts.brokerId,
           holdMs: this.opts.holdMs,

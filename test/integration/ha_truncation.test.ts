@@ -6,7 +6,6 @@ import { MessageStore } from "../../src/store/message_store.ts";
 import { EpochFile } from "../../src/broker/epoch_file.ts";
 import { HAMaster, HASlave } from "../../src/broker/ha_service.ts";
 import { RemotingServer } from "../../src/remoting/remoting_server.ts";
-import { RemotingClient } from "../../src/remoting/remoting_client.ts";
 import { RequestCode } from "../../src/protocol/request_code.ts";
 import { nodeFileSystem } from "../../src/platform/file_system.ts";
 import { decodeRecord } from "../../src/common/message_record.ts";
@@ -47,8 +46,7 @@ describe("HA epochs", () => {
     const server = new RemotingServer({ port: 0 });
     server.registerProcessor(RequestCode.HA_PULL, (req, ctx) => master.pull(req, ctx.connection.remoteAddr));
     const { port } = await server.start();
-    const client = new RemotingClient();
-    const slave = new HASlave(b, client, { brokerId: 2, masterHaAddr: () => `127.0.0.1:${port}`, holdMs: 100, timeoutMs: 1000, retryMs: 50, epochs: epochsB }, silentLogger);
+    const slave = new HASlave(b, { brokerId: 2, masterHaAddr: () => `127.0.0.1:${port}`, holdMs: 100, timeoutMs: 1000, retryMs: 50, epochs: epochsB }, silentLogger);
     slave.start();
     await waitFor(() => b.commitLogMaxOffset === a.commitLogMaxOffset && texts(b).length === 130, { what: "b following a" });
     assert.deepEqual(texts(b), texts(a));
@@ -60,7 +58,6 @@ describe("HA epochs", () => {
     await waitFor(() => b.commitLogMaxOffset === a.commitLogMaxOffset, { what: "b copying a's next write" });
     await slave.stop();
     master.stop();
-    client.close();
     await server.stop(0);
     await a.close();
     await b.close();
