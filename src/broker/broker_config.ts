@@ -69,6 +69,14 @@ export interface BrokerConfig {
    * heartbeat timeout (1,500 ms by default).
    */
   controllerLeaseMs: number;
+  /** Let consumers that lag far behind read from a slave (RocketMQ's slaveReadEnable). */
+  slaveReadEnable: boolean;
+  /** "Far behind": more than this percent of the machine's memory behind the log's end … */
+  accessMessageInMemoryMaxRatio: number;
+  /** … or, when above 0, more than this many bytes. */
+  consumeSlowlyLagBytes: number;
+  /** The slave such consumers are sent to. */
+  whichBrokerWhenConsumeSlowly: number;
 }
 
 type Kind = "string" | "int" | "bool" | "enum";
@@ -124,6 +132,10 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   controllerAddr: { kind: "string", default: "", help: "controller addresses host:port;host:port (default: the NameServers)" },
   controllerHeartbeatInterval: { kind: "int", default: 300, min: 20, max: 10_000, help: "controller mode: ms between heartbeats to the controller" },
   controllerLeaseMs: { kind: "int", default: 1_000, min: 50, max: 60_000, help: "controller mode: a master out of touch with the controller this long stops acknowledging sends" },
+  slaveReadEnable: { kind: "bool", default: false, help: "send consumers that lag far behind to a slave (suggestWhichBrokerId)" },
+  accessMessageInMemoryMaxRatio: { kind: "int", default: 40, min: 1, max: 100, help: "far behind = more than this percent of memory behind the log's end" },
+  consumeSlowlyLagBytes: { kind: "int", default: 0, min: 0, max: 2 ** 50, help: "far behind = more than this many bytes (0: use accessMessageInMemoryMaxRatio)" },
+  whichBrokerWhenConsumeSlowly: { kind: "int", default: 1, min: 1, max: 1024, help: "the slave lagging consumers read from" },
 };
 
 function parseValue(name: string, raw: string, s: Setting): string | number | boolean {

@@ -8,7 +8,7 @@ import { decodeRecord } from "../common/message_record.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { Perm, PERM_READ_WRITE, type TopicConfig } from "../common/route.ts";
 import { nodeFileSystem, type FileSystem } from "../platform/file_system.ts";
-import { rssBytes } from "../platform/runtime.ts";
+import { rssBytes, totalMemoryBytes } from "../platform/runtime.ts";
 import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
 import { decodeBatch } from "../protocol/message_batch.ts";
 import { registerBrokerRequest, unregisterBrokerRequest, type BrokerIdentity } from "../protocol/namesrv_requests.ts";
@@ -382,6 +382,7 @@ export class BrokerController {
       dispatchedOffset: String(this.#store.dispatchedOffset),
       sendsInFlight: String(this.#sendsInFlight),
       heldPulls: String(this.#holds.heldCount),
+      pullsFound: String(this.#pullsFound),
       clients: String(this.#clients.size),
       diskFull: String(this.#store.isDiskFull),
       scheduledPending: this.#schedule.pending().join(","),
@@ -714,6 +715,9 @@ export class BrokerController {
       const r = this.#store.getMessage(topic, queueId, offset, maxMsgs, maxBytes);
       const ext = { nextBeginOffset: r.nextBeginOffset, minOffset: r.minOffset, maxOffset: r.maxOffset, suggestWhichBrokerId: 0 };
       if (r.status === "FOUND") {
+        const last = r.units[r.units.length - 1];
+        ext.suggestWhichBrokerId = this.#suggestBroker(this.#store.commitLogMaxOffset - (last.physicalOffset + last.size));
+        this.#pullsFound++;
         const keep = r.messages.filter((raw, i) => byTag(r.units[i].tagsCode) && (!bySql || bySql(raw)));
         if (keep.length === 0) return createResponse(ResponseCode.PULL_RETRY_IMMEDIATELY, "no message matched the filter", ext);
         return successResponse(ext, keep.length === r.messages.length && r.body ? r.body : concatBytes(keep));
@@ -730,6 +734,21 @@ export class BrokerController {
       // Woken because the client went away: look once more, then answer without holding again.
       released = woken && this.#holds.wasReleased(conn);
     }
+  }
+
+  #pullsFound = 0;
+
+  /**
+   * Where this consumer should pull next (RocketMQ's suggestWhichBrokerId): a slave while it is
+   * far behind the log's end (reading old data would compete with the master's writes for the
+   * disk), the master otherwise. Only with slaveReadEnable.
+   */
+  #suggestBroker(lagBytes: number): number {
+    const c = this.config;
+    if (!c.slaveReadEnable) return 0;
+    const far = lagBytes > (c.consumeSlowlyLagBytes > 0 ? c.consumeSlowlyLagBytes : totalMemoryBytes() * c.accessMessageInMemoryMaxRatio / 100);
+    if (!far) return 0;
+    return this.#isSlave ? c.brokerId : c.whichBrokerWhenConsumeSlowly;
   }
 
   #queryOffset(req: RemotingCommand): RemotingCommand {

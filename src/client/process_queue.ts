@@ -14,6 +14,8 @@ export class ProcessQueue {
   #maxOffset = -1;
   /** Next offset to pull. */
   nextOffset = 0;
+  /** The replica the broker suggested for the next pull (0 = the master; see suggestWhichBrokerId). */
+  pullFromBrokerId = 0;
   dropped = false;
   /** Orderly, clustering: the broker lock is held, as of lastLockAt. */
   locked = false;

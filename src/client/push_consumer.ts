@@ -131,6 +131,8 @@ export class PushConsumer {
   readonly #subs = new Map<string, Subscription>();
   readonly #pqs = new Map<string, ProcessQueue>();
   readonly #brokerAddrs = new Map<string, string>();
+  /** Every replica of each broker group in the last route: brokerId → address. */
+  readonly #replicaAddrs = new Map<string, Record<string, string>>();
   readonly #offsets = new OffsetTable();
   readonly #localOffsets: LocalOffsetFile | undefined;
   #localLoaded: Map<string, number> | undefined;
@@ -452,6 +454,7 @@ export class PushConsumer {
     for (const b of route.brokerDatas) {
       const addr = readAddr(b);
       if (!addr) continue;
+      this.#replicaAddrs.set(b.brokerName, b.brokerAddrs);
       if (this.#brokerAddrs.get(b.brokerName) !== addr) fresh = true;
       this.#brokerAddrs.set(b.brokerName, addr);
     }
@@ -579,8 +582,9 @@ export class PushConsumer {
     return Number(resp.extFields?.offset);
   }
 
-  #brokerCall(mq: MessageQueue, code: number, ext: Record<string, string | number | boolean>, timeoutMs = this.#opts.timeoutMs): Promise<RemotingCommand> {
-    const addr = this.#brokerAddrs.get(mq.brokerName);
+  #brokerCall(mq: MessageQueue, code: number, ext: Record<string, string | number | boolean>, timeoutMs = this.#opts.timeoutMs, brokerId = 0): Promise<RemotingCommand> {
+    // A pull goes where the broker last suggested, if that replica is in the route.
+    const addr = (brokerId > 0 ? this.#replicaAddrs.get(mq.brokerName)?.[String(brokerId)] : undefined) ?? this.#brokerAddrs.get(mq.brokerName);
     if (!addr) return Promise.reject(new InvalidParameterError(`No address known for broker ${mq.brokerName}`));
     return this.#remoting.invoke(addr, createRequest(code, { topic: mq.topic, queueId: mq.queueId, ...ext }), timeoutMs);
   }
@@ -679,9 +683,10 @@ export class PushConsumer {
           // The broker may hold this pull for the whole suspend time: waiting only timeoutMs would
           // abandon held pulls on idle queues, and a message arriving then would wait out the
           // exception back-off (RocketMQ: consumerTimeoutMillisWhenSuspend).
-        }, o.brokerSuspendMaxTimeMs + o.timeoutMs);
+        }, o.brokerSuspendMaxTimeMs + o.timeoutMs, pq.pullFromBrokerId);
       } catch (err) {
         if (pq.dropped || !this.#running) return;
+        pq.pullFromBrokerId = 0; // the suggested replica may be gone: back to the group's reader
         this.#log.warn(`pull of ${queueKeyOf(pq.mq)} failed: ${(err as Error).message}`);
         this.#rebalanceSoonAfterFailure(); // the broker may be gone: its slave may serve this queue
         await this.#sleep(o.pullDelayWhenExceptionMs);
@@ -699,6 +704,7 @@ export class PushConsumer {
 
   #onPulled(pq: ProcessQueue, sub: Subscription, offset: number, resp: RemotingCommand): void {
     const next = Number(resp.extFields?.nextBeginOffset ?? offset);
+    if (resp.code === ResponseCode.SUCCESS) pq.pullFromBrokerId = Number(resp.extFields?.suggestWhichBrokerId ?? 0) || 0;
     switch (resp.code) {
       case ResponseCode.SUCCESS: {
         const msgs = decodeMessages(resp.body, pq.mq.brokerName, Limits.maxMessageSize * 2);

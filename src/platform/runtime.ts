@@ -1,3 +1,4 @@
+import os from "node:os";
 import process from "node:process";
 
 /**
@@ -23,6 +24,7 @@ export function runtimeVersion(): string {
 export const pid = (): number => process.pid;
 /** Resident set size of this process, bytes. */
 export const rssBytes = (): number => process.memoryUsage.rss();
+export const totalMemoryBytes = (): number => os.totalmem();
 export const argv = (): string[] => process.argv.slice(2);
 export const env = (name: string): string | undefined => process.env[name];
 export const exit = (code: number): never => process.exit(code);

@@ -169,4 +169,38 @@ describe("replication", () => {
     await producer.shutdown();
     await master.shutdown(1000);
   });
+
+  test("a consumer far behind the log's end is sent to the slave (suggestWhichBrokerId) and back to the master once caught up", async () => {
+    using dir = tempDir();
+    await using ns = await startNameServer();
+    await using master = await startBroker(ns.addr, join(dir.path, "m"), { slaveReadEnable: true, consumeSlowlyLagBytes: 64 * 1024 });
+    await createTopic(master.addr, "Lag", 1);
+    await using slave = await startBroker(ns.addr, join(dir.path, "s"), SLAVE);
+    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    const body = "y".repeat(1000);
+    for (let i = 0; i < 1000; i++) await producer.send({ topic: "Lag", body: `${i}:${body}` });
+    await waitFor(() => slave.store.commitLogMaxOffset === master.store.commitLogMaxOffset, { what: "the slave caught up" });
+    const admin = new RemotingClient();
+    await waitFor(async () => {
+      const r = await admin.invoke(ns.addr, createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: "Lag" }));
+      return new TextDecoder().decode(r.body).includes(slave.addr);
+    }, { what: "the slave in the route" });
+    admin.close();
+    const seen = new Set<string>();
+    const c = new PushConsumer({ namesrvAddr: ns.addr, group: "lagging", consumeFromWhere: "first", pullBatchSize: 16, rebalanceIntervalMs: 500 });
+    c.subscribe("Lag", "*").registerMessageListener((msgs) => {
+      for (const m of msgs) seen.add(new TextDecoder().decode(m.body).split(":")[0]);
+    });
+    await c.start();
+    await waitFor(() => seen.size === 1000, { what: "the backlog consumed" });
+    const pulls = (b: typeof master) => Number(b.runtimeInfo().pullsFound);
+    assert.ok(pulls(slave) > 10, `the slave served ${pulls(slave)} pulls of the backlog`);
+    // Caught up: the last pulls came back to the master, so new messages are read there.
+    const before = pulls(master);
+    for (let i = 0; i < 20; i++) await producer.send({ topic: "Lag", body: `new-${i}` });
+    await waitFor(() => seen.has("new-19"), { what: "the new messages" });
+    assert.ok(pulls(master) > before, "new messages are pulled from the master");
+    await c.shutdown();
+    await producer.shutdown();
+  });
 });
