@@ -280,7 +280,7 @@ export class BrokerController {
       const { host, port } = await this.#server.start();
       this.#addr = `${c.brokerIP1 === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
       if (c.enableControllerMode) this.#epochs = new EpochFile(this.#fs, `${configDir}/epoch.json`);
-      if (c.enableControllerMode || c.brokerRole !== "SLAVE") await this.#startHAMaster(port);
+      if (c.enableControllerMode || c.brokerRole !== "SLAVE") await this.#startHAMaster();
     } catch (err) {
       await this.#server.stop(0);
       await this.#store.close();
@@ -399,7 +399,7 @@ export class BrokerController {
 
   // ---- replication -----------------------------------------------------------------------------
 
-  async #startHAMaster(listenPort: number): Promise<void> {
+  async #startHAMaster(): Promise<void> {
     const c = this.config;
     this.#haMaster = new HAMaster(this.#store, {
       inSyncReplicas: c.inSyncReplicas,
@@ -408,7 +408,8 @@ export class BrokerController {
       housekeepingMs: c.haHousekeepingInterval,
       transferBatchBytes: c.haTransferBatchSize,
     }, this.#log.child("ha"), this.#epochs, () => !this.#isSlave);
-    const port = c.haListenPort >= 0 ? c.haListenPort : listenPort === 0 ? 0 : listenPort + 1;
+    // listenPort 0 (a free port) means a free HA port too: actual + 1 may well be taken.
+    const port = c.haListenPort >= 0 ? c.haListenPort : c.listenPort === 0 ? 0 : c.listenPort + 1;
     this.#haServer = new RemotingServer({ host: c.brokerIP1, port, log: this.#log.child("ha") });
     this.#haServer.registerProcessor(RequestCode.HA_PULL, (req, ctx) => this.#haMaster!.pull(req, ctx.connection.remoteAddr));
     const ha = await this.#haServer.start();
