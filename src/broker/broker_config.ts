@@ -64,9 +64,9 @@ export interface BrokerConfig {
   controllerAddr: string;
   controllerHeartbeatInterval: number;
   /**
-   * A master that has not reached the controller for this long stops acknowledging sends, so
-   * an isolated master never acknowledges alongside a new one. Keep it below the controller's
-   * heartbeat timeout (1,500 ms by default).
+   * An ASYNC master (or a SYNC one with inSyncReplicas 1) that has not reached the controller
+   * for this long stops acknowledging sends, so an isolated master never acknowledges alongside
+   * a new one. Keep it below the controller's heartbeat timeout (1,500 ms by default).
    */
   controllerLeaseMs: number;
   /** Let consumers that lag far behind read from a slave (RocketMQ's slaveReadEnable). */
@@ -131,7 +131,7 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   enableControllerMode: { kind: "bool", default: false, help: "automatic failover: the controller picks the master (brokerId >= 1 on every replica)" },
   controllerAddr: { kind: "string", default: "", help: "controller addresses host:port;host:port (default: the NameServers)" },
   controllerHeartbeatInterval: { kind: "int", default: 300, min: 20, max: 10_000, help: "controller mode: ms between heartbeats to the controller" },
-  controllerLeaseMs: { kind: "int", default: 1_000, min: 50, max: 60_000, help: "controller mode: a master out of touch with the controller this long stops acknowledging sends" },
+  controllerLeaseMs: { kind: "int", default: 1_000, min: 50, max: 60_000, help: "controller mode: an ASYNC master out of touch with the controller this long stops acknowledging sends" },
   slaveReadEnable: { kind: "bool", default: false, help: "send consumers that lag far behind to a slave (suggestWhichBrokerId)" },
   accessMessageInMemoryMaxRatio: { kind: "int", default: 40, min: 1, max: 100, help: "far behind = more than this percent of memory behind the log's end" },
   consumeSlowlyLagBytes: { kind: "int", default: 0, min: 0, max: 2 ** 50, help: "far behind = more than this many bytes (0: use accessMessageInMemoryMaxRatio)" },

@@ -97,6 +97,7 @@ export class BrokerController {
   #leaseUntil = 0;
   #epoch = 0;
   #heartbeating = false;
+  #controllerFirst: string | undefined;
   #roleChange: Promise<void> = Promise.resolve();
   #sendsInFlight = 0;
   #shuttingDown = false;
@@ -435,9 +436,16 @@ export class BrokerController {
     return this.config.enableControllerMode ? !this.#ctlMaster : this.config.brokerRole === "SLAVE";
   }
 
-  /** Controller mode: a master whose lease ran out acknowledges nothing (it may have been replaced). */
+  /**
+   * Controller mode: a master whose lease ran out may have been replaced, so it acknowledges
+   * nothing — unless every SEND_OK needs a slave's copy (SYNC_MASTER, inSyncReplicas ≥ 2): a
+   * slave stops copying before it takes over, so this master cannot acknowledge alongside it,
+   * and writes go on while the controller itself is down.
+   */
   get #fenced(): boolean {
-    return this.config.enableControllerMode && this.#ctlMaster && Date.now() > this.#leaseUntil;
+    const c = this.config;
+    if (!c.enableControllerMode || !this.#ctlMaster || Date.now() <= this.#leaseUntil) return false;
+    return !(c.brokerRole === "SYNC_MASTER" && c.inSyncReplicas >= 2);
   }
 
   // ---- controller mode ---------------------------------------------------------------------------
@@ -447,8 +455,11 @@ export class BrokerController {
     this.#heartbeating = true;
     const c = this.config;
     try {
-      const addrs = (c.controllerAddr || c.namesrvAddr).split(";").map((a) => a.trim()).filter(Boolean);
-      for (const addr of addrs) {
+      const listed = (c.controllerAddr || c.namesrvAddr).split(";").map((a) => a.trim()).filter(Boolean);
+      // The controller that answered last (or the leader a follower named) first.
+      const addrs = this.#controllerFirst ? [this.#controllerFirst, ...listed.filter((a) => a !== this.#controllerFirst)] : listed;
+      for (let i = 0; i < addrs.length; i++) {
+        const addr = addrs[i];
         const sentAt = Date.now();
         let resp: RemotingCommand;
         try {
@@ -465,11 +476,18 @@ export class BrokerController {
         } catch {
           continue; // the next controller address
         }
+        if (resp.code === ResponseCode.CONTROLLER_NOT_LEADER) {
+          // A member of a controller group that does not lead: ask the leader it names next.
+          const leader = extString(resp, "leaderAddr", false);
+          if (leader && leader !== addr && !addrs.slice(i + 1, i + 2).includes(leader) && addrs.length < listed.length + 4) addrs.splice(i + 1, 0, leader);
+          continue;
+        }
         if (resp.code !== ResponseCode.SUCCESS) {
           this.#log.warn(`controller ${addr} refused the heartbeat: ${resp.remark ?? resp.code}`);
           continue;
         }
         if (this.#shuttingDown) return;
+        this.#controllerFirst = addr;
         this.#leaseUntil = sentAt + c.controllerLeaseMs;
         this.#roleChange = this.#roleChange.then(() => this.#applyView(resp, addr)).catch((err) => {
           this.#log.error(`role change failed: ${(err as Error).message}`);

@@ -22,6 +22,7 @@ Servers (each prints the address it listens on as its first line of output)
   namesrv                a NameServer (with the failover controller embedded): --port N --host H
                          --expire-ms N --scan-ms N --controller-timeout-ms N
   controller             a standalone failover controller: --port N --host H --controller-timeout-ms N
+                         [--etcd URL,URL: one member of a controller group kept in etcd; run three]
   broker                 a broker: --config FILE and --<setting> VALUE (bolide broker --help)
 
 Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAMESRV_ADDR)
@@ -61,6 +62,7 @@ const options = {
   "expire-ms": { type: "string" },
   "scan-ms": { type: "string" },
   "controller-timeout-ms": { type: "string" },
+  etcd: { type: "string" },
   namesrv: { type: "string" },
   topic: { type: "string" },
   group: { type: "string" },

@@ -62,10 +62,15 @@ export async function runNameServer(values: Record<string, unknown>): Promise<vo
 const controllerTimeout = (values: Record<string, unknown>) =>
   intOption(values["controller-timeout-ms"] as string | undefined, "controller-timeout-ms", DEFAULT_CONTROLLER_HEARTBEAT_TIMEOUT_MS, 100, 600_000);
 
-/** `bolide controller`: the failover controller on its own port, for brokers whose controllerAddr names it. */
+/**
+ * `bolide controller`: the failover controller on its own port, for brokers whose controllerAddr
+ * names it. With `--etcd URL[,URL]` it is one member of a controller group (run three): etcd
+ * elects the leader and keeps the state, so the group survives the loss of any member.
+ */
 export async function runController(values: Record<string, unknown>): Promise<void> {
   const log = createLogger("controller", logLevel(values["log-level"] as string | undefined));
-  const service = new ControllerService({ heartbeatTimeoutMs: controllerTimeout(values) }, log);
+  const etcd = (values.etcd as string | undefined)?.split(",").map((s) => s.trim()).filter(Boolean);
+  const service = new ControllerService({ heartbeatTimeoutMs: controllerTimeout(values), etcdEndpoints: etcd }, log);
   const server = new RemotingServer({
     host: (values.host as string | undefined) ?? "127.0.0.1",
     port: intOption(values.port as string | undefined, "port", 9878, 0, 65535),
@@ -73,10 +78,10 @@ export async function runController(values: Record<string, unknown>): Promise<vo
   });
   service.registerOn(server);
   const { host, port } = await server.start();
-  service.start();
-  printLine(`bolide controller listening on ${host}:${port}`);
+  service.start(`${host}:${port}`);
+  printLine(`bolide controller listening on ${host}:${port}${etcd ? ` (group member, etcd ${etcd.join(",")})` : ""}`);
   await serveUntilSignal(log, async () => {
-    service.stop();
+    await service.stop();
     await server.stop();
   });
 }

@@ -42,6 +42,8 @@ export const ResponseCode = {
   GO_AWAY: 1500,
   /** Bolide's own: a slave asked to replicate from an offset this master does not have (beyond its end, or deleted). */
   HA_OFFSET_ILLEGAL: 900_101,
+  /** Bolide's own: this member of a controller group does not lead it (the remark and leaderAddr name the leader). */
+  CONTROLLER_NOT_LEADER: 900_102,
 } as const;
 
 export type ResponseCodeName = keyof typeof ResponseCode;

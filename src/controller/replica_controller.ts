@@ -47,6 +47,17 @@ export interface GroupView {
   syncStateSet: number[];
 }
 
+/** What the controller must not forget about a group (kept in etcd by a controller group). */
+export interface GroupState {
+  brokerName: string;
+  epoch: number;
+  masterId: number;
+  masterAddr: string;
+  masterHaAddr: string;
+  epochStartOffset: number;
+  syncStateSet: number[];
+}
+
 interface Replica {
   brokerId: number;
   addr: string;
@@ -146,6 +157,43 @@ export class ReplicaController {
       if (this.#elect(g, now)) changed.push(g.brokerName);
     }
     return changed;
+  }
+
+  /** The durable part of a group, to compare before and after a change and to store. */
+  state(brokerName: string): GroupState | undefined {
+    const g = this.#groups.get(brokerName);
+    if (!g || !g.known) return undefined;
+    const v = this.#view(g);
+    return { ...v };
+  }
+
+  /**
+   * A controller that just became the leader takes the stored groups. Liveness is not stored:
+   * each master counts as heard from now, so nobody is replaced before it had a timeout's worth
+   * of chances to heartbeat this controller.
+   */
+  restore(states: GroupState[]): void {
+    const now = this.now();
+    this.#groups.clear();
+    for (const st of states) {
+      const replicas = new Map<number, Replica>();
+      if (st.masterId !== 0) replicas.set(st.masterId, { brokerId: st.masterId, addr: st.masterAddr, haAddr: st.masterHaAddr, maxOffset: st.epochStartOffset, lastSeen: now });
+      this.#groups.set(st.brokerName, {
+        brokerName: st.brokerName,
+        epoch: st.epoch,
+        masterId: st.masterId,
+        epochStartOffset: st.epochStartOffset,
+        syncStateSet: new Set(st.syncStateSet),
+        replicas,
+        known: true,
+        electNotBefore: now + this.opts.heartbeatTimeoutMs,
+      });
+    }
+  }
+
+  /** Forgets everything (a controller that lost the leadership). */
+  clear(): void {
+    this.#groups.clear();
   }
 
   view(brokerName: string): GroupView | undefined {

@@ -99,7 +99,7 @@ export class NameServer {
 
   async stop(): Promise<void> {
     if (this.#scanTimer !== undefined) clearInterval(this.#scanTimer);
-    this.controller?.stop();
+    await this.controller?.stop();
     await this.#server.stop();
   }
 
