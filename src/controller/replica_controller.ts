@@ -47,16 +47,8 @@ export interface GroupView {
   syncStateSet: number[];
 }
 
-/** What the controller must not forget about a group (kept in etcd by a controller group). */
-export interface GroupState {
-  brokerName: string;
-  epoch: number;
-  masterId: number;
-  masterAddr: string;
-  masterHaAddr: string;
-  epochStartOffset: number;
-  syncStateSet: number[];
-}
+/** What the controller must not forget about a group (kept in etcd by a controller group): its view. */
+export type GroupState = GroupView;
 
 interface Replica {
   brokerId: number;
@@ -163,8 +155,7 @@ export class ReplicaController {
   state(brokerName: string): GroupState | undefined {
     const g = this.#groups.get(brokerName);
     if (!g || !g.known) return undefined;
-    const v = this.#view(g);
-    return { ...v };
+    return this.#view(g);
   }
 
   /**
