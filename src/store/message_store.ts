@@ -529,8 +529,14 @@ export class MessageStore {
     this.#timers.push(setInterval(() => void this.#flushQueues(), c.flushConsumeQueueIntervalMs));
     this.#timers.push(setInterval(() => this.#writeStagedDispatch(), Limits.dispatchStageIntervalMs));
     this.#timers.push(setInterval(() => {
-      this.checkDisk();
-      this.cleanExpiredFiles();
+      // A timer's exception would escape to the process: a vanished directory or a failing
+      // statfs is logged, and the next round tries again.
+      try {
+        this.checkDisk();
+        this.cleanExpiredFiles();
+      } catch (err) {
+        this.#log.error(`disk check or retention failed: ${(err as Error).message}`);
+      }
     }, c.cleanResourceIntervalMs));
   }
 

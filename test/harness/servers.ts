@@ -68,3 +68,15 @@ export async function startBroker(
   b[Symbol.asyncDispose] = () => b.shutdown(1_000).catch(() => {});
   return b;
 }
+
+/** Brokers a test starts and restarts, each shut down at dispose even when the test fails midway. */
+export class Brokers implements AsyncDisposable {
+  readonly #all: BrokerController[] = [];
+  track<B extends BrokerController>(b: B): B {
+    this.#all.push(b);
+    return b;
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const b of this.#all) await b.shutdown(1_000).catch(() => {});
+  }
+}

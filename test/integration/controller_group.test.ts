@@ -51,7 +51,7 @@ describe("controller group in etcd", () => {
       enableControllerMode: true, brokerId: id, brokerRole: "SYNC_MASTER" as const, controllerAddr,
       controllerHeartbeatInterval: 100, controllerLeaseMs: 600, haSendHeartbeatInterval: 200, haMetadataSyncInterval: 200, registerNameServerPeriod: 500,
     });
-    const b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
+    await using b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
     await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
     await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "G", readQueueNums: 2, writeQueueNums: 2 }));
     await using b2 = await startBroker(ns.addr, join(dir.path, "b2"), CONTROLLED(2));

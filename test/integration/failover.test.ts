@@ -50,7 +50,7 @@ describe("automatic failover", () => {
   test("kill the SYNC_MASTER under load: the slave is elected, every acknowledged message is on it, and the old master rejoins as a slave", async () => {
     using dir = tempDir();
     await using ns = await startNameServer({ controller: { heartbeatTimeoutMs: 800 } });
-    let b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
+    await using b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
     await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
     const admin = new RemotingClient();
     await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Orders", readQueueNums: 4, writeQueueNums: 4 }));
@@ -93,25 +93,24 @@ describe("automatic failover", () => {
     assert.ok(recoveryMs < 5_000, `recovery took ${recoveryMs} ms`);
 
     // The old master comes back: it follows broker 2, cutting whatever it wrote that 2 never had.
-    b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
-    await waitFor(() => !isMaster(b1) && b1.store.commitLogMaxOffset === b2.store.commitLogMaxOffset, { what: "broker 1 caught up as a slave" });
+    await using back = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
+    await waitFor(() => !isMaster(back) && back.store.commitLogMaxOffset === b2.store.commitLogMaxOffset, { what: "broker 1 caught up as a slave" });
     for (let off = b2.store.commitLogMinOffset; off < b2.store.commitLogMaxOffset;) {
       const c = b2.store.readReplica(off, 1 << 20)!;
-      assert.deepEqual(b1.store.readReplica(off, 1 << 20), c, `chunk at ${off}`);
+      assert.deepEqual(back.store.readReplica(off, 1 << 20), c, `chunk at ${off}`);
       off = c.next;
     }
     const r = await producer.send({ topic: "Orders", body: "after the rejoin" });
     assert.equal(r.status, "SEND_OK", "broker 2 has its slave back in sync");
     admin.close();
     await producer.shutdown();
-    await b1.shutdown(1000);
   }, 60_000);
 
   test("a master cut off from the controller: no write is acknowledged on both sides, and it rejoins when the link returns", async () => {
     using dir = tempDir();
     await using ns = await startNameServer({ controller: { heartbeatTimeoutMs: 800 } });
     await using link = await TcpProxy.start(ns.addr); // broker 1's only way to the controller
-    let b1 = await startBroker(ns.addr, join(dir.path, "b1"), { ...CONTROLLED(1), controllerAddr: link.addr });
+    await using b1 = await startBroker(ns.addr, join(dir.path, "b1"), { ...CONTROLLED(1), controllerAddr: link.addr });
     await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
     const admin = new RemotingClient();
     await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Split", readQueueNums: 2, writeQueueNums: 2 }));
@@ -153,16 +152,17 @@ describe("automatic failover", () => {
     console.log(`partition: broker 1 acknowledged ${ackedByB1.length} sends (SEND_OK) after the cut, the last ${lastB1 - cutAt} ms after it; broker 2 answered from ${firstB2 - cutAt} ms`);
 
     link.heal();
-    await waitFor(() => !isMaster(b1) && b1.store.commitLogMaxOffset === b2.store.commitLogMaxOffset, { what: "broker 1 back as broker 2's slave" });
-    assert.deepEqual(bodies(b1.store, "Split", 2), bodies(b2.store, "Split", 2));
+    // Same content, not only the same length: what broker 1 stored alone (11s and 12s) may
+    // happen to be as long as what broker 2 wrote at the same offsets.
+    const same = () => JSON.stringify(bodies(b1.store, "Split", 2)) === JSON.stringify(bodies(b2.store, "Split", 2));
+    await waitFor(() => !isMaster(b1) && b1.store.commitLogMaxOffset === b2.store.commitLogMaxOffset && same(), { what: "broker 1 back as broker 2's slave" });
     admin.close();
-    await b1.shutdown(1000);
   }, 60_000);
 
   test("consumers keep consuming through a failover without losing an acknowledged message", async () => {
     using dir = tempDir();
     await using ns = await startNameServer({ controller: { heartbeatTimeoutMs: 800 } });
-    const b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
+    await using b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
     await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
     const admin = new RemotingClient();
     await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Flow", readQueueNums: 4, writeQueueNums: 4 }));

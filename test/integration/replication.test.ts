@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { Brokers, startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer } from "../../src/client/producer.ts";
 import { PushConsumer } from "../../src/client/push_consumer.ts";
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
@@ -51,7 +51,8 @@ describe("replication", () => {
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
     const body = "x".repeat(800);
     for (let i = 0; i < 1500; i++) await producer.send({ topic: "Rep", body: `${i}:${body}`, keys: `k${i}` });
-    let slave = await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL });
+    await using started = new Brokers();
+    let slave = started.track(await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL }));
     await waitFor(() => slave.store.commitLogMaxOffset === master.store.commitLogMaxOffset, { what: "the slave caught up" });
     assert.ok(master.store.commitLogMaxOffset > 1024 * 1024, "the copy crossed a segment boundary");
     assertSameLog(master.store, slave.store);
@@ -75,11 +76,11 @@ describe("replication", () => {
     // A clean restart, then a crash: each time the slave resumes from its own end.
     await slave.shutdown(1000);
     for (let i = 0; i < 300; i++) await producer.send({ topic: "Rep", body: `after-stop-${i}` });
-    slave = await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL });
+    slave = started.track(await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL }));
     await waitFor(() => slave.store.commitLogMaxOffset === master.store.commitLogMaxOffset, { what: "catch-up after a restart" });
     await slave.kill();
     for (let i = 0; i < 300; i++) await producer.send({ topic: "Rep", body: `after-crash-${i}` });
-    slave = await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL });
+    slave = started.track(await startBroker(ns.addr, join(dir.path, "s"), { ...SLAVE, ...SMALL }));
     await waitFor(() => slave.store.commitLogMaxOffset === master.store.commitLogMaxOffset, { what: "catch-up after a crash" });
     assertSameLog(master.store, slave.store);
     assert.equal(slave.store.queryMessage("Rep", "k777", 4).length, 1, "the slave's index covers replicated keys");
@@ -98,7 +99,7 @@ describe("replication", () => {
     assert.equal(alone.status, "SLAVE_NOT_AVAILABLE");
     assert.equal(master.store.maxOffset("Sync", alone.messageQueue.queueId), 1, "the message is stored anyway");
 
-    const slave = await startBroker(ns.addr, join(dir.path, "s"), SLAVE);
+    await using slave = await startBroker(ns.addr, join(dir.path, "s"), SLAVE);
     await waitFor(async () => (await producer.send({ topic: "Sync", body: "probe" })).status === "SEND_OK", { what: "the slave in sync" });
     for (let i = 0; i < 200; i++) {
       const r = await producer.send({ topic: "Sync", body: `m${i}` });
@@ -123,7 +124,8 @@ describe("replication", () => {
   test("with the master gone, consumers read from the slave; offsets committed there are carried back when the master returns", async () => {
     using dir = tempDir();
     await using ns = await startNameServer();
-    let master = await startBroker(ns.addr, join(dir.path, "m"));
+    await using started = new Brokers();
+    let master = started.track(await startBroker(ns.addr, join(dir.path, "m")));
     await createTopic(master.addr, "Fail", 2);
     await using slave = await startBroker(ns.addr, join(dir.path, "s"), SLAVE);
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
@@ -152,7 +154,7 @@ describe("replication", () => {
     };
     await waitFor(async () => (await committed(slave.addr, 0)) + (await committed(slave.addr, 1)) === 300, { what: "offsets committed on the slave" });
 
-    master = await startBroker(ns.addr, join(dir.path, "m"));
+    master = started.track(await startBroker(ns.addr, join(dir.path, "m")));
     await waitFor(async () => (await committed(master.addr, 0)) + (await committed(master.addr, 1)) === 300, {
       what: "the slave's offsets carried back to the master",
     });
