@@ -98,6 +98,8 @@ export class BrokerController {
   #epoch = 0;
   #heartbeating = false;
   #controllerFirst: string | undefined;
+  /** Controller mode, as master: the sync state set the controller last confirmed. */
+  #syncStateSet: number[] = [];
   #roleChange: Promise<void> = Promise.resolve();
   #sendsInFlight = 0;
   #shuttingDown = false;
@@ -527,6 +529,7 @@ export class BrokerController {
     await this.#haSlave?.stop();
     this.#haSlave = undefined;
     this.#epochs!.append(epoch, this.#store.commitLogMaxOffset);
+    this.#syncStateSet = [this.config.brokerId]; // a new master's set is itself, until it grows
     const adopted = this.#topics.ensureFromQueues(this.#store.topicQueues(), new Set([SCHEDULE_TOPIC, TIMER_TOPIC, HALF_TOPIC, OP_TOPIC]));
     if (adopted.length > 0) this.#log.warn(`topics known only from replicated messages, now served: ${adopted.join(", ")}`);
     this.#ctlMaster = true;
@@ -555,6 +558,7 @@ export class BrokerController {
       if (s.inSync && s.caughtUpMsAgo >= 0 && s.caughtUpMsAgo <= c.haMaxTimeSlaveNotCatchup) want.add(s.brokerId);
     }
     const have = (extString(resp, "syncStateSet", false) ?? "").split(",").filter(Boolean).map(Number);
+    this.#syncStateSet = have;
     if (have.length === want.size && have.every((id) => want.has(id))) return;
     const r = await this.#haClient.invoke(controller, createRequest(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, {
       brokerName: c.brokerName,
@@ -562,7 +566,10 @@ export class BrokerController {
       epoch: this.#epoch,
       syncStateSet: [...want].sort((a, b) => a - b).join(","),
     }), Math.max(200, c.controllerLeaseMs)).catch(() => undefined);
-    if (r && r.code === ResponseCode.SUCCESS) this.#log.info(`sync state set of ${c.brokerName} is now ${[...want].join(",")}`);
+    if (r && r.code === ResponseCode.SUCCESS) {
+      this.#syncStateSet = (extString(r, "syncStateSet", false) ?? "").split(",").filter(Boolean).map(Number);
+      this.#log.info(`sync state set of ${c.brokerName} is now ${this.#syncStateSet.join(",")}`);
+    }
   }
 
   #learnMaster(masterAddr: string | undefined, haAddr: string | undefined): void {
@@ -599,7 +606,9 @@ export class BrokerController {
   /** SYNC_MASTER: waits for the slaves to hold everything up to `end`; maps the outcome to a response code. */
   async #replicated(end: number, stored: number): Promise<number> {
     if (this.config.brokerRole !== "SYNC_MASTER" || !this.#haMaster || stored !== ResponseCode.SUCCESS) return stored;
-    const r: ReplicationStatus = await this.#haMaster.waitReplicated(end);
+    // Controller mode: every slave of the sync state set must hold it (any may be elected next).
+    const mustAck = this.config.enableControllerMode ? this.#syncStateSet.filter((id) => id !== this.config.brokerId) : [];
+    const r: ReplicationStatus = await this.#haMaster.waitReplicated(end, mustAck);
     return r === "OK" ? stored : r === "FLUSH_SLAVE_TIMEOUT" ? ResponseCode.FLUSH_SLAVE_TIMEOUT : ResponseCode.SLAVE_NOT_AVAILABLE;
   }
 

@@ -42,6 +42,7 @@ interface SlaveState {
 
 interface Waiter {
   end: number;
+  mustAck: readonly number[];
   resolve(s: ReplicationStatus): void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -153,17 +154,20 @@ export class HAMaster {
   }
 
   /**
-   * For a SYNC_MASTER send stored up to `end`: OK once inSyncReplicas − 1 slaves hold it;
-   * SLAVE_NOT_AVAILABLE at once when fewer slaves than that are in sync; FLUSH_SLAVE_TIMEOUT
-   * after slaveTimeoutMs. The message stays stored in every case.
+   * For a SYNC_MASTER send stored up to `end`: OK once inSyncReplicas − 1 slaves hold it, and,
+   * in controller mode, every slave of the sync state set (`mustAck`: any of them may be elected
+   * next, so each must hold what was acknowledged); SLAVE_NOT_AVAILABLE at once when fewer slaves
+   * than needed are in sync; FLUSH_SLAVE_TIMEOUT after slaveTimeoutMs. The message stays stored
+   * in every case.
    */
-  waitReplicated(end: number): Promise<ReplicationStatus> {
-    const needed = this.opts.inSyncReplicas - 1;
-    if (needed <= 0 || this.#ackedCount(end) >= needed) return Promise.resolve("OK");
+  waitReplicated(end: number, mustAck: readonly number[] = []): Promise<ReplicationStatus> {
+    const needed = Math.max(this.opts.inSyncReplicas - 1, mustAck.length);
+    if (needed <= 0 || this.#satisfied(end, mustAck)) return Promise.resolve("OK");
     if (this.inSyncCount() < needed) return Promise.resolve("SLAVE_NOT_AVAILABLE");
     return new Promise((resolve) => {
       const w: Waiter = {
         end,
+        mustAck,
         resolve,
         timer: setTimeout(() => {
           this.#waiters = this.#waiters.filter((x) => x !== w);
@@ -207,18 +211,18 @@ export class HAMaster {
     this.#waiters = [];
   }
 
-  #ackedCount(end: number): number {
+  #satisfied(end: number, mustAck: readonly number[]): boolean {
     let n = 0;
     for (const s of this.#slaves.values()) if (s.acked >= end) n++;
-    return n;
+    if (n < Math.max(this.opts.inSyncReplicas - 1, mustAck.length)) return false;
+    return mustAck.every((id) => (this.#slaves.get(id)?.acked ?? -1) >= end);
   }
 
   #answerWaiters(): void {
     if (this.#waiters.length === 0) return;
-    const needed = this.opts.inSyncReplicas - 1;
     const still: Waiter[] = [];
     for (const w of this.#waiters) {
-      if (this.#ackedCount(w.end) >= needed) {
+      if (this.#satisfied(w.end, w.mustAck)) {
         clearTimeout(w.timer);
         w.resolve("OK");
       } else still.push(w);

@@ -62,4 +62,34 @@ describe("HA epochs", () => {
     await a.close();
     await b.close();
   });
+
+  test("in controller mode a SYNC send waits for every slave of the sync state set, not just for enough of them", async () => {
+    using dir = tempDir();
+    const opts = { commitLogSegmentBytes: 1024 * 1024, maxMessageSize: 64 * 1024 };
+    const a = MessageStore.open({ ...opts, storePathRootDir: `${dir.path}/a` });
+    const b = MessageStore.open({ ...opts, storePathRootDir: `${dir.path}/b` });
+    const master = new HAMaster(a, { inSyncReplicas: 2, slaveTimeoutMs: 300, maxGapNotInSync: 1 << 30, housekeepingMs: 5000, transferBatchBytes: 64 * 1024 }, silentLogger);
+    const server = new RemotingServer({ port: 0 });
+    server.registerProcessor(RequestCode.HA_PULL, (req, ctx) => master.pull(req, ctx.connection.remoteAddr));
+    const { port } = await server.start();
+    const slave2 = new HASlave(b, { brokerId: 2, masterHaAddr: () => `127.0.0.1:${port}`, holdMs: 100, timeoutMs: 1000, retryMs: 50 }, silentLogger);
+    slave2.start();
+    // Slave 3 asked once, from offset 0, and then went quiet: in the set, holding nothing new.
+    const { RemotingClient } = await import("../../src/remoting/remoting_client.ts");
+    const { createRequest } = await import("../../src/protocol/remoting_command.ts");
+    const quiet = new RemotingClient();
+    await quiet.invoke(`127.0.0.1:${port}`, createRequest(RequestCode.HA_PULL, { offset: 0, brokerId: 3, holdMs: 0 }));
+    const r = await put(a, "m");
+    const end = r.physicalOffset + r.size;
+    await waitFor(() => b.commitLogMaxOffset >= end, { what: "slave 2 holding the message" });
+    assert.equal(await master.waitReplicated(end), "OK", "classic: one slave of two is enough for inSyncReplicas 2");
+    assert.equal(await master.waitReplicated(end, [2]), "OK");
+    assert.equal(await master.waitReplicated(end, [2, 3]), "FLUSH_SLAVE_TIMEOUT", "slave 3 of the set does not hold it");
+    quiet.close();
+    await slave2.stop();
+    master.stop();
+    await server.stop(0);
+    await a.close();
+    await b.close();
+  });
 });
