@@ -7,8 +7,8 @@
  * whole backlog. Prints the master's msg/s and p99 in both, how far the slave got, and the
  * ratio. Medians over the runs.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,6 +17,7 @@ import { createRequest } from "../../src/protocol/remoting_command.ts";
 import { RequestCode } from "../../src/protocol/request_code.ts";
 import { decodeBody } from "../../src/protocol/body_codec.ts";
 import { Runs } from "./_runs.ts";
+import { Servers } from "./_servers.ts";
 
 const root = join(dirname(new URL(import.meta.url).pathname), "..", "..");
 const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, secs: { type: "string", default: "8" }, "backlog-secs": { type: "string", default: "8" } } });
@@ -26,22 +27,8 @@ const BACKLOG = Number(values["backlog-secs"]);
 const bun = join(root, "node_modules/.bin/bun");
 const cli = join(root, "cli.ts");
 const work = mkdtempSync(join(tmpdir(), "bolide-catchup-bench-"));
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-async function server(name: string, args: string[]): Promise<{ proc: ChildProcess; addr: string }> {
-  const out = join(work, `${name}.out`);
-  const proc = spawn(bun, [cli, ...args, "--log-level", "warn"], { stdio: ["ignore", openSync(out, "w"), "inherit"] });
-  children.add(proc);
-  for (let i = 0; i < 200; i++) {
-    const m = /listening on (\S+)/.exec(readFileSync(out, "utf8"));
-    if (m) return { proc, addr: m[1] };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${name} did not start`);
-}
+const servers = new Servers(work);
+const server = (name: string, args: string[]) => servers.start(name, args);
 
 /** `bolide bench produce` in a child process, without blocking this one (the slave is polled meanwhile). */
 function produce(ns: string, secs: number): Promise<Record<string, number>> {
@@ -97,11 +84,7 @@ for (let r = 0; r < RUNS; r++) {
   };
   console.log(JSON.stringify(row));
   for (const [k, v] of Object.entries(row)) if (k !== "run") runs.add(k, v);
-  for (const p of [slave.proc, master.proc, ns.proc]) {
-    p.kill("SIGTERM");
-    await new Promise((res) => p.on("exit", res));
-    children.delete(p);
-  }
+  for (const p of [slave.proc, master.proc, ns.proc]) await servers.stop(p);
   rmSync(dir, { recursive: true, force: true });
 }
 const m = runs.medians();

@@ -8,10 +8,10 @@
  * SEND_OK message is then looked for on the final master. Prints one JSON line per kill, then
  * the median and max.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Producer } from "../../src/client/producer.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
@@ -20,28 +20,18 @@ import { createRequest } from "../../src/protocol/remoting_command.ts";
 import { RequestCode } from "../../src/protocol/request_code.ts";
 import { decodeBody } from "../../src/protocol/body_codec.ts";
 import { median } from "./_runs.ts";
+import { Servers } from "./_servers.ts";
 
-const root = join(dirname(new URL(import.meta.url).pathname), "..", "..");
 const { values } = parseArgs({ options: { kills: { type: "string", default: "10" } } });
 const KILLS = Number(values.kills);
-const bun = join(root, "node_modules/.bin/bun");
-const cli = join(root, "cli.ts");
 const work = mkdtempSync(join(tmpdir(), "bolide-failover-bench-"));
+const servers = new Servers(work);
 const procs = new Map<string, ChildProcess>();
-process.on("exit", () => {
-  for (const p of procs.values()) p.kill("SIGKILL");
-});
 
 async function launch(name: string, args: string[]): Promise<string> {
-  const out = join(work, `${name}-${Date.now()}.out`);
-  const proc = spawn(bun, [cli, ...args, "--log-level", "warn"], { stdio: ["ignore", openSync(out, "w"), openSync(`${out}.err`, "w")] });
+  const { proc, addr } = await servers.start(name, args);
   procs.set(name, proc);
-  for (let i = 0; i < 200; i++) {
-    const m = /listening on (\S+)/.exec(readFileSync(out, "utf8"));
-    if (m) return m[1];
-    await sleep(50);
-  }
-  throw new Error(`${name} did not start`);
+  return addr;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -132,7 +122,6 @@ console.log(JSON.stringify({
 await consumer.shutdown();
 await producer.shutdown();
 admin.close();
-for (const p of procs.values()) p.kill("SIGTERM");
-await sleep(500);
+await servers.stopAll();
 rmSync(work, { recursive: true, force: true });
 process.exit(0);

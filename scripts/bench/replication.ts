@@ -5,12 +5,13 @@
  * produce --mode async --inflight 256` (1 KiB) against each in a fourth process. Prints one
  * JSON line per run and pair, then the medians and the SYNC/ASYNC ratios.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { Runs } from "./_runs.ts";
+import { Servers } from "./_servers.ts";
 
 const root = join(dirname(new URL(import.meta.url).pathname), "..", "..");
 const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, secs: { type: "string", default: "8" } } });
@@ -19,29 +20,8 @@ const SECS = Number(values.secs);
 const bun = join(root, "node_modules/.bin/bun");
 const cli = join(root, "cli.ts");
 const work = mkdtempSync(join(tmpdir(), "bolide-replication-bench-"));
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-/** Starts a bolide server process and resolves with the address it prints first. */
-async function server(name: string, args: string[]): Promise<{ proc: ChildProcess; addr: string }> {
-  const out = join(work, `${name}.out`);
-  const proc = spawn(bun, [cli, ...args, "--log-level", "warn"], { stdio: ["ignore", openSync(out, "w"), "inherit"] });
-  children.add(proc);
-  for (let i = 0; i < 200; i++) {
-    const m = /listening on (\S+)/.exec(readFileSync(out, "utf8"));
-    if (m) return { proc, addr: m[1] };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${name} did not start: ${readFileSync(out, "utf8")}`);
-}
-
-async function stop(proc: ChildProcess): Promise<void> {
-  proc.kill("SIGTERM");
-  await new Promise((r) => proc.on("exit", r));
-  children.delete(proc);
-}
+const servers = new Servers(work);
+const server = (name: string, args: string[]) => servers.start(name, args);
 
 function runJson(args: string[]): Record<string, unknown> {
   const r = spawnSync(bun, [cli, ...args], { encoding: "utf8", timeout: (SECS + 60) * 1000 });
@@ -65,7 +45,7 @@ async function pair(role: "ASYNC_MASTER" | "SYNC_MASTER", r: number): Promise<Re
     await new Promise((res) => setTimeout(res, 200));
   }
   const res = runJson(["bench", "produce", "--mode", "async", "--inflight", "256", "--topic", "Bench", "--namesrv", ns.addr, "--duration", String(SECS)]);
-  for (const p of [slave.proc, master.proc, ns.proc]) await stop(p);
+  for (const p of [slave.proc, master.proc, ns.proc]) await servers.stop(p);
   rmSync(dir, { recursive: true, force: true });
   return res;
 }
