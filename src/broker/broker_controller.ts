@@ -95,7 +95,6 @@ export class BrokerController {
   #ctlMaster = false;
   #epochs: EpochFile | undefined;
   #leaseUntil = 0;
-  #epoch = 0;
   #heartbeating = false;
   #controllerFirst: string | undefined;
   /** Controller mode, as master: the sync state set the controller last confirmed. */
@@ -344,11 +343,8 @@ export class BrokerController {
     this.#shuttingDown = true;
     for (const t of this.#timers) clearInterval(t);
     this.#holds.wakeAll();
-    this.#haMaster?.stop();
-    await this.#haSlave?.stop();
+    await this.#stopHA();
     await this.#server.stop(graceMs);
-    await this.#haServer?.stop(0);
-    this.#haClient.close();
     this.#schedule.stop();
     this.#tx.stop();
     await this.#timer.stop();
@@ -365,10 +361,7 @@ export class BrokerController {
     this.#shuttingDown = true;
     for (const t of this.#timers) clearInterval(t);
     this.#namesrvClient.close();
-    this.#haMaster?.stop();
-    await this.#haSlave?.stop();
-    await this.#haServer?.stop(0);
-    this.#haClient.close();
+    await this.#stopHA();
     this.#schedule.stop(false);
     this.#tx.stop(false);
     await this.#timer.stop(false);
@@ -418,6 +411,14 @@ export class BrokerController {
     const ha = await this.#haServer.start();
     this.#haAddr = `${c.brokerIP1 === "0.0.0.0" ? "127.0.0.1" : ha.host}:${ha.port}`;
     this.#timers.push(setInterval(() => this.#haMaster?.housekeep(), Math.max(50, c.haHousekeepingInterval / 4)));
+  }
+
+  /** Replication stops: waiting SYNC sends answered, the slave loop ended, the HA port closed. */
+  async #stopHA(): Promise<void> {
+    this.#haMaster?.stop();
+    await this.#haSlave?.stop();
+    await this.#haServer?.stop(0);
+    this.#haClient.close();
   }
 
   #startHASlave(): void {
@@ -508,20 +509,16 @@ export class BrokerController {
     const epoch = extInt(resp, "epoch");
     const masterId = extInt(resp, "masterId");
     if (epoch < (this.#epochs?.lastEpoch ?? 0)) return; // a restarted controller catching up
-    this.#epoch = epoch;
     const me = this.config.brokerId;
     if (masterId === me) {
-      if (!this.#ctlMaster) await this.#promote(epoch);
-      else await this.#maintainSyncStateSet(resp, controller);
-      return;
+      if (!this.#ctlMaster) return await this.#promote(epoch);
+      // Re-elected at a newer epoch (the controller thought it silent): that epoch starts here.
+      this.#epochs!.append(epoch, this.#store.commitLogMaxOffset);
+      return await this.#maintainSyncStateSet(resp, controller);
     }
     if (this.#ctlMaster) await this.#demote(masterId, epoch);
-    const masterAddr = extString(resp, "masterAddr", false) ?? "";
-    this.#masterHaAddr = extString(resp, "masterHaAddr", false) ?? "";
-    if (masterAddr !== this.#masterAddr) {
-      this.#masterAddr = masterAddr;
-      void this.#syncMetadata(); // at once: a slave promoted before its first copy would lack topics
-    }
+    // Copied at once on a change: a slave promoted before its first copy would lack topics.
+    this.#learnMaster(extString(resp, "masterAddr", false), extString(resp, "masterHaAddr", false));
     if (masterId !== 0 && !this.#haSlave) this.#startHASlave();
   }
 
@@ -557,17 +554,17 @@ export class BrokerController {
     for (const s of this.#haMaster?.slaves() ?? []) {
       if (s.inSync && s.caughtUpMsAgo >= 0 && s.caughtUpMsAgo <= c.haMaxTimeSlaveNotCatchup) want.add(s.brokerId);
     }
-    const have = (extString(resp, "syncStateSet", false) ?? "").split(",").filter(Boolean).map(Number);
+    const have = brokerIds(extString(resp, "syncStateSet", false));
     this.#syncStateSet = have;
     if (have.length === want.size && have.every((id) => want.has(id))) return;
     const r = await this.#haClient.invoke(controller, createRequest(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, {
       brokerName: c.brokerName,
       masterId: c.brokerId,
-      epoch: this.#epoch,
+      epoch: this.#epochs!.lastEpoch,
       syncStateSet: [...want].sort((a, b) => a - b).join(","),
     }), Math.max(200, c.controllerLeaseMs)).catch(() => undefined);
     if (r && r.code === ResponseCode.SUCCESS) {
-      this.#syncStateSet = (extString(r, "syncStateSet", false) ?? "").split(",").filter(Boolean).map(Number);
+      this.#syncStateSet = brokerIds(extString(r, "syncStateSet", false));
       this.#log.info(`sync state set of ${c.brokerName} is now ${this.#syncStateSet.join(",")}`);
     }
   }
@@ -1074,4 +1071,9 @@ function consumerDataOf(raw: unknown): ConsumerData {
       expressionType: x?.expressionType === "SQL92" ? "SQL92" : "TAG",
     })),
   };
+}
+
+/** A sync state set as the controller sends it: broker ids separated by commas. */
+function brokerIds(list: string | undefined): number[] {
+  return (list ?? "").split(",").filter(Boolean).map(Number);
 }

@@ -85,11 +85,12 @@ export class HAMaster {
     const holdMs = Math.max(0, Math.min(30_000, extInt(req, "holdMs", false) ?? 0));
     if (!this.serving()) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "this broker is not the master");
     const max = this.store.commitLogMaxOffset;
-    const epochExt = this.#epochExt(extInt(req, "epoch", false) ?? 0);
+    const replicaEpoch = extInt(req, "epoch", false) ?? 0;
+    const epochExt = this.#epochExt(replicaEpoch);
     if (this.epochs) {
       // A replica that last saw an older epoch may hold writes this log never had, from where
       // the next epoch began: it must cut its log there before copying on.
-      const diverge = this.epochs.divergenceFor(extInt(req, "epoch", false) ?? 0);
+      const diverge = this.epochs.divergenceFor(replicaEpoch);
       if (offset > diverge) {
         this.#slaves.delete(brokerId);
         return createResponse(ResponseCode.HA_OFFSET_ILLEGAL, `replica ${brokerId} at ${offset} diverged at ${diverge}: truncate`, { truncateTo: diverge, ...epochExt });

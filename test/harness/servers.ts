@@ -2,7 +2,8 @@ import { NameServer, type NameServerOptions } from "../../src/namesrv/name_serve
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
 import type { RegisterBrokerBody, TopicConfig } from "../../src/common/route.ts";
 import { type BrokerIdentity, registerBrokerRequest } from "../../src/protocol/namesrv_requests.ts";
-import type { RemotingCommand } from "../../src/protocol/remoting_command.ts";
+import { createRequest, type RemotingCommand } from "../../src/protocol/remoting_command.ts";
+import { RequestCode } from "../../src/protocol/request_code.ts";
 
 /** An in-process NameServer on a free loopback port, stopped when disposed. */
 export async function startNameServer(opts: NameServerOptions = {}): Promise<NameServer & AsyncDisposable> {
@@ -78,5 +79,16 @@ export class Brokers implements AsyncDisposable {
   }
   async [Symbol.asyncDispose](): Promise<void> {
     for (const b of this.#all) await b.shutdown(1_000).catch(() => {});
+  }
+}
+
+/** Creates `topic` with `queues` read and write queues on one broker, asserting it worked. */
+export async function createTopic(brokerAddr: string, topic: string, queues: number): Promise<void> {
+  const admin = new RemotingClient();
+  try {
+    const r = await admin.invoke(brokerAddr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: queues, writeQueueNums: queues }));
+    if (r.code !== 0) throw new Error(`UPDATE_AND_CREATE_TOPIC of ${topic} on ${brokerAddr} answered ${r.code}: ${r.remark ?? ""}`);
+  } finally {
+    admin.close();
   }
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { etcdAvailable, startEtcd } from "../harness/etcd.ts";
 import { Producer } from "../../src/client/producer.ts";
 import { Child, runtimeBinary } from "../harness/process.ts";
@@ -53,7 +53,7 @@ describe("controller group in etcd", () => {
     });
     await using b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
     await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
-    await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "G", readQueueNums: 2, writeQueueNums: 2 }));
+    await createTopic(b1.addr, "G", 2);
     await using b2 = await startBroker(ns.addr, join(dir.path, "b2"), CONTROLLED(2));
     await waitFor(async () => (await leader())?.view?.syncStateSet.length === 2, { what: "both brokers in the sync state set" });
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg", sendTimeoutMs: 2000 });

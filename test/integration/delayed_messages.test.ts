@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { rejectionOf, waitFor } from "../harness/wait.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer } from "../../src/client/producer.ts";
 import { PushConsumer } from "../../src/client/push_consumer.ts";
 import { MessageQuery } from "../../src/client/message_query.ts";
@@ -17,13 +17,6 @@ import { InvalidParameterError } from "../../src/common/errors.ts";
 import type { BrokerConfig } from "../../src/broker/broker_config.ts";
 
 const text = (m: MessageExt) => new TextDecoder().decode(m.body);
-
-async function createTopic(brokerAddr: string, topic: string, queues: number): Promise<void> {
-  const admin = new RemotingClient();
-  const r = await admin.invoke(brokerAddr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: queues, writeQueueNums: queues }));
-  admin.close();
-  assert.equal(r.code, 0);
-}
 
 /** A consumer recording each message with the local time it reached the listener. */
 function recorder(namesrvAddr: string, topic: string, group = "delay-cg") {

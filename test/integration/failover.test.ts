@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer } from "../../src/client/producer.ts";
 import { PushConsumer } from "../../src/client/push_consumer.ts";
 import { TcpProxy } from "../harness/tcp_proxy.ts";
@@ -53,7 +53,7 @@ describe("automatic failover", () => {
     await using b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
     await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
     const admin = new RemotingClient();
-    await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Orders", readQueueNums: 4, writeQueueNums: 4 }));
+    await createTopic(b1.addr, "Orders", 4);
     await using b2 = await startBroker(ns.addr, join(dir.path, "b2"), CONTROLLED(2));
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg", sendTimeoutMs: 2000 });
     await waitFor(async () => (await producer.send({ topic: "Orders", body: "probe" })).status === "SEND_OK", { what: "broker 2 in sync" });
@@ -113,7 +113,7 @@ describe("automatic failover", () => {
     await using b1 = await startBroker(ns.addr, join(dir.path, "b1"), { ...CONTROLLED(1), controllerAddr: link.addr });
     await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
     const admin = new RemotingClient();
-    await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Split", readQueueNums: 2, writeQueueNums: 2 }));
+    await createTopic(b1.addr, "Split", 2);
     await using b2 = await startBroker(ns.addr, join(dir.path, "b2"), CONTROLLED(2));
     await waitFor(() => ns.controller!.controller.view("broker-a")!.syncStateSet.includes(2), { what: "broker 2 in the sync state set" });
     // Two producers that each talk to one broker only, so we see what each side acknowledges.
@@ -165,7 +165,7 @@ describe("automatic failover", () => {
     await using b1 = await startBroker(ns.addr, join(dir.path, "b1"), CONTROLLED(1));
     await waitFor(() => isMaster(b1), { what: "broker 1 elected" });
     const admin = new RemotingClient();
-    await admin.invoke(b1.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Flow", readQueueNums: 4, writeQueueNums: 4 }));
+    await createTopic(b1.addr, "Flow", 4);
     await using b2 = await startBroker(ns.addr, join(dir.path, "b2"), CONTROLLED(2));
     await waitFor(() => ns.controller!.controller.view("broker-a")!.syncStateSet.includes(2), { what: "broker 2 in the sync state set" });
     const seen = new Map<string, number>();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer, selectByHash } from "../../src/client/producer.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
 import { PushConsumer, type PushConsumerOptions } from "../../src/client/push_consumer.ts";
@@ -33,13 +33,6 @@ const FAST: Partial<PushConsumerOptions> = {
   brokerSuspendMaxTimeMs: 1000,
   consumeFromWhere: "first",
 };
-
-async function createTopic(brokerAddr: string, topic: string, queues: number): Promise<void> {
-  const admin = new RemotingClient();
-  const r = await admin.invoke(brokerAddr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: queues, writeQueueNums: queues }));
-  admin.close();
-  assert.equal(r.code, 0);
-}
 
 describe("push consumer", () => {
   test("consumes every message of a topic with a concurrent listener", async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
-import { Brokers, startBroker, startNameServer } from "../harness/servers.ts";
+import { Brokers, createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer } from "../../src/client/producer.ts";
 import { PushConsumer } from "../../src/client/push_consumer.ts";
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
@@ -13,13 +13,6 @@ import { ResponseCode } from "../../src/common/response_code.ts";
 import { parseOffsetMsgId } from "../../src/common/message_id.ts";
 import type { BrokerConfig } from "../../src/broker/broker_config.ts";
 import type { MessageStore } from "../../src/store/message_store.ts";
-
-async function createTopic(brokerAddr: string, topic: string, queues: number): Promise<void> {
-  const admin = new RemotingClient();
-  const r = await admin.invoke(brokerAddr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: queues, writeQueueNums: queues }));
-  admin.close();
-  assert.equal(r.code, 0);
-}
 
 /** Every chunk of both logs, compared: same offsets, same bytes. */
 function assertSameLog(master: MessageStore, slave: MessageStore): void {

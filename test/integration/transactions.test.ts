@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
 import { TransactionProducer } from "../../src/client/transaction_producer.ts";
 import type { LocalTransactionState, TransactionListener } from "../../src/client/producer.ts";
@@ -19,13 +19,6 @@ import type { BrokerConfig } from "../../src/broker/broker_config.ts";
 
 const text = (m: MessageExt) => new TextDecoder().decode(m.body);
 const FAST_CHECKS: Partial<BrokerConfig> = { transactionTimeout: 200, transactionCheckInterval: 100, transactionCheckMax: 3 };
-
-async function createTopic(brokerAddr: string, topic: string, queues: number): Promise<void> {
-  const admin = new RemotingClient();
-  const r = await admin.invoke(brokerAddr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: queues, writeQueueNums: queues }));
-  admin.close();
-  assert.equal(r.code, 0);
-}
 
 /** Reads everything a topic holds so far (a fresh group from the first offset each time). */
 async function readAll(namesrvAddr: string, topic: string): Promise<string[]> {
