@@ -42,7 +42,24 @@ export class ClientManager {
   /** Members by consumer group, so group lookups cost the group's size, not every client's. */
   readonly #groups = new Map<string, Set<ClientInfo>>();
   readonly #groupListeners: ((group: string) => void)[] = [];
+  /** Groups whose members were last seen subscribing differently (warned once per change). */
+  readonly #inconsistentGroups = new Set<string>();
   constructor(private readonly maxClients: number) {}
+
+  /**
+   * Describes `group`'s differing subscriptions when they became inconsistent since the last
+   * check (messages are then silently skipped by some members); undefined otherwise.
+   */
+  newlyInconsistent(group: string): string | undefined {
+    const view = this.groupView(group);
+    if (view.subscriptionsConsistent) {
+      this.#inconsistentGroups.delete(group);
+      return undefined;
+    }
+    if (this.#inconsistentGroups.has(group) || this.#inconsistentGroups.size >= this.maxClients) return undefined;
+    this.#inconsistentGroups.add(group);
+    return view.members.map((m) => `${m.clientId}: ${m.subscriptions.map((x) => `${x.topic}=${x.subString}`).join(", ")}`).join("; ");
+  }
 
   /** Called with a consumer group whose members changed (joined, left, expired, disconnected). */
   onConsumerGroupChange(listener: (group: string) => void): void {

@@ -81,6 +81,18 @@ export class TopicConfigManager {
     return this.update({ topicName: topic, readQueueNums: queues, writeQueueNums: queues, perm: PERM_READ_WRITE, topicSysFlag: 0, order: false });
   }
 
+  /** A retry or dead-letter topic: one queue, read-write, created on first use. */
+  ensureSystemTopic(topic: string): void {
+    if (this.#topics.has(topic)) return;
+    this.update({ topicName: topic, readQueueNums: 1, writeQueueNums: 1, perm: PERM_READ_WRITE, topicSysFlag: 0, order: false });
+  }
+
+  /** A put to a topic lands on one of its queues, even if the topic shrank meanwhile. */
+  fitQueue<T extends { topic: string; queueId: number }>(req: T): T {
+    const tc = this.#topics.get(req.topic);
+    return tc && req.queueId >= tc.writeQueueNums ? { ...req, queueId: req.queueId % tc.writeQueueNums } : req;
+  }
+
   /** A slave takes its master's topics as they are (replacing its own); false when nothing changed. */
   adopt(table: Record<string, TopicConfig>): boolean {
     const mine = Object.fromEntries(this.#topics);

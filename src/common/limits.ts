@@ -59,6 +59,11 @@ export const Limits = {
   /** Store: records a recovery scan reads at once; must exceed the largest record. */
   recoveryChunkBytes: 8 * MiB,
 
+  /** Broker: long-polling pulls held at once, over every connection. */
+  maxHeldPulls: 100_000,
+  /** Broker: producer and consumer clients it keeps track of (heartbeats past this get SYSTEM_BUSY). */
+  maxBrokerClients: 100_000,
+
   maxTopicNameLength: 127,
   maxSystemTopicNameLength: 255,
   maxGroupNameLength: 120,

@@ -1,0 +1,43 @@
+import type { Logger } from "../common/log.ts";
+import type { MessageStore } from "../store/message_store.ts";
+import type { BrokerConfig } from "./broker_config.ts";
+import type { BrokerRole } from "./broker_role.ts";
+import type { ClientManager } from "./client_manager.ts";
+import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
+import type { PullHoldService } from "./pull_hold_service.ts";
+import type { RebalanceLockManager } from "./rebalance_lock_manager.ts";
+import type { ScheduleMessageService } from "./schedule_message_service.ts";
+import type { SlaveSynchronize } from "./slave_synchronize.ts";
+import type { TimerMessageService } from "./timer_message_service.ts";
+import type { TopicConfigManager } from "./topic_config_manager.ts";
+import type { TransactionalMessageService } from "./transactional_message_service.ts";
+
+/** Counters the processors keep and the runtime info reports. */
+export interface BrokerStats {
+  sendsInFlight: number;
+  pullsFound: number;
+}
+
+/**
+ * What a processor may use of the broker: its store, managers, services, configuration and log.
+ * Processors get this instead of the controller, so none of them reaches into another's state.
+ */
+export interface BrokerContext {
+  readonly config: BrokerConfig;
+  readonly log: Logger;
+  readonly store: MessageStore;
+  readonly topics: TopicConfigManager;
+  readonly offsets: ConsumerOffsetManager;
+  readonly clients: ClientManager;
+  readonly locks: RebalanceLockManager;
+  readonly holds: PullHoldService;
+  readonly schedule: ScheduleMessageService;
+  readonly timer: TimerMessageService;
+  readonly tx: TransactionalMessageService;
+  readonly role: BrokerRole;
+  readonly slaveSync: SlaveSynchronize;
+  readonly stats: BrokerStats;
+  /** "host:port" clients use. */
+  readonly addr: string;
+  readonly shuttingDown: boolean;
+}

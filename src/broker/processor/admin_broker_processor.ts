@@ -1,0 +1,71 @@
+import { TopicNotExistError } from "../../common/errors.ts";
+import { PERM_READ_WRITE } from "../../common/route.ts";
+import { rssBytes } from "../../platform/runtime.ts";
+import { encodeBody } from "../../protocol/body_codec.ts";
+import { extBool, extInt, extString, type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
+import { RequestCode } from "../../protocol/request_code.ts";
+import type { BrokerContext } from "../broker_context.ts";
+import { typeOf } from "./_request.ts";
+import type { ProcessorEntry } from "./processor_table.ts";
+
+/**
+ * RocketMQ's AdminBrokerProcessor: topics (create, delete, the whole table), the broker's
+ * runtime figures, and the tables a slave copies from its master.
+ */
+export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
+  return [
+    { code: RequestCode.UPDATE_AND_CREATE_TOPIC, writes: true, handle: (r) => createTopic(ctx, r) },
+    { code: RequestCode.DELETE_TOPIC_IN_BROKER, writes: true, handle: (r) => deleteTopic(ctx, r) },
+    {
+      code: RequestCode.GET_ALL_TOPIC_CONFIG,
+      handle: (r) => successResponse(undefined, encodeBody(ctx.topics.registerBody().topicConfigSerializeWrapper, typeOf(r))),
+    },
+    { code: RequestCode.GET_BROKER_RUNTIME_INFO, handle: (r) => successResponse(undefined, encodeBody({ table: brokerRuntimeInfo(ctx) }, typeOf(r))) },
+    { code: RequestCode.GET_ALL_CONSUMER_OFFSET, handle: (r) => successResponse(undefined, encodeBody({ offsetTable: ctx.offsets.table() }, typeOf(r))) },
+    { code: RequestCode.GET_ALL_DELAY_OFFSET, handle: (r) => successResponse(undefined, encodeBody({ offsetTable: ctx.schedule.offsetTable() }, typeOf(r))) },
+  ];
+}
+
+function createTopic(ctx: BrokerContext, req: RemotingCommand): RemotingCommand {
+  const topic = extString(req, "topic");
+  const read = extInt(req, "readQueueNums", false) ?? 16;
+  const write = extInt(req, "writeQueueNums", false) ?? read;
+  ctx.topics.update({
+    topicName: topic,
+    readQueueNums: read,
+    writeQueueNums: write,
+    perm: extInt(req, "perm", false) ?? PERM_READ_WRITE,
+    topicSysFlag: extInt(req, "topicSysFlag", false) ?? 0,
+    order: extBool(req, "order", false),
+  });
+  return successResponse();
+}
+
+function deleteTopic(ctx: BrokerContext, req: RemotingCommand): RemotingCommand {
+  const topic = extString(req, "topic");
+  if (!ctx.topics.delete(topic)) throw new TopicNotExistError(topic);
+  ctx.offsets.removeTopic(topic);
+  return successResponse();
+}
+
+/** The broker's runtime figures (GET_BROKER_RUNTIME_INFO), as strings, as RocketMQ reports them. */
+export function brokerRuntimeInfo(ctx: BrokerContext): Record<string, string> {
+  const { config, store } = ctx;
+  return {
+    brokerName: config.brokerName,
+    brokerId: String(config.brokerId),
+    commitLogMinOffset: String(store.commitLogMinOffset),
+    commitLogMaxOffset: String(store.commitLogMaxOffset),
+    dispatchedOffset: String(store.dispatchedOffset),
+    sendsInFlight: String(ctx.stats.sendsInFlight),
+    heldPulls: String(ctx.holds.heldCount),
+    pullsFound: String(ctx.stats.pullsFound),
+    clients: String(ctx.clients.size),
+    diskFull: String(store.isDiskFull),
+    scheduledPending: ctx.schedule.pending().join(","),
+    timersPending: String(ctx.timer.pending),
+    transactionHalfBacklog: String(ctx.tx.halfBacklog),
+    rssBytes: String(rssBytes()),
+    ...ctx.role.runtimeInfo(),
+  };
+}

@@ -1,0 +1,60 @@
+import { createOffsetMsgId } from "../../common/message_id.ts";
+import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup } from "../../common/names.ts";
+import { MessageProperty } from "../../common/message.ts";
+import { decodeRecord } from "../../common/message_record.ts";
+import { ResponseCode } from "../../common/response_code.ts";
+import { createResponse, extInt, extString, type RemotingCommand } from "../../protocol/remoting_command.ts";
+import { RequestCode } from "../../protocol/request_code.ts";
+import type { PutMessageRequest } from "../../store/message_store.ts";
+import type { BrokerContext } from "../broker_context.ts";
+import { toScheduled } from "../schedule_message_service.ts";
+import type { ProcessorEntry } from "./processor_table.ts";
+
+/** CONSUMER_SEND_MSG_BACK (in RocketMQ a part of SendMessageProcessor): retries and dead letters. */
+export function sendBackProcessor(ctx: BrokerContext): ProcessorEntry[] {
+  return [{ code: RequestCode.CONSUMER_SEND_MSG_BACK, writes: true, handle: (r) => sendBack(ctx, r) }];
+}
+
+/**
+ * A consumer could not handle a message. It goes to %RETRY%<group> after the delay of level
+ * 3 + reconsumeTimes (or the level asked for), through the schedule topic; after
+ * maxReconsumeTimes, or when asked with a negative level, to %DLQ%<group>.
+ */
+async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<RemotingCommand> {
+  if (ctx.shuttingDown) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "broker is shutting down");
+  const group = extString(req, "group");
+  validateGroup(group);
+  const offset = extInt(req, "offset");
+  const raw = ctx.store.readRecord(offset);
+  if (!raw) return createResponse(ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${offset}`);
+  const m = decodeRecord(raw);
+  const maxTimes = extInt(req, "maxReconsumeTimes", false) ?? ctx.config.maxReconsumeTimes;
+  let level = extInt(req, "delayLevel", false) ?? 0;
+  const props = { ...m.properties };
+  props[MessageProperty.RETRY_TOPIC] ??= m.topic;
+  props[MessageProperty.ORIGIN_MESSAGE_ID] ??= props[MessageProperty.UNIQ_KEY] ?? extString(req, "originMsgId", false) ?? createOffsetMsgId(m.storeHost, m.physicalOffset);
+  delete props[MessageProperty.DELAY_TIME_LEVEL];
+  const base = {
+    body: m.body.slice(),
+    flag: m.flag,
+    sysFlag: m.sysFlag,
+    bornTimestamp: m.bornTimestamp,
+    bornHost: m.bornHost,
+    reconsumeTimes: m.reconsumeTimes + 1,
+  };
+  let put: PutMessageRequest;
+  if (m.reconsumeTimes >= maxTimes || level < 0) {
+    const dlq = DLQ_GROUP_TOPIC_PREFIX + group;
+    ctx.topics.ensureSystemTopic(dlq);
+    props.DLQ_ORIGIN_TOPIC = props[MessageProperty.RETRY_TOPIC];
+    props.DLQ_ORIGIN_MESSAGE_ID = props[MessageProperty.ORIGIN_MESSAGE_ID];
+    put = { ...base, topic: dlq, queueId: 0, properties: props };
+  } else {
+    const retry = RETRY_GROUP_TOPIC_PREFIX + group;
+    ctx.topics.ensureSystemTopic(retry);
+    level = ctx.schedule.clampLevel(level === 0 ? 3 + m.reconsumeTimes : level);
+    put = toScheduled(base, retry, 0, level, props);
+  }
+  const r = await ctx.store.putMessage(put);
+  return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined);
+}

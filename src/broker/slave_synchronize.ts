@@ -1,0 +1,87 @@
+import { Limits } from "../common/limits.ts";
+import type { Logger } from "../common/log.ts";
+import { ResponseCode } from "../common/response_code.ts";
+import type { TopicConfig } from "../common/route.ts";
+import { decodeBody } from "../protocol/body_codec.ts";
+import { createRequest } from "../protocol/remoting_command.ts";
+import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
+import { RemotingClient } from "../remoting/remoting_client.ts";
+import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
+import type { ScheduleMessageService } from "./schedule_message_service.ts";
+import type { TopicConfigManager } from "./topic_config_manager.ts";
+
+interface SlaveCommit {
+  group: string;
+  topic: string;
+  queueId: number;
+  offset: number;
+}
+
+/**
+ * A slave copies its master's topics, consumer offsets and delay progress (RocketMQ's
+ * SlaveSynchronize), and carries back to the master the offsets consumers committed on it while
+ * they read here. Offsets go through `commitOffset` on master and slave alike.
+ */
+export class SlaveSynchronize {
+  readonly #remoting = new RemotingClient();
+  /** Offsets committed on this slave (consumers read here while the master was away), to carry back to it. */
+  readonly #slaveCommits = new Map<string, SlaveCommit>();
+
+  constructor(
+    private readonly topics: TopicConfigManager,
+    private readonly offsets: ConsumerOffsetManager,
+    private readonly schedule: ScheduleMessageService,
+    /** This broker's role now: whether it is a slave, and its master's address ("" while unknown). */
+    private readonly role: { readonly isSlave: boolean; readonly masterAddr: string; readonly stopping: boolean },
+    private readonly log: Logger,
+  ) {}
+
+  /** A consumer's committed offset; remembered for the master too while this broker is a slave. */
+  commitOffset(group: string, topic: string, queueId: number, offset: number): void {
+    this.offsets.commit(group, topic, queueId, offset);
+    if (!this.role.isSlave) return;
+    const key = `${topic}@${group}@${queueId}`;
+    if (!this.#slaveCommits.has(key) && this.#slaveCommits.size >= Limits.maxSlaveOffsetCommits) return; // the periodic sync still keeps the slave's own copy
+    this.#slaveCommits.set(key, { group, topic, queueId, offset });
+  }
+
+  /** One round of copying from the master (nothing while this broker is a master). */
+  async sync(): Promise<void> {
+    const master = this.role.masterAddr;
+    if (!master || this.role.stopping || !this.role.isSlave) return;
+    try {
+      const call = async (code: number) => {
+        const r = await this.#remoting.invoke(master, createRequest(code), 5_000);
+        if (r.code !== ResponseCode.SUCCESS) throw new Error(`${requestCodeName(code)} answered ${r.code}: ${r.remark ?? ""}`);
+        return r;
+      };
+      const topics = await call(RequestCode.GET_ALL_TOPIC_CONFIG);
+      this.topics.adopt(decodeBody<{ topicConfigTable: Record<string, TopicConfig> }>(topics.body, topics.serializeType, "topic table").topicConfigTable ?? {});
+      await this.#carryOffsetsBack(master);
+      const offsets = await call(RequestCode.GET_ALL_CONSUMER_OFFSET);
+      this.offsets.adopt(decodeBody<{ offsetTable: Record<string, Record<string, number>> }>(offsets.body, offsets.serializeType, "offset table").offsetTable ?? {});
+      const delay = await call(RequestCode.GET_ALL_DELAY_OFFSET);
+      this.schedule.adoptOffsets(decodeBody<{ offsetTable: Record<string, number> }>(delay.body, delay.serializeType, "delay offsets").offsetTable ?? {});
+    } catch (err) {
+      this.log.warn(`metadata sync from master ${master} failed: ${(err as Error).message}`);
+    }
+  }
+
+  close(): void {
+    this.#remoting.close();
+  }
+
+  /** Sends offsets committed on this slave to the master; those the master took are forgotten here. */
+  async #carryOffsetsBack(master: string): Promise<void> {
+    for (const [key, c] of [...this.#slaveCommits]) {
+      const r = await this.#remoting.invoke(master, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, {
+        consumerGroup: c.group,
+        topic: c.topic,
+        queueId: c.queueId,
+        commitOffset: c.offset,
+      }), 5_000);
+      if (r.code !== ResponseCode.SUCCESS) throw new Error(`UPDATE_CONSUMER_OFFSET answered ${r.code}: ${r.remark ?? ""}`);
+      if (this.#slaveCommits.get(key)?.offset === c.offset) this.#slaveCommits.delete(key);
+    }
+  }
+}
