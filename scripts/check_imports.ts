@@ -1,7 +1,8 @@
 /**
  * Fails when an import breaks the dependency arrows of ../shared/DESIGN.md, when runtime APIs
  * (Bun.*, Deno.*, node:*, bun:*) are used outside src/platform/, when an unapproved npm package
- * is imported, or when package.json and src/common/version.ts disagree on the version.
+ * is imported, when files import each other in a cycle (type-only imports included), or when
+ * package.json and src/common/version.ts disagree on the version.
  * Usage: bun scripts/check_imports.ts   (exit 1 and one line per violation)
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -43,6 +44,44 @@ function layerOf(rel: string): string | undefined {
 
 function stripComments(text: string): string {
   return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+}
+
+/** The project files `rel` imports (relative specifiers only), as paths relative to the root. */
+export function localImports(rel: string, text: string): string[] {
+  const out: string[] = [];
+  for (const m of stripComments(text).matchAll(IMPORT_RE)) {
+    const spec = m[1] ?? m[2];
+    if (spec.startsWith(".")) out.push(normalize(join(dirname(rel), spec)).replaceAll("\\", "/"));
+  }
+  return out;
+}
+
+/**
+ * Every import cycle of `graph` (file → files it imports), each as the path that closes it,
+ * e.g. ["a.ts", "b.ts", "a.ts"]. One cycle is reported per strongly connected group of files.
+ */
+export function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const inCycle = new Set<string>();
+  const visit = (f: string) => {
+    state.set(f, "open");
+    stack.push(f);
+    for (const g of graph.get(f) ?? []) {
+      if (!graph.has(g)) continue;
+      const st = state.get(g);
+      if (st === "open") {
+        const path = stack.slice(stack.indexOf(g));
+        if (!path.some((x) => inCycle.has(x))) cycles.push([...path, g]);
+        for (const x of path) inCycle.add(x);
+      } else if (st === undefined) visit(g);
+    }
+    stack.pop();
+    state.set(f, "done");
+  };
+  for (const f of [...graph.keys()].sort()) if (!state.has(f)) visit(f);
+  return cycles;
 }
 
 /** Returns the violations in one file, given its path relative to the project root. */
@@ -95,7 +134,14 @@ function main(): void {
   const root = join(dirname(new URL(import.meta.url).pathname), "..");
   const files = [join(root, "mod.ts"), join(root, "cli.ts"), ...walk(join(root, "src"), [])];
   const problems: string[] = [];
-  for (const f of files) problems.push(...checkSource(relative(root, f).replaceAll("\\", "/"), readFileSync(f, "utf8")));
+  const graph = new Map<string, string[]>();
+  for (const f of files) {
+    const rel = relative(root, f).replaceAll("\\", "/");
+    const text = readFileSync(f, "utf8");
+    problems.push(...checkSource(rel, text));
+    graph.set(rel, localImports(rel, text));
+  }
+  for (const cycle of findCycles(graph)) problems.push(`import cycle: ${cycle.join(" → ")}`);
   const pkgVersion = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
   const srcVersion = /VERSION = "([^"]+)"/.exec(readFileSync(join(root, "src/common/version.ts"), "utf8"))?.[1];
   if (pkgVersion !== srcVersion) problems.push(`package.json version ${pkgVersion} differs from src/common/version.ts ${srcVersion}`);

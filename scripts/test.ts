@@ -1,6 +1,7 @@
 /**
  * `npm test`: the checks, the build, then the Bun lane (every test) and the Deno lane (protocol,
- * remoting and NameServer tests). Ends with one line "N passed, M failed" over everything, and
+ * remoting and NameServer tests). Ends with one line "N passed, M failed, K skipped" over
+ * everything, with one line above it per test skipped for a missing prerequisite (say why), and
  * exits non-zero if anything failed. Each check counts as one test.
  */
 import { spawn } from "node:child_process";
@@ -17,20 +18,30 @@ interface Step {
   cmd: string;
   args: string[];
   /** Reads passed/failed counts from the output; a check without one counts as one test. */
-  count?: (out: string) => { passed: number; failed: number } | undefined;
+  count?: (out: string) => Counts | undefined;
 }
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/** What test/harness/testing.ts prints for a test skipped for a missing prerequisite. */
+const SKIP_MARK = "skipped for a missing prerequisite:";
 
 const bunCounts = (out: string) => {
   const p = /^\s*(\d+) pass\s*$/m.exec(out);
   const f = /^\s*(\d+) fail\s*$/m.exec(out);
-  return p && f ? { passed: Number(p[1]), failed: Number(f[1]) } : undefined;
+  const k = /^\s*(\d+) skip\s*$/m.exec(out);
+  return p && f ? { passed: Number(p[1]), failed: Number(f[1]), skipped: Number(k?.[1] ?? 0) } : undefined;
 };
 
 const denoCounts = (out: string) => {
   // "ok | 37 passed | 0 failed (1s)" or "FAILED | 36 passed | 1 failed (1s)", with colour codes.
   const plain = out.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
-  const m = /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(plain);
-  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : undefined;
+  const m = /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \| (\d+) ignored)?/.exec(plain);
+  return m ? { passed: Number(m[1]), failed: Number(m[2]), skipped: Number(m[3] ?? 0) } : undefined;
 };
 
 const steps: Step[] = [
@@ -59,7 +70,9 @@ function run(step: Step): Promise<{ code: number; out: string }> {
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 const summary: string[] = [];
+const skipReasons = new Set<string>();
 for (const step of steps) {
   const started = Date.now();
   console.log(`\n=== ${step.name}: ${[step.cmd.replace(root + "/", ""), ...step.args].join(" ")}`);
@@ -73,10 +86,14 @@ for (const step of steps) {
     p = 0;
     f = 1;
   }
+  const k = counted?.skipped ?? 0;
   passed += p;
   failed += f;
-  summary.push(`${step.name}: ${p} passed, ${f} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  skipped += k;
+  for (const line of out.split("\n")) if (line.includes(SKIP_MARK)) skipReasons.add(`${step.name}: ${line.slice(line.indexOf(SKIP_MARK)).trim()}`);
+  summary.push(`${step.name}: ${p} passed, ${f} failed, ${k} skipped (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 console.log("\n" + summary.join("\n"));
-console.log(`${passed} passed, ${failed} failed`);
+for (const reason of skipReasons) console.log(reason);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

@@ -32,8 +32,8 @@ import { TIMER_TOPIC, TimerMessageService } from "./timer_message_service.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
 import { type CheckBack, PARK_TOPIC, TransactionalMessageService } from "./transactional_message_service.ts";
 
-/** Every family of request codes the broker serves (src/broker/processor/). */
-const PROCESSORS = [
+/** Every family of request codes the broker serves (src/broker/processor/), in registration order. */
+export const PROCESSORS = [
   sendMessageProcessor,
   pullMessageProcessor,
   consumerManageProcessor,

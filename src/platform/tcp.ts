@@ -1,53 +1,15 @@
 import { runtimeName } from "./runtime.ts";
+import type { ListenOptions, TcpConn, TcpListener } from "./tcp_conn.ts";
 import { connectDeno, listenDeno } from "./tcp_deno.ts";
 import { connectNode, listenNode } from "./tcp_node.ts";
 
-/**
- * A TCP connection as Web Streams. The remoting layer sees only this interface; each runtime
- * supplies an implementation (Deno's native Conn, and node:net for Bun and Node: Bun's node:net
- * is its own native socket, measured no slower than Bun.listen on this machine).
- */
-export interface TcpConn {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
-  /** "host:port" of the peer. */
-  readonly remoteAddr: string;
-  readonly localAddr: string;
-  /** Closes both directions at once; pending writes may be dropped. Idempotent. */
-  close(): void;
-}
+export { formatAddr, type ListenOptions, type TcpConn, TcpConnectError, type TcpListener } from "./tcp_conn.ts";
 
-export interface TcpListener {
-  readonly host: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-export interface ListenOptions {
-  host: string;
-  /** 0 picks a free port; read it back from the listener. */
-  port: number;
-  onConnection(conn: TcpConn): void;
-}
-
-/** Why a connect failed, so the caller can word its error. */
-export class TcpConnectError extends Error {
-  override name = "TcpConnectError";
-  readonly kind: "refused" | "timeout" | "other";
-  constructor(kind: "refused" | "timeout" | "other", message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.kind = kind;
-  }
-}
-
+/** Listens with the runtime's own sockets (Deno's, or node:net on Bun and Node). */
 export function listenTcp(options: ListenOptions): Promise<TcpListener> {
   return runtimeName() === "deno" ? listenDeno(options) : listenNode(options);
 }
 
 export function connectTcp(host: string, port: number, timeoutMs: number): Promise<TcpConn> {
   return runtimeName() === "deno" ? connectDeno(host, port, timeoutMs) : connectNode(host, port, timeoutMs);
-}
-
-export function formatAddr(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -1,5 +1,4 @@
-import type { ListenOptions, TcpConn, TcpListener } from "./tcp.ts";
-import { formatAddr, TcpConnectError } from "./tcp.ts";
+import { formatAddr, type ListenOptions, type TcpConn, TcpConnectError, type TcpListener } from "./tcp_conn.ts";
 
 /** Deno's Conn already exposes Web Streams; this only adapts addresses, errors and closing. */
 function wrap(conn: Deno.TcpConn): TcpConn {

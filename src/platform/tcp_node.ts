@@ -1,6 +1,5 @@
 import net from "node:net";
-import type { ListenOptions, TcpConn, TcpListener } from "./tcp.ts";
-import { formatAddr, TcpConnectError } from "./tcp.ts";
+import { formatAddr, type ListenOptions, type TcpConn, TcpConnectError, type TcpListener } from "./tcp_conn.ts";
 
 /** Chunks a socket may buffer in its ReadableStream before the socket is paused. */
 const READ_HIGH_WATER_CHUNKS = 8;

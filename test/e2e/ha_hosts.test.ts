@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { describe, test } from "../harness/testing.ts";
+import { describe, testNeeding } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
 import { NetLab } from "../harness/netlab.ts";
@@ -74,11 +74,10 @@ const sameEnd = async (c: Cluster, a: string, b: string) => {
 
 const CONTROLLED = (id: number) => ["--enableControllerMode", "true", "--brokerId", String(id), "--brokerRole", "SYNC_MASTER"];
 
-const available = NetLab.available();
+const NETNS = { what: "root, to make network namespaces (ip netns; Debian: iproute2)", met: NetLab.available() };
 
 describe("high availability across hosts (network namespaces)", () => {
-  test("replication catches up after the slave is killed with SIGKILL and restarted", async () => {
-    assert.ok(available, "network namespaces are needed (run as root)");
+  testNeeding(NETNS, "replication catches up after the slave is killed with SIGKILL and restarted", async () => {
     using dir = tempDir();
     await using lab = NetLab.create(["ns", "m", "s"]);
     const c = await cluster(lab, dir.path, ["m", "s"]);
@@ -102,8 +101,7 @@ describe("high availability across hosts (network namespaces)", () => {
     c.admin.close();
   }, 120_000);
 
-  test("SIGKILL the SYNC_MASTER under load: a new master within seconds, every acknowledged message on it and consumed, the old one back as a slave", async () => {
-    assert.ok(available, "network namespaces are needed (run as root)");
+  testNeeding(NETNS, "SIGKILL the SYNC_MASTER under load: a new master within seconds, every acknowledged message on it and consumed, the old one back as a slave", async () => {
     using dir = tempDir();
     await using lab = NetLab.create(["ns", "b1", "b2"]);
     const c = await cluster(lab, dir.path, ["b1", "b2"]);
@@ -161,8 +159,7 @@ describe("high availability across hosts (network namespaces)", () => {
     c.admin.close();
   }, 120_000);
 
-  test("cut the master off the network: no SEND_OK from it once the new master answers, and it rejoins as a slave when the link returns", async () => {
-    assert.ok(available, "network namespaces are needed (run as root)");
+  testNeeding(NETNS, "cut the master off the network: no SEND_OK from it once the new master answers, and it rejoins as a slave when the link returns", async () => {
     using dir = tempDir();
     await using lab = NetLab.create(["ns", "b1", "b2"]);
     const c = await cluster(lab, dir.path, ["b1", "b2"]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { describe, test } from "../harness/testing.ts";
+import { describe, testNeeding } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
@@ -26,9 +26,10 @@ async function startMember(etcd: string) {
 
 const isMaster = (b: BrokerController) => b.runtimeInfo().brokerRole.includes("elected");
 
+const ETCD = { what: "an etcd binary (Debian: etcd-server; .ci/run installs it)", met: etcdAvailable() };
+
 describe("controller group in etcd", () => {
-  test("three controllers, one leads; losing it moves the lead and the state, the data path keeps going, and the next failover still happens", async () => {
-    assert.ok(etcdAvailable(), "etcd is needed (Debian: etcd-server; .ci/run installs it)");
+  testNeeding(ETCD, "three controllers, one leads; losing it moves the lead and the state, the data path keeps going, and the next failover still happens", async () => {
     using dir = tempDir();
     await using etcd = await startEtcd();
     const members = [await startMember(etcd.url), await startMember(etcd.url), await startMember(etcd.url)];

@@ -152,7 +152,6 @@ describe("NameServer under hostile input", () => {
     const elapsedS = (Date.now() - started) / 1000;
 
     assert.equal(ns.exitCode, null, `NameServer exited (seed ${seed}): ${ns.stderr}`);
-    assert.ok(sent >= FRAMES);
     // Batches whose garbage kept the stream in sync reach the sentinel: the server kept reading them.
     assert.ok(answered > 0, `no sentinel answered in ${batches} batches (seed ${seed})`);
     assert.doesNotMatch(ns.stderr, /unhandledRejection|uncaughtException/, `seed ${seed}`);
