@@ -2,7 +2,9 @@
  * Bolide's client library, for Bun, Deno and Node. Explicit, alphabetised exports: values first,
  * then types. Servers are started with the `bolide` binary (cli.ts), not from here.
  */
+export { Admin } from "./src/client/admin.ts";
 export { allocateAveragely, allocateAveragelyByCircle, allocateByConsistentHash } from "./src/client/allocate_message_queue.ts";
+export { ClientInstance } from "./src/client/client_instance.ts";
 export { decodeMessages } from "./src/client/message.ts";
 export { MessageQuery } from "./src/client/message_query.ts";
 export { NameServerClient, parseNamesrvAddr } from "./src/client/name_server_client.ts";
@@ -12,10 +14,12 @@ export { PushConsumer } from "./src/client/push_consumer.ts";
 export { TransactionProducer } from "./src/client/transaction_producer.ts";
 export {
   BolideError,
+  errorFromResponse,
   errors,
   FrameError,
   InvalidParameterError,
   MessageIllegalError,
+  NoPermissionError,
   RemotingClosedError,
   RemotingConnectError,
   RemotingError,
@@ -38,12 +42,10 @@ export { MASTER_ID, Perm, PERM_READ_WRITE } from "./src/common/route.ts";
 export { VERSION } from "./src/common/version.ts";
 export { decodeBody, encodeBody } from "./src/protocol/body_codec.ts";
 export { encodeFrame, encodeFrameBytes, FrameDecoder, FrameDecoderStream } from "./src/protocol/frame_codec.ts";
+export { defineHeader, field, optional } from "./src/protocol/headers/header_schema.ts";
 export {
   createRequest,
   createResponse,
-  extBool,
-  extInt,
-  extString,
   FLAG_ONEWAY,
   FLAG_RESPONSE,
   successResponse,
@@ -53,7 +55,9 @@ export { SerializeType } from "./src/protocol/serialize_type.ts";
 export { RemotingClient } from "./src/remoting/remoting_client.ts";
 export { RemotingServer } from "./src/remoting/remoting_server.ts";
 
+export type { AdminOptions, ConsumerConnection, MasterBroker, TopicCreation } from "./src/client/admin.ts";
 export type { AllocateStrategy } from "./src/client/allocate_message_queue.ts";
+export type { ClientInstanceOptions } from "./src/client/client_instance.ts";
 export type { Message, MessageExt, MessageQueue } from "./src/client/message.ts";
 export type { KeyQuery, MessageQueryOptions } from "./src/client/message_query.ts";
 export type { NameServerClientOptions } from "./src/client/name_server_client.ts";
@@ -88,6 +92,7 @@ export type {
   TopicConfig,
   TopicRouteData,
 } from "./src/common/route.ts";
+export type { Field, HeaderCodec, HeaderOf } from "./src/protocol/headers/header_schema.ts";
 export type { ExtFields, ExtValue, RemotingCommand } from "./src/protocol/remoting_command.ts";
 export type { RemotingClientOptions } from "./src/remoting/remoting_client.ts";
 export type { ConnectionLimits, Processor, RequestContext } from "./src/remoting/remoting_connection.ts";

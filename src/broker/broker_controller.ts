@@ -7,7 +7,10 @@ import { decodeRecord } from "../common/message_record.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { nodeFileSystem, type FileSystem } from "../platform/file_system.ts";
 import { registerBrokerRequest, unregisterBrokerRequest, type BrokerIdentity } from "../protocol/namesrv_requests.ts";
-import { createRequest, extString } from "../protocol/remoting_command.ts";
+import { RegisterBrokerResponseHeader } from "../protocol/headers/broker_header.ts";
+import { ConsumerGroupRequestHeader } from "../protocol/headers/consumer_header.ts";
+import { CheckTransactionStateRequestHeader } from "../protocol/headers/transaction_header.ts";
+import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
@@ -75,7 +78,7 @@ export class BrokerController {
     this.#clients.onConsumerGroupChange((group) => {
       if (this.#ctx) checkSubscriptions(this.#ctx, group);
       for (const conn of this.#clients.connectionsOf(group)) {
-        conn.invokeOneway(createRequest(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, { consumerGroup: group })).catch(() => {});
+        conn.invokeOneway(createRequest(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, ConsumerGroupRequestHeader.encode({ consumerGroup: group }))).catch(() => {});
       }
     });
     // A client that goes away frees its held pulls at once rather than at the end of their hold.
@@ -153,7 +156,10 @@ export class BrokerController {
       try {
         const resp = await this.#namesrvClient.invoke(ns, registerBrokerRequest({ ...this.identity, heartbeatTimeoutMillis: Limits.brokerChannelExpiredTimeMs }, body), 24_000);
         if (resp.code !== ResponseCode.SUCCESS) this.#log.warn(`registration with ${ns} refused: ${resp.remark}`);
-        else if (role.isSlave && !this.config.enableControllerMode) role.learnMaster(extString(resp, "masterAddr", false), extString(resp, "haServerAddr", false));
+        else if (role.isSlave && !this.config.enableControllerMode) {
+          const h = RegisterBrokerResponseHeader.decode(resp);
+          role.learnMaster(h.masterAddr, h.haServerAddr);
+        }
       } catch (err) {
         this.#log.warn(`registration with ${ns} failed: ${(err as Error).message}`);
       }
@@ -257,13 +263,13 @@ export class BrokerController {
     if (conns.length === 0) return false;
     const conn = conns[Math.floor(Math.random() * conns.length)];
     const msgId = decodeRecord(raw).properties[MessageProperty.UNIQ_KEY] ?? "";
-    conn.invokeOneway(createRequest(RequestCode.CHECK_TRANSACTION_STATE, {
+    conn.invokeOneway(createRequest(RequestCode.CHECK_TRANSACTION_STATE, CheckTransactionStateRequestHeader.encode({
       commitLogOffset: put.physicalOffset,
       tranStateTableOffset: put.queueOffset,
       offsetMsgId: createOffsetMsgId(this.#addr, put.physicalOffset),
       msgId,
       transactionId: msgId,
-    }, raw)).catch(() => {});
+    }), raw)).catch(() => {});
     return true;
   }
 

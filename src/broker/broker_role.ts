@@ -1,7 +1,13 @@
 import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import type { FileSystem } from "../platform/file_system.ts";
-import { createRequest, createResponse, extInt, extString, type RemotingCommand } from "../protocol/remoting_command.ts";
+import {
+  AlterSyncStateSetRequestHeader,
+  ControllerHeartbeatRequestHeader,
+  GroupViewResponseHeader,
+  NotLeaderResponseHeader,
+} from "../protocol/headers/broker_header.ts";
+import { createRequest, createResponse, type RemotingCommand } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
@@ -225,7 +231,7 @@ export class BrokerRole {
         const sentAt = Date.now();
         let resp: RemotingCommand;
         try {
-          resp = await this.#haClient.invoke(addr, createRequest(RequestCode.CONTROLLER_HEARTBEAT, {
+          resp = await this.#haClient.invoke(addr, createRequest(RequestCode.CONTROLLER_HEARTBEAT, ControllerHeartbeatRequestHeader.encode({
             clusterName: c.brokerClusterName,
             brokerName: c.brokerName,
             brokerId: c.brokerId,
@@ -234,13 +240,13 @@ export class BrokerRole {
             epoch: this.#epochs?.lastEpoch ?? 0,
             maxOffset: this.store.commitLogMaxOffset,
             isMaster: this.#ctlMaster,
-          }), Math.max(200, c.controllerLeaseMs));
+          })), Math.max(200, c.controllerLeaseMs));
         } catch {
           continue; // the next controller address
         }
         if (resp.code === ResponseCode.CONTROLLER_NOT_LEADER) {
           // A member of a controller group that does not lead: ask the leader it names next.
-          const leader = extString(resp, "leaderAddr", false);
+          const leader = NotLeaderResponseHeader.decode(resp).leaderAddr;
           if (leader && leader !== addr && !addrs.slice(i + 1, i + 2).includes(leader) && addrs.length < listed.length + 4) addrs.splice(i + 1, 0, leader);
           continue;
         }
@@ -265,19 +271,19 @@ export class BrokerRole {
   /** Follows the controller's view of the group: promotion, demotion, the master to copy from. */
   async #applyView(resp: RemotingCommand, controller: string): Promise<void> {
     if (this.hooks.shuttingDown()) return;
-    const epoch = extInt(resp, "epoch");
-    const masterId = extInt(resp, "masterId");
+    const view = GroupViewResponseHeader.decode(resp);
+    const { epoch, masterId } = view;
     if (epoch < (this.#epochs?.lastEpoch ?? 0)) return; // a restarted controller catching up
     const me = this.config.brokerId;
     if (masterId === me) {
       if (!this.#ctlMaster) return await this.#promote(epoch);
       // Re-elected at a newer epoch (the controller thought it silent): that epoch starts here.
       this.#epochs!.append(epoch, this.store.commitLogMaxOffset);
-      return await this.#maintainSyncStateSet(resp, controller);
+      return await this.#maintainSyncStateSet(view.syncStateSet, controller);
     }
     if (this.#ctlMaster) await this.#demote(masterId, epoch);
     // Copied at once on a change: a slave promoted before its first copy would lack topics.
-    this.learnMaster(extString(resp, "masterAddr", false), extString(resp, "masterHaAddr", false));
+    this.learnMaster(view.masterAddr, view.masterHaAddr);
     if (masterId !== 0 && !this.#haSlave) this.#startHASlave();
   }
 
@@ -303,23 +309,23 @@ export class BrokerRole {
   }
 
   /** The master keeps the controller's sync state set to the slaves that recently held everything. */
-  async #maintainSyncStateSet(resp: RemotingCommand, controller: string): Promise<void> {
+  async #maintainSyncStateSet(syncStateSet: string | undefined, controller: string): Promise<void> {
     const c = this.config;
     const want = new Set([c.brokerId]);
     for (const s of this.#haMaster?.slaves() ?? []) {
       if (s.inSync && s.caughtUpMsAgo >= 0 && s.caughtUpMsAgo <= c.haMaxTimeSlaveNotCatchup) want.add(s.brokerId);
     }
-    const have = brokerIds(extString(resp, "syncStateSet", false));
+    const have = brokerIds(syncStateSet);
     this.#syncStateSet = have;
     if (have.length === want.size && have.every((id) => want.has(id))) return;
-    const r = await this.#haClient.invoke(controller, createRequest(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, {
+    const r = await this.#haClient.invoke(controller, createRequest(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, AlterSyncStateSetRequestHeader.encode({
       brokerName: c.brokerName,
       masterId: c.brokerId,
       epoch: this.#epochs!.lastEpoch,
       syncStateSet: [...want].sort((a, b) => a - b).join(","),
-    }), Math.max(200, c.controllerLeaseMs)).catch(() => undefined);
+    })), Math.max(200, c.controllerLeaseMs)).catch(() => undefined);
     if (r && r.code === ResponseCode.SUCCESS) {
-      this.#syncStateSet = brokerIds(extString(r, "syncStateSet", false));
+      this.#syncStateSet = brokerIds(GroupViewResponseHeader.decode(r).syncStateSet);
       this.log.info(`sync state set of ${c.brokerName} is now ${this.#syncStateSet.join(",")}`);
     }
   }

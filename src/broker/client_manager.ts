@@ -1,20 +1,7 @@
+import type { ConsumerData, SubscriptionData } from "../protocol/bodies/client_bodies.ts";
 import type { RemotingConnection } from "../remoting/remoting_connection.ts";
 
-/** One subscription of a consumer, as its heartbeat states it. */
-export interface SubscriptionData {
-  topic: string;
-  subString: string;
-  expressionType: "TAG" | "SQL92";
-}
-
-/** What a consumer says about its membership of one group. */
-export interface ConsumerData {
-  groupName: string;
-  messageModel: "CLUSTERING" | "BROADCASTING";
-  consumeType: string;
-  consumeFromWhere: string;
-  subscriptionDataSet: SubscriptionData[];
-}
+export type { ConsumerData, SubscriptionData };
 
 interface ClientInfo {
   clientId: string;

@@ -1,4 +1,9 @@
+import { check } from "../common/check.ts";
+import { Limits } from "../common/limits.ts";
 import type { FileSystem } from "../platform/file_system.ts";
+import { JsonConfigFile } from "./json_config_file.ts";
+
+const OFFSETS_FILE = check.object({ offsetTable: check.optional(check.record(check.record(check.int(), 65_536), Limits.maxOffsetTableEntries)) });
 
 /**
  * Committed consumer offsets, `topic@group` → queueId → offset, persisted to consumerOffset.json
@@ -8,11 +13,11 @@ export class ConsumerOffsetManager {
   readonly #table = new Map<string, Map<number, number>>();
   #dirty = false;
 
-  constructor(private readonly fs: FileSystem, private readonly path: string) {
-    const text = fs.readText(path);
-    if (!text) return;
-    const parsed = JSON.parse(text) as { offsetTable?: Record<string, Record<string, number>> };
-    for (const [key, queues] of Object.entries(parsed.offsetTable ?? {})) {
+  readonly #file: JsonConfigFile<ReturnType<typeof OFFSETS_FILE>>;
+
+  constructor(fs: FileSystem, path: string) {
+    this.#file = new JsonConfigFile(fs, path, OFFSETS_FILE);
+    for (const [key, queues] of Object.entries(this.#file.load()?.offsetTable ?? {})) {
       const m = new Map<number, number>();
       for (const [q, o] of Object.entries(queues)) m.set(Number(q), o);
       this.#table.set(key, m);
@@ -62,7 +67,7 @@ export class ConsumerOffsetManager {
   /** Writes the file if anything changed since the last write. */
   persist(): void {
     if (!this.#dirty) return;
-    this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable: this.table() }, null, 1));
+    this.#file.save({ offsetTable: this.table() }, true);
     this.#dirty = false;
   }
 }

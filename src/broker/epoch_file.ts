@@ -1,4 +1,8 @@
+import { check } from "../common/check.ts";
 import type { FileSystem } from "../platform/file_system.ts";
+import { JsonConfigFile } from "./json_config_file.ts";
+
+const EPOCH_FILE = check.object({ epochs: check.array(check.object({ epoch: check.int(0), startOffset: check.int(0) }), 1_000_000) });
 
 export interface EpochEntry {
   epoch: number;
@@ -15,15 +19,12 @@ export interface EpochEntry {
 export class EpochFile {
   #entries: EpochEntry[] = [];
 
-  constructor(private readonly fs: FileSystem, private readonly path: string) {
-    const text = fs.readText(path);
-    if (!text) return;
-    try {
-      const parsed = JSON.parse(text) as { epochs?: EpochEntry[] };
-      this.#entries = (parsed.epochs ?? []).filter((e) => Number.isSafeInteger(e.epoch) && Number.isSafeInteger(e.startOffset));
-    } catch {
-      // A damaged file: start from nothing; the master's entries arrive with the next pull.
-    }
+  readonly #file: JsonConfigFile<ReturnType<typeof EPOCH_FILE>>;
+
+  /** Throws MetadataFileError when the file is damaged: HA truncation depends on it, so it is never reset. */
+  constructor(fs: FileSystem, path: string) {
+    this.#file = new JsonConfigFile(fs, path, EPOCH_FILE);
+    this.#entries = this.#file.load()?.epochs ?? [];
   }
 
   get entries(): readonly EpochEntry[] {
@@ -66,6 +67,6 @@ export class EpochFile {
   }
 
   #save(): void {
-    this.fs.writeTextAtomic(this.path, JSON.stringify({ epochs: this.#entries }));
+    this.#file.save({ epochs: this.#entries });
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
-import { createRequest, createResponse, extInt, type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
+import { HaPullRequestHeader, HaPullResponseHeader } from "../protocol/headers/broker_header.ts";
+import { createRequest, createResponse, type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import type { MessageStore } from "../store/message_store.ts";
@@ -80,12 +81,12 @@ export class HAMaster {
 
   /** HA_PULL: records the slave's acknowledgement, then answers with what follows it. */
   async pull(req: RemotingCommand, remoteAddr: string): Promise<RemotingCommand> {
-    const offset = extInt(req, "offset");
-    const brokerId = extInt(req, "brokerId");
-    const holdMs = Math.max(0, Math.min(30_000, extInt(req, "holdMs", false) ?? 0));
+    const h = HaPullRequestHeader.decode(req);
+    const { offset, brokerId } = h;
+    const holdMs = Math.max(0, Math.min(30_000, h.holdMs ?? 0));
     if (!this.serving()) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "this broker is not the master");
     const max = this.store.commitLogMaxOffset;
-    const replicaEpoch = extInt(req, "epoch", false) ?? 0;
+    const replicaEpoch = h.epoch ?? 0;
     const epochExt = this.#epochExt(replicaEpoch);
     if (this.epochs) {
       // A replica that last saw an older epoch may hold writes this log never had, from where
@@ -93,14 +94,14 @@ export class HAMaster {
       const diverge = this.epochs.divergenceFor(replicaEpoch);
       if (offset > diverge) {
         this.#slaves.delete(brokerId);
-        return createResponse(ResponseCode.HA_OFFSET_ILLEGAL, `replica ${brokerId} at ${offset} diverged at ${diverge}: truncate`, { truncateTo: diverge, ...epochExt });
+        return createResponse(ResponseCode.HA_OFFSET_ILLEGAL, `replica ${brokerId} at ${offset} diverged at ${diverge}: truncate`, HaPullResponseHeader.encode({ truncateTo: diverge, ...epochExt }));
       }
     }
     if (offset > max) {
       // The slave has bytes this master never wrote (it followed another master): it must not
       // be counted, and replication cannot continue until it is truncated.
       this.#slaves.delete(brokerId);
-      return createResponse(ResponseCode.HA_OFFSET_ILLEGAL, `slave offset ${offset} is beyond this master's end ${max}`, { masterMaxOffset: max });
+      return createResponse(ResponseCode.HA_OFFSET_ILLEGAL, `slave offset ${offset} is beyond this master's end ${max}`, HaPullResponseHeader.encode({ masterMaxOffset: max }));
     }
     const known = this.#slaves.get(brokerId);
     if (!known) this.log.info(`slave ${brokerId} at ${remoteAddr} replicating from offset ${offset}`);
@@ -112,7 +113,7 @@ export class HAMaster {
     let from = offset;
     if (offset < min) {
       if (offset !== 0) {
-        return createResponse(ResponseCode.HA_OFFSET_ILLEGAL, `slave offset ${offset} is below this master's first stored offset ${min}`, { masterMinOffset: min });
+        return createResponse(ResponseCode.HA_OFFSET_ILLEGAL, `slave offset ${offset} is below this master's first stored offset ${min}`, HaPullResponseHeader.encode({ masterMinOffset: min }));
       }
       from = min;
     }
@@ -135,11 +136,11 @@ export class HAMaster {
         if (!chunk) s.lastCaughtUp = s.lastSeen;
       }
     }
-    return successResponse({ offset: from, next: chunk?.next ?? from, masterMaxOffset: this.store.commitLogMaxOffset, ...epochExt }, chunk?.bytes);
+    return successResponse(HaPullResponseHeader.encode({ offset: from, next: chunk?.next ?? from, masterMaxOffset: this.store.commitLogMaxOffset, ...epochExt }), chunk?.bytes);
   }
 
   /** This log's epochs, for a replica whose newest epoch differs from ours. */
-  #epochExt(replicaEpoch: number): Record<string, string> {
+  #epochExt(replicaEpoch: number): { epochs?: string } {
     if (!this.epochs || this.epochs.lastEpoch === replicaEpoch) return {};
     return { epochs: JSON.stringify(this.epochs.entries) };
   }
@@ -296,16 +297,17 @@ export class HASlave {
         continue;
       }
       try {
-        const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.HA_PULL, {
+        const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.HA_PULL, HaPullRequestHeader.encode({
           offset: this.store.commitLogMaxOffset,
           brokerId: this.opts.brokerId,
           holdMs: this.opts.holdMs,
           epoch: this.opts.epochs?.lastEpoch ?? 0,
-        }), this.opts.holdMs + this.opts.timeoutMs);
+        })), this.opts.holdMs + this.opts.timeoutMs);
         if (!this.#running) return;
         this.#lastContact = Date.now();
-        this.#masterMax = Number(resp.extFields?.masterMaxOffset ?? this.#masterMax);
-        const truncateTo = extInt(resp, "truncateTo", false);
+        const h = HaPullResponseHeader.decode(resp);
+        this.#masterMax = h.masterMaxOffset ?? this.#masterMax;
+        const truncateTo = h.truncateTo;
         if (resp.code === ResponseCode.HA_OFFSET_ILLEGAL && truncateTo !== undefined && this.opts.epochs) {
           // This log holds writes of an epoch the master never saw (this broker was its master).
           await this.store.truncateTo(truncateTo);
@@ -314,9 +316,12 @@ export class HASlave {
           continue;
         }
         if (resp.code !== ResponseCode.SUCCESS) throw new Error(`master ${addr} answered ${resp.code}: ${resp.remark ?? ""}`);
-        if (resp.body && resp.body.byteLength > 0) await this.store.appendReplicated(extInt(resp, "offset"), resp.body);
-        const epochs = resp.extFields?.epochs;
-        if (this.opts.epochs && typeof epochs === "string") this.opts.epochs.adopt(JSON.parse(epochs) as EpochEntry[], this.store.commitLogMaxOffset);
+        if (resp.body && resp.body.byteLength > 0) {
+          if (h.offset === undefined) throw new Error(`master ${addr} sent records without their offset`);
+          await this.store.appendReplicated(h.offset, resp.body);
+        }
+        const epochs = h.epochs;
+        if (this.opts.epochs && epochs !== undefined) this.opts.epochs.adopt(JSON.parse(epochs) as EpochEntry[], this.store.commitLogMaxOffset);
         this.#lastError = "";
       } catch (err) {
         if (!this.#running) return;

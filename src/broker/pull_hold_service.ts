@@ -3,8 +3,12 @@ import { SystemBusyError } from "../common/errors.ts";
 interface Held {
   offset: number;
   owner: object | undefined;
-  wake(): void;
+  group: string | undefined;
+  wake(why: HoldEnd): void;
 }
+
+/** Why a held pull ended: a message arrived, its time ran out, or its consumer went away. */
+export type HoldEnd = "arrived" | "timeout" | "released";
 
 /**
  * Long polling (RocketMQ's PullRequestHoldService): a pull that finds nothing waits here until a
@@ -22,15 +26,18 @@ export class PullHoldService {
     return this.#count;
   }
 
-  /** Resolves true when a message at or past `offset` arrives, false after `timeoutMs`. */
-  wait(topic: string, queueId: number, offset: number, timeoutMs: number, owner?: object): Promise<boolean> {
+  /**
+   * Resolves "arrived" when a message at or past `offset` arrives, "timeout" after `timeoutMs`,
+   * "released" when the pull's connection (or its consumer group on it) went away.
+   */
+  wait(topic: string, queueId: number, offset: number, timeoutMs: number, owner?: object, group?: string): Promise<HoldEnd> {
     if (this.#count >= this.maxHeld) return Promise.reject(new SystemBusyError(`${this.#count} pulls are already held; retry later`));
-    if (owner && this.#released.has(owner)) return Promise.resolve(false);
+    if (owner && this.#released.has(owner)) return Promise.resolve("released");
     const key = `${topic}@${queueId}`;
     return new Promise((resolve) => {
       let set = this.#held.get(key);
       if (!set) this.#held.set(key, set = new Set());
-      const done = (arrived: boolean) => {
+      const done = (why: HoldEnd) => {
         clearTimeout(timer);
         if (set!.delete(entry)) this.#count--;
         if (set!.size === 0 && this.#held.get(key) === set) this.#held.delete(key);
@@ -39,10 +46,10 @@ export class PullHoldService {
           mine?.delete(entry);
           if (mine && mine.size === 0) this.#byOwner.delete(owner);
         }
-        resolve(arrived);
+        resolve(why);
       };
-      const entry: Held = { offset, owner, wake: () => done(true) };
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const entry: Held = { offset, owner, group, wake: done };
+      const timer = setTimeout(() => done("timeout"), timeoutMs);
       set.add(entry);
       this.#count++;
       if (owner) {
@@ -57,7 +64,7 @@ export class PullHoldService {
   notify(topic: string, queueId: number, maxOffset: number): void {
     const set = this.#held.get(`${topic}@${queueId}`);
     if (!set) return;
-    for (const h of [...set]) if (maxOffset > h.offset) h.wake();
+    for (const h of [...set]) if (maxOffset > h.offset) h.wake("arrived");
   }
 
   /** Connections whose pulls were released (weakly held: they go with their connection). */
@@ -66,16 +73,19 @@ export class PullHoldService {
   /** Releases the pulls of a connection whose peer went away: they are answered at once. */
   release(owner: object): void {
     this.#released.add(owner);
-    for (const h of [...(this.#byOwner.get(owner) ?? [])]) h.wake();
+    for (const h of [...(this.#byOwner.get(owner) ?? [])]) h.wake("released");
   }
 
-  /** Whether a connection's pulls were released (a released pull must not be held again). */
-  wasReleased(owner: object): boolean {
-    return this.#released.has(owner);
+  /**
+   * Releases the pulls `group` holds on a connection (its consumer unregistered, while the
+   * connection goes on serving the other clients of its instance). Later pulls are held again.
+   */
+  releaseGroup(owner: object, group: string): void {
+    for (const h of [...(this.#byOwner.get(owner) ?? [])]) if (h.group === group) h.wake("released");
   }
 
   /** Answers every held pull now (shutdown). */
   wakeAll(): void {
-    for (const set of [...this.#held.values()]) for (const h of [...set]) h.wake();
+    for (const set of [...this.#held.values()]) for (const h of [...set]) h.wake("arrived");
   }
 }

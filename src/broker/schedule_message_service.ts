@@ -2,7 +2,10 @@ import { InvalidParameterError, SystemBusyError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
 import { MessageProperty, type Properties } from "../common/message.ts";
 import { decodeRecord, type StoredMessage } from "../common/message_record.ts";
+import { check } from "../common/check.ts";
+import { Limits } from "../common/limits.ts";
 import type { FileSystem } from "../platform/file_system.ts";
+import { JsonConfigFile } from "./json_config_file.ts";
 import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
 import { toRealTopic } from "./real_topic.ts";
 
@@ -49,7 +52,12 @@ const READ_BATCH = 64;
 const IDLE_CHECK_MS = 1_000;
 const RETRY_AFTER_FAILURE_MS = 1_000;
 /** Cancelled scheduled messages remembered at once (each until its level reaches it). */
-const MAX_CANCELLED = 100_000;
+const MAX_CANCELLED = Limits.maxCancelledScheduled;
+
+const DELAY_FILE = check.object({
+  offsetTable: check.optional(check.record(check.int(0), 1_000)),
+  cancelled: check.optional(check.array(check.string(), MAX_CANCELLED)),
+});
 
 /**
  * Delivers delayed messages when due (RocketMQ's ScheduleMessageService). A message with delay
@@ -70,12 +78,13 @@ export class ScheduleMessageService {
   #dirty = false;
   /** "queueId:queueOffset" of cancelled copies not yet reached by their level. */
   readonly #cancelled = new Set<string>();
+  readonly #file: JsonConfigFile<ReturnType<typeof DELAY_FILE>>;
 
   constructor(
     private readonly store: MessageStore,
     levels: number[],
-    private readonly fs: FileSystem,
-    private readonly path: string,
+    fs: FileSystem,
+    path: string,
     private readonly deliver: (req: PutMessageRequest) => Promise<unknown>,
     private readonly log: Logger,
   ) {
@@ -85,16 +94,14 @@ export class ScheduleMessageService {
     this.#timerAt = levels.map(() => 0);
     this.#running = levels.map(() => false);
     this.#arrivedWhileRunning = levels.map(() => false);
-    const text = fs.readText(path);
-    if (text) {
-      const parsed = JSON.parse(text) as { offsetTable?: Record<string, number>; cancelled?: unknown };
-      for (const [level, offset] of Object.entries(parsed.offsetTable ?? {})) {
+    this.#file = new JsonConfigFile(fs, path, DELAY_FILE);
+    const saved = this.#file.load();
+    if (saved) {
+      for (const [level, offset] of Object.entries(saved.offsetTable ?? {})) {
         const i = Number(level) - 1;
-        if (i >= 0 && i < levels.length && Number.isSafeInteger(offset)) this.#offsets[i] = offset;
+        if (i >= 0 && i < levels.length) this.#offsets[i] = offset;
       }
-      if (Array.isArray(parsed.cancelled)) {
-        for (const key of parsed.cancelled.slice(0, MAX_CANCELLED)) if (typeof key === "string") this.#cancelled.add(key);
-      }
+      for (const key of saved.cancelled ?? []) this.#cancelled.add(key);
     }
   }
 
@@ -176,7 +183,7 @@ export class ScheduleMessageService {
   persist(): void {
     if (!this.#dirty) return;
     try {
-      this.fs.writeTextAtomic(this.path, JSON.stringify({ offsetTable: this.offsetTable(), cancelled: [...this.#cancelled] }, null, 1));
+      this.#file.save({ offsetTable: this.offsetTable(), cancelled: [...this.#cancelled] }, true);
       this.#dirty = false;
     } catch (err) {
       this.log.error(`writing delayOffset.json failed: ${(err as Error).message}`);

@@ -1,8 +1,8 @@
 import { Limits } from "../common/limits.ts";
 import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
-import type { TopicConfig } from "../common/route.ts";
-import { decodeBody } from "../protocol/body_codec.ts";
+import { ConsumerOffsetTableBody, DelayOffsetTableBody, TopicConfigTableBody } from "../protocol/bodies/broker_bodies.ts";
+import { UpdateConsumerOffsetRequestHeader } from "../protocol/headers/consumer_header.ts";
 import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
@@ -56,12 +56,12 @@ export class SlaveSynchronize {
         return r;
       };
       const topics = await call(RequestCode.GET_ALL_TOPIC_CONFIG);
-      this.topics.adopt(decodeBody<{ topicConfigTable: Record<string, TopicConfig> }>(topics.body, topics.serializeType, "topic table").topicConfigTable ?? {});
+      this.topics.adopt(TopicConfigTableBody.decode(topics.body, topics.serializeType).topicConfigTable);
       await this.#carryOffsetsBack(master);
       const offsets = await call(RequestCode.GET_ALL_CONSUMER_OFFSET);
-      this.offsets.adopt(decodeBody<{ offsetTable: Record<string, Record<string, number>> }>(offsets.body, offsets.serializeType, "offset table").offsetTable ?? {});
+      this.offsets.adopt(ConsumerOffsetTableBody.decode(offsets.body, offsets.serializeType).offsetTable ?? {});
       const delay = await call(RequestCode.GET_ALL_DELAY_OFFSET);
-      this.schedule.adoptOffsets(decodeBody<{ offsetTable: Record<string, number> }>(delay.body, delay.serializeType, "delay offsets").offsetTable ?? {});
+      this.schedule.adoptOffsets(DelayOffsetTableBody.decode(delay.body, delay.serializeType).offsetTable ?? {});
     } catch (err) {
       this.log.warn(`metadata sync from master ${master} failed: ${(err as Error).message}`);
     }
@@ -74,12 +74,12 @@ export class SlaveSynchronize {
   /** Sends offsets committed on this slave to the master; those the master took are forgotten here. */
   async #carryOffsetsBack(master: string): Promise<void> {
     for (const [key, c] of [...this.#slaveCommits]) {
-      const r = await this.#remoting.invoke(master, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, {
+      const r = await this.#remoting.invoke(master, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, UpdateConsumerOffsetRequestHeader.encode({
         consumerGroup: c.group,
         topic: c.topic,
         queueId: c.queueId,
         commitOffset: c.offset,
-      }), 5_000);
+      })), 5_000);
       if (r.code !== ResponseCode.SUCCESS) throw new Error(`UPDATE_CONSUMER_OFFSET answered ${r.code}: ${r.remark ?? ""}`);
       if (this.#slaveCommits.get(key)?.offset === c.offset) this.#slaveCommits.delete(key);
     }

@@ -1,6 +1,8 @@
 import { decodeRecord } from "../common/message_record.ts";
 import { compileSql92 } from "../common/sql92_filter.ts";
 import { javaStringHash } from "../util/java_hash.ts";
+import { Limits } from "../common/limits.ts";
+import { BoundedCache } from "../util/bounded_cache.ts";
 
 /**
  * The broker side of a tag subscription ("*", "TagA", "TagA || TagB"): a test on the
@@ -15,7 +17,7 @@ export function tagFilter(expression: string | undefined): (tagsCode: number) =>
 }
 
 /** Compiled SQL92 filters by expression text (bounded): a consumer pulls with the same one each time. */
-const sqlFilters = new Map<string, (raw: Uint8Array) => boolean>();
+const sqlFilters = new BoundedCache<string, (raw: Uint8Array) => boolean>(Limits.sqlFilterCacheEntries);
 
 /**
  * The broker side of an SQL92 subscription: decodes each record's properties and evaluates the
@@ -26,7 +28,6 @@ export function sqlFilter(expression: string): (raw: Uint8Array) => boolean {
   if (!f) {
     const match = compileSql92(expression);
     f = (raw) => match(decodeRecord(raw).properties);
-    if (sqlFilters.size >= 1024) sqlFilters.clear();
     sqlFilters.set(expression, f);
   }
   return f;

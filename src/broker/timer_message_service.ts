@@ -2,6 +2,8 @@ import type { Logger } from "../common/log.ts";
 import { MessageProperty } from "../common/message.ts";
 import { Offsets as RecordOffsets, recordProperty, type StoredMessage } from "../common/message_record.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
+import { check } from "../common/check.ts";
+import { JsonConfigFile } from "./json_config_file.ts";
 import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
 import { offsetName, parseOffsetName } from "../store/file_names.ts";
 import { readInt64, writeInt64 } from "../util/bytes.ts";
@@ -10,10 +12,6 @@ import { copyOfStored, toRealTopic } from "./real_topic.ts";
 
 /** The internal topic timer messages wait in (RocketMQ 5's name), one queue. */
 export const TIMER_TOPIC = "rmq_sys_wheel_timer";
-/** When a timer message is due, ms since the epoch (set by the broker on the stored copy). */
-export const TIMER_OUT_MS = "TIMER_OUT_MS";
-/** Relative delay a producer may send instead of TIMER_DELIVER_MS; the broker's clock applies it. */
-export const TIMER_DELAY_MS = "TIMER_DELAY_MS";
 
 /**
  * TimerLog unit, 48 bytes: magic i32 · state i32 · deliverMs i64 · commitLogOffset i64 ·
@@ -93,6 +91,7 @@ export class TimerMessageService {
   #flushTimer: ReturnType<typeof setInterval> | undefined;
   #fireTimer: ReturnType<typeof setTimeout> | undefined;
   #fireAt = Infinity;
+  readonly #checkpoint: JsonConfigFile<{ queueOffset: number }>;
   readonly #unit = new Uint8Array(UNIT);
   readonly #unitView = new DataView(this.#unit.buffer);
 
@@ -104,6 +103,7 @@ export class TimerMessageService {
     private readonly log: Logger,
   ) {
     if (config.segmentBytes % UNIT !== 0) throw new RangeError(`timer segment size must be a multiple of ${UNIT}`);
+    this.#checkpoint = new JsonConfigFile(fs, `${config.dir}/enqueue.json`, check.object({ queueOffset: check.int(0) }));
   }
 
   /** Opens the TimerLog, rebuilds the pending set from it, and catches up with the timer queue. */
@@ -220,7 +220,7 @@ export class TimerMessageService {
       const enqueued = this.#enqueueOffset;
       const segments = [...this.#segments];
       for (const s of segments) await s.file.sync();
-      this.fs.writeTextAtomic(`${this.config.dir}/enqueue.json`, JSON.stringify({ queueOffset: enqueued }));
+      this.#checkpoint.save({ queueOffset: enqueued });
       for (const s of segments) {
         if (s.pending > 0 || s === this.#segments[this.#segments.length - 1] || !this.#segments.includes(s)) continue;
         s.file.close();
@@ -317,11 +317,11 @@ export class TimerMessageService {
           physicalOffset: readInt64(rv, RecordOffsets.PHYSICAL_OFFSET),
           storeTimestamp: readInt64(rv, RecordOffsets.STORE_TIMESTAMP),
         };
-        const timerOut = Number(recordProperty(raw, TIMER_OUT_MS) ?? NaN);
+        const timerOut = Number(recordProperty(raw, MessageProperty.TIMER_OUT_MS) ?? NaN);
         // A far timer fires first at the roll point, to be stored again (see rollIntervalMs).
         const deliverMs = unitDeliverMs(timerOut, m.storeTimestamp, this.config.rollIntervalMs);
         if (!Number.isFinite(timerOut)) {
-          this.log.warn(`timer message at ${m.physicalOffset} has no ${TIMER_OUT_MS}; skipped`);
+          this.log.warn(`timer message at ${m.physicalOffset} has no ${MessageProperty.TIMER_OUT_MS}; skipped`);
           continue;
         }
         if (this.#writePos + UNIT > seg.start + this.config.segmentBytes) {
@@ -437,7 +437,7 @@ export class TimerMessageService {
   async #deliverOne(d: Due): Promise<void> {
     try {
       const m = this.store.lookMessageByOffset(d.physicalOffset);
-      const timerOut = Number(m?.properties[TIMER_OUT_MS]);
+      const timerOut = Number(m?.properties[MessageProperty.TIMER_OUT_MS]);
       const real = m && (timerOut > d.deliverMs ? reStore(m) : restore(m));
       if (!real) {
         this.log.warn(`timer at TimerLog ${d.pos}: no timer message at CommitLog ${d.physicalOffset}; dropped`);
@@ -507,16 +507,9 @@ export class TimerMessageService {
     yield* this.#heap.values();
   }
 
+  /** How far the timer queue was enqueued into the TimerLog (a damaged file stops the start: MetadataFileError). */
   #loadCheckpoint(): number {
-    const text = this.fs.readText(`${this.config.dir}/enqueue.json`);
-    if (!text) return 0;
-    try {
-      const o = JSON.parse(text) as { queueOffset?: unknown };
-      return typeof o.queueOffset === "number" && Number.isSafeInteger(o.queueOffset) && o.queueOffset >= 0 ? o.queueOffset : 0;
-    } catch {
-      this.log.warn("timer/enqueue.json is damaged; rebuilding from the TimerLog alone");
-      return 0;
-    }
+    return this.#checkpoint.load()?.queueOffset ?? 0;
   }
 }
 
@@ -532,5 +525,5 @@ function reStore(m: StoredMessage): PutMessageRequest {
 
 /** The message as it is delivered: its real topic and queue back, the timer properties gone. */
 function restore(m: StoredMessage): PutMessageRequest | undefined {
-  return toRealTopic(m, [TIMER_OUT_MS, TIMER_DELAY_MS, MessageProperty.TIMER_DELIVER_MS]);
+  return toRealTopic(m, [MessageProperty.TIMER_OUT_MS, MessageProperty.TIMER_DELAY_MS, MessageProperty.TIMER_DELIVER_MS]);
 }

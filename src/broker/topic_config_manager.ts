@@ -2,23 +2,40 @@ import { InvalidParameterError, TopicNotExistError } from "../common/errors.ts";
 import { AUTO_CREATE_TOPIC_KEY_TOPIC, validateTopic } from "../common/names.ts";
 import { Perm, PERM_READ_WRITE, type RegisterBrokerBody, type TopicConfig } from "../common/route.ts";
 import type { FileSystem } from "../platform/file_system.ts";
+import { check } from "../common/check.ts";
+import { Limits } from "../common/limits.ts";
+import { JsonConfigFile } from "./json_config_file.ts";
 
-/** The broker's topics, persisted to topics.json (written to a temporary file, then renamed). */
+const TOPICS_FILE = check.object({
+  topicConfigTable: check.optional(check.record(check.object({
+    topicName: check.string(),
+    readQueueNums: check.int(0, 65_535),
+    writeQueueNums: check.int(0, 65_535),
+    perm: check.int(0, 15),
+    topicSysFlag: check.optional(check.int()),
+    order: check.optional(check.bool()),
+  }), Limits.maxTopics)),
+  dataVersion: check.optional(check.object({ timestamp: check.int(), counter: check.int() })),
+});
+
+/** The broker's topics, persisted to topics.json (a JsonConfigFile). */
 export class TopicConfigManager {
   readonly #topics = new Map<string, TopicConfig>();
   #dataVersion = { timestamp: Date.now(), counter: 0 };
   readonly #changeListeners: (() => void)[] = [];
 
+  readonly #file: JsonConfigFile<ReturnType<typeof TOPICS_FILE>>;
+
   constructor(
-    private readonly fs: FileSystem,
-    private readonly path: string,
+    fs: FileSystem,
+    path: string,
     private readonly opts: { autoCreateTopicEnable: boolean; defaultTopicQueueNums: number; maxTopics?: number },
   ) {
-    const text = fs.readText(path);
-    if (text) {
-      const parsed = JSON.parse(text) as { topicConfigTable: Record<string, TopicConfig>; dataVersion: { timestamp: number; counter: number } };
-      for (const [name, tc] of Object.entries(parsed.topicConfigTable ?? {})) this.#topics.set(name, tc);
-      if (parsed.dataVersion) this.#dataVersion = parsed.dataVersion;
+    this.#file = new JsonConfigFile(fs, path, TOPICS_FILE);
+    const saved = this.#file.load();
+    if (saved) {
+      for (const [name, tc] of Object.entries(saved.topicConfigTable ?? {})) this.#topics.set(name, tc);
+      if (saved.dataVersion) this.#dataVersion = saved.dataVersion;
     }
     if (opts.autoCreateTopicEnable && !this.#topics.has(AUTO_CREATE_TOPIC_KEY_TOPIC)) {
       this.#topics.set(AUTO_CREATE_TOPIC_KEY_TOPIC, {
@@ -137,6 +154,6 @@ export class TopicConfigManager {
 
   persist(): void {
     const body = this.registerBody().topicConfigSerializeWrapper;
-    this.fs.writeTextAtomic(this.path, JSON.stringify(body, null, 1));
+    this.#file.save(body, true);
   }
 }

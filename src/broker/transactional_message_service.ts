@@ -1,10 +1,15 @@
 import type { Logger } from "../common/log.ts";
 import { MessageProperty, SysFlag } from "../common/message.ts";
 import { decodeRecord, type StoredMessage } from "../common/message_record.ts";
+import { check } from "../common/check.ts";
 import type { FileSystem } from "../platform/file_system.ts";
 import type { MessageStore, PutMessageRequest, PutResult } from "../store/message_store.ts";
 import { fromUtf8, utf8 } from "../util/bytes.ts";
+import { JsonConfigFile } from "./json_config_file.ts";
 import { copyOfStored, toRealTopic } from "./real_topic.ts";
+
+/** transactionOffset.json: how far the check service and the op queue have been read. */
+const TRANSACTION_FILE = check.object({ halfOffset: check.int(0), opOffset: check.int(0) });
 
 /** Half messages wait here, invisible to consumers (one queue). */
 export const HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC";
@@ -53,13 +58,14 @@ export class TransactionalMessageService {
   /** Next op record to read into #decided. */
   #opRead = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #file: JsonConfigFile<ReturnType<typeof TRANSACTION_FILE>>;
   #running = false;
   #stopped = true;
 
   constructor(
     private readonly store: MessageStore,
-    private readonly fs: FileSystem,
-    private readonly path: string,
+    fs: FileSystem,
+    path: string,
     private readonly config: TransactionConfig,
     /** Puts a message (real topic, op, park, or a half copy) and resolves with where it went. */
     private readonly put: (req: PutMessageRequest) => Promise<PutResult>,
@@ -67,15 +73,11 @@ export class TransactionalMessageService {
     private readonly checkBack: (c: CheckBack) => boolean,
     private readonly log: Logger,
   ) {
-    const text = fs.readText(path);
-    if (text) {
-      try {
-        const o = JSON.parse(text) as { halfOffset?: unknown; opOffset?: unknown };
-        if (Number.isSafeInteger(o.halfOffset)) this.#halfOffset = o.halfOffset as number;
-        if (Number.isSafeInteger(o.opOffset)) this.#opOffset = o.opOffset as number;
-      } catch {
-        log.warn(`${path} is damaged: checking every half message again`);
-      }
+    this.#file = new JsonConfigFile(fs, path, TRANSACTION_FILE);
+    const saved = this.#file.load();
+    if (saved) {
+      this.#halfOffset = saved.halfOffset;
+      this.#opOffset = saved.opOffset;
     }
     this.#opRead = this.#opOffset;
   }
@@ -228,9 +230,9 @@ export class TransactionalMessageService {
 
   #persist(): void {
     try {
-      this.fs.writeTextAtomic(this.path, JSON.stringify({ halfOffset: this.#halfOffset, opOffset: this.#opOffset }));
+      this.#file.save({ halfOffset: this.#halfOffset, opOffset: this.#opOffset });
     } catch (err) {
-      this.log.error(`writing ${this.path} failed: ${(err as Error).message}`);
+      this.log.error(`writing ${this.#file.path} failed: ${(err as Error).message}`);
     }
   }
 }

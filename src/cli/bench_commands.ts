@@ -2,11 +2,7 @@ import { Producer, type SendResult } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
 import { PushConsumer } from "../client/push_consumer.ts";
 import { printLine } from "../platform/runtime.ts";
-import { NameServerClient } from "../client/name_server_client.ts";
-import { RemotingClient } from "../remoting/remoting_client.ts";
-import { createRequest } from "../protocol/remoting_command.ts";
-import { RequestCode } from "../protocol/request_code.ts";
-import { decodeBody } from "../protocol/body_codec.ts";
+import { Admin } from "../client/admin.ts";
 import { MASTER_ID } from "../common/route.ts";
 import { intOption, UsageError } from "./server_commands.ts";
 
@@ -262,16 +258,11 @@ async function pushLatency(values: Values, namesrv: string, topic: string, durat
 
 /** The broker's runtime info (first master of the topic), for RSS and pending timers. */
 async function brokerRuntime(namesrv: string, topic: string): Promise<Record<string, string>> {
-  const remoting = new RemotingClient();
-  try {
-    const route = await new NameServerClient({ namesrvAddr: namesrv, remoting }).getRoute(topic);
-    const addr = route.brokerDatas.map((b) => b.brokerAddrs[String(MASTER_ID)]).find(Boolean);
-    if (!addr) throw new UsageError(`no master broker serves ${topic}`);
-    const r = await remoting.invoke(addr, createRequest(RequestCode.GET_BROKER_RUNTIME_INFO), 5000);
-    return decodeBody<{ table: Record<string, string> }>(r.body, r.serializeType).table;
-  } finally {
-    remoting.close();
-  }
+  await using admin = new Admin({ namesrvAddr: namesrv });
+  const route = await admin.topicRoute(topic);
+  const addr = route.brokerDatas.map((b) => b.brokerAddrs[String(MASTER_ID)]).find(Boolean);
+  if (!addr) throw new UsageError(`no master broker serves ${topic}`);
+  return await admin.brokerRuntimeInfo(addr, 5000);
 }
 
 /**

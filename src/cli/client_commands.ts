@@ -1,13 +1,7 @@
-import { NameServerClient } from "../client/name_server_client.ts";
+import { Admin } from "../client/admin.ts";
 import { Producer } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
-import { BolideError, ResponseError } from "../common/errors.ts";
-import { ResponseCode } from "../common/response_code.ts";
-import { MASTER_ID } from "../common/route.ts";
-import { decodeBody } from "../protocol/body_codec.ts";
-import { createRequest } from "../protocol/remoting_command.ts";
-import { RequestCode } from "../protocol/request_code.ts";
-import { RemotingClient } from "../remoting/remoting_client.ts";
+import { BolideError } from "../common/errors.ts";
 import { printLine, readStdinLines } from "../platform/runtime.ts";
 import { intOption, UsageError } from "./server_commands.ts";
 
@@ -25,81 +19,45 @@ export function required(values: Values, name: string): string {
 
 const printJson = (v: unknown) => printLine(JSON.stringify(v, null, 2));
 
-/** Every master broker address, optionally of one cluster. */
-export async function masters(ns: NameServerClient, cluster?: string): Promise<Map<string, string>> {
-  const info = await ns.getClusterInfo();
-  const names = cluster ? info.clusterAddrTable[cluster] ?? [] : Object.keys(info.brokerAddrTable);
-  const out = new Map<string, string>();
-  for (const name of names) {
-    const addr = info.brokerAddrTable[name]?.brokerAddrs[String(MASTER_ID)];
-    if (addr) out.set(name, addr);
-  }
-  return out;
-}
-
 export async function topicCommand(sub: string | undefined, values: Values, namesrv: string): Promise<void> {
-  const ns = new NameServerClient({ namesrvAddr: namesrv });
-  const remoting = new RemotingClient();
-  try {
-    switch (sub) {
-      case "list":
-        return printJson(await ns.getTopicList());
-      case "route":
-        return printJson(await ns.getRoute(required(values, "topic")));
-      case "create": {
-        const topic = required(values, "topic");
-        const queues = intOption(values.queues as string | undefined, "queues", 8, 1, 1024);
-        const brokers = await masters(ns, values.cluster as string | undefined);
-        if (brokers.size === 0) throw new UsageError("no master broker is registered with the NameServer");
-        for (const [name, addr] of brokers) {
-          const r = await remoting.invoke(addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: queues, writeQueueNums: queues }));
-          if (r.code !== ResponseCode.SUCCESS) throw new ResponseError(addr, r.code, r.remark, "UPDATE_AND_CREATE_TOPIC");
-          printLine(`created topic ${topic} with ${queues} queues on ${name} (${addr})`);
-        }
-        return;
-      }
-      case "delete": {
-        const topic = required(values, "topic");
-        for (const [name, addr] of await masters(ns, values.cluster as string | undefined)) {
-          const r = await remoting.invoke(addr, createRequest(RequestCode.DELETE_TOPIC_IN_BROKER, { topic }));
-          if (r.code === ResponseCode.SUCCESS) printLine(`deleted topic ${topic} on ${name}`);
-        }
-        await ns.deleteTopic(topic, values.cluster as string | undefined);
-        printLine(`deleted route of topic ${topic}`);
-        return;
-      }
-      default:
-        throw new UsageError(`"topic" takes create, list, route or delete, got "${sub ?? ""}"`);
+  await using admin = new Admin({ namesrvAddr: namesrv });
+  const cluster = values.cluster as string | undefined;
+  switch (sub) {
+    case "list":
+      return printJson(await admin.topicList());
+    case "route":
+      return printJson(await admin.topicRoute(required(values, "topic")));
+    case "create": {
+      const topic = required(values, "topic");
+      const queues = intOption(values.queues as string | undefined, "queues", 8, 1, 1024);
+      if ((await admin.masters(cluster)).length === 0) throw new UsageError("no master broker is registered with the NameServer");
+      for (const b of await admin.createTopic(topic, { queues, cluster })) printLine(`created topic ${topic} with ${queues} queues on ${b.brokerName} (${b.addr})`);
+      return;
     }
-  } finally {
-    remoting.close();
-    ns.close();
+    case "delete": {
+      const topic = required(values, "topic");
+      for (const b of await admin.deleteTopic(topic, cluster)) printLine(`deleted topic ${topic} on ${b.brokerName}`);
+      printLine(`deleted route of topic ${topic}`);
+      return;
+    }
+    default:
+      throw new UsageError(`"topic" takes create, list, route or delete, got "${sub ?? ""}"`);
   }
 }
 
 export async function clusterCommand(namesrv: string): Promise<void> {
-  const ns = new NameServerClient({ namesrvAddr: namesrv });
-  const remoting = new RemotingClient();
-  try {
-    const info = await ns.getClusterInfo();
-    const brokers: unknown[] = [];
-    for (const [cluster, names] of Object.entries(info.clusterAddrTable)) {
-      for (const name of names) {
-        for (const [id, addr] of Object.entries(info.brokerAddrTable[name]?.brokerAddrs ?? {})) {
-          let runtime: unknown = "unreachable";
-          try {
-            const r = await remoting.invoke(addr, createRequest(RequestCode.GET_BROKER_RUNTIME_INFO), 2000);
-            if (r.code === 0) runtime = decodeBody<{ table: unknown }>(r.body, r.serializeType).table;
-          } catch { /* shown as unreachable */ }
-          brokers.push({ cluster, brokerName: name, brokerId: Number(id), addr, role: id === "0" ? "MASTER" : "SLAVE", runtime });
-        }
+  await using admin = new Admin({ namesrvAddr: namesrv });
+  const info = await admin.clusterInfo();
+  const brokers: unknown[] = [];
+  for (const [cluster, names] of Object.entries(info.clusterAddrTable)) {
+    for (const name of names) {
+      for (const [id, addr] of Object.entries(info.brokerAddrTable[name]?.brokerAddrs ?? {})) {
+        const runtime = await admin.brokerRuntimeInfo(addr, 2000).catch(() => "unreachable");
+        brokers.push({ cluster, brokerName: name, brokerId: Number(id), addr, role: id === "0" ? "MASTER" : "SLAVE", runtime });
       }
     }
-    printJson(brokers);
-  } finally {
-    remoting.close();
-    ns.close();
   }
+  printJson(brokers);
 }
 
 export async function sendCommand(values: Values, namesrv: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { BROKER_SETTINGS } from "../broker/broker_config.ts";
 import { BolideError } from "../common/errors.ts";
 import { VERSION } from "../common/version.ts";
-import { NameServerClient } from "../client/name_server_client.ts";
+import { Admin } from "../client/admin.ts";
 import { parseArgs } from "../platform/args.ts";
 import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.ts";
 import { runBench } from "./bench_commands.ts";
@@ -124,7 +124,7 @@ export async function main(args: string[] = argv()): Promise<void> {
       case "broker":
         return await runBroker(values);
       case "route":
-        return await withNameServer(namesrv, async (c) => printLine(JSON.stringify(await c.getRoute(required(values, "topic")), null, 2)));
+        return await withAdmin(namesrv, async (admin) => printLine(JSON.stringify(await admin.topicRoute(required(values, "topic")), null, 2)));
       case "cluster":
         return await clusterCommand(namesrv);
       case "topic":
@@ -156,11 +156,7 @@ function fail(message: string, code: number): never {
   return exit(code);
 }
 
-async function withNameServer(addr: string, fn: (c: NameServerClient) => Promise<void>): Promise<void> {
-  const client = new NameServerClient({ namesrvAddr: addr });
-  try {
-    await fn(client);
-  } finally {
-    client.close();
-  }
+async function withAdmin(addr: string, fn: (admin: Admin) => Promise<void>): Promise<void> {
+  await using admin = new Admin({ namesrvAddr: addr });
+  await fn(admin);
 }

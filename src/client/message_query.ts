@@ -1,15 +1,17 @@
-import { BolideError, InvalidParameterError } from "../common/errors.ts";
+import { errorFromResponse, InvalidParameterError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
 import { MessageProperty } from "../common/message.ts";
 import { parseOffsetMsgId } from "../common/message_id.ts";
 import { validateTopic } from "../common/names.ts";
-import { ResponseCode, responseCodeName } from "../common/response_code.ts";
+import { ResponseCode } from "../common/response_code.ts";
 import { MASTER_ID } from "../common/route.ts";
+import { QueryMessageRequestHeader, ViewMessageRequestHeader } from "../protocol/headers/query_message_header.ts";
 import { createRequest, type RemotingCommand } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { decodeMessages, type MessageExt } from "./message.ts";
-import { NameServerClient } from "./name_server_client.ts";
+import { ClientInstance } from "./client_instance.ts";
+import type { NameServerClient } from "./name_server_client.ts";
 
 export interface MessageQueryOptions {
   namesrvAddr: string | string[];
@@ -37,13 +39,16 @@ const MAX_PER_BROKER = 64;
  * the records are retained.
  */
 export class MessageQuery {
-  readonly #remoting = new RemotingClient();
+  readonly #instance: ClientInstance;
+  readonly #remoting: RemotingClient;
   readonly #namesrv: NameServerClient;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
 
   constructor(opts: MessageQueryOptions) {
-    this.#namesrv = new NameServerClient({ namesrvAddr: opts.namesrvAddr, remoting: this.#remoting });
+    this.#instance = ClientInstance.acquire({ namesrvAddr: opts.namesrvAddr, timeoutMs: opts.timeoutMs });
+    this.#remoting = this.#instance.remoting;
+    this.#namesrv = this.#instance.namesrv;
     this.#timeoutMs = opts.timeoutMs ?? Limits.defaultInvokeTimeoutMs;
     this.#maxBodyBytes = opts.maxBodyBytes ?? Limits.maxMessageSize;
   }
@@ -68,13 +73,13 @@ export class MessageQuery {
     }
     const brokers = await this.#brokersOf(topic);
     const answers = await Promise.all(brokers.map(async ({ brokerName, addr }) => {
-      const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.QUERY_MESSAGE, {
+      const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.QUERY_MESSAGE, QueryMessageRequestHeader.encode({
         topic,
         key,
         maxNum,
         beginTimestamp: Math.max(0, Math.floor(begin)),
         endTimestamp: Math.min(Number.MAX_SAFE_INTEGER, Math.ceil(end)),
-      }), this.#timeoutMs);
+      })), this.#timeoutMs);
       if (resp.code === ResponseCode.QUERY_NOT_FOUND) return [];
       this.#check(resp, "QUERY_MESSAGE");
       return decodeMessages(resp.body, brokerName, this.#maxBodyBytes);
@@ -98,14 +103,23 @@ export class MessageQuery {
    */
   async getByOffsetId(offsetMsgId: string): Promise<MessageExt | undefined> {
     const { addr, offset } = parseOffsetMsgId(offsetMsgId);
-    const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.VIEW_MESSAGE_BY_ID, { offset }), this.#timeoutMs);
+    const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.VIEW_MESSAGE_BY_ID, ViewMessageRequestHeader.encode({ offset })), this.#timeoutMs);
     if (resp.code === ResponseCode.QUERY_NOT_FOUND) return undefined;
     this.#check(resp, "VIEW_MESSAGE_BY_ID");
     return decodeMessages(resp.body, "", this.#maxBodyBytes)[0];
   }
 
   close(): void {
-    this.#remoting.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#instance.release();
+  }
+
+  #closed = false;
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
   }
 
   async #brokersOf(topic: string): Promise<{ brokerName: string; addr: string }[]> {
@@ -119,8 +133,6 @@ export class MessageQuery {
   }
 
   #check(resp: RemotingCommand, what: string): void {
-    if (resp.code !== ResponseCode.SUCCESS) {
-      throw new BolideError(resp.code, `${what} failed: ${responseCodeName(resp.code)} ${resp.remark ?? ""}`.trim());
-    }
+    if (resp.code !== ResponseCode.SUCCESS) throw errorFromResponse(resp.code, resp.remark, what);
   }
 }

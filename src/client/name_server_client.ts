@@ -1,8 +1,8 @@
-import { InvalidParameterError, RemotingError, ResponseError, TopicNotExistError } from "../common/errors.ts";
+import { errorFromResponse, InvalidParameterError, RemotingError, TopicNotExistError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
 import { ResponseCode } from "../common/response_code.ts";
-import type { ClusterInfo, TopicList, TopicRouteData } from "../common/route.ts";
-import { decodeBody } from "../protocol/body_codec.ts";
+import type { ClusterInfo, TopicRouteData } from "../common/route.ts";
+import { ClusterInfoBody, TopicListBody, TopicRouteBody } from "../protocol/bodies/namesrv_bodies.ts";
 import {
   deleteTopicInNamesrvRequest,
   getAllTopicListRequest,
@@ -51,24 +51,24 @@ export class NameServerClient {
   async getRoute(topic: string): Promise<TopicRouteData> {
     const resp = await this.#invoke(getRouteInfoRequest(topic));
     if (resp.code === ResponseCode.TOPIC_NOT_EXIST) throw new TopicNotExistError(topic, resp.remark);
-    return decodeBody<TopicRouteData>(this.#ok(resp, "GET_ROUTEINFO_BY_TOPIC").body, resp.serializeType, "route data");
+    return TopicRouteBody.decode(this.#ok(resp, "GET_ROUTEINFO_BY_TOPIC").body, resp.serializeType);
   }
 
   async getClusterInfo(): Promise<ClusterInfo> {
     const resp = this.#ok(await this.#invoke(getClusterInfoRequest()), "GET_BROKER_CLUSTER_INFO");
-    return decodeBody<ClusterInfo>(resp.body, resp.serializeType, "cluster info");
+    return ClusterInfoBody.decode(resp.body, resp.serializeType);
   }
 
   async getTopicList(): Promise<string[]> {
     const resp = this.#ok(await this.#invoke(getAllTopicListRequest()), "GET_ALL_TOPIC_LIST_FROM_NAMESERVER");
-    return decodeBody<TopicList>(resp.body, resp.serializeType, "topic list").topicList;
+    return TopicListBody.decode(resp.body, resp.serializeType).topicList;
   }
 
   /** Deletes the topic's route on every NameServer (they share nothing). */
   async deleteTopic(topic: string, clusterName?: string): Promise<void> {
     await Promise.all(this.addrs.map(async (addr) => {
       const resp = await this.#remoting.invoke(addr, deleteTopicInNamesrvRequest(topic, clusterName), this.#timeoutMs);
-      if (resp.code !== ResponseCode.SUCCESS) throw new ResponseError(addr, resp.code, resp.remark, "DELETE_TOPIC_IN_NAMESRV");
+      if (resp.code !== ResponseCode.SUCCESS) throw errorFromResponse(resp.code, resp.remark, "DELETE_TOPIC_IN_NAMESRV", addr);
     }));
   }
 
@@ -79,7 +79,7 @@ export class NameServerClient {
   #lastAddr = "";
 
   #ok(resp: RemotingCommand, what: string): RemotingCommand {
-    if (resp.code !== ResponseCode.SUCCESS) throw new ResponseError(this.#lastAddr, resp.code, resp.remark, what);
+    if (resp.code !== ResponseCode.SUCCESS) throw errorFromResponse(resp.code, resp.remark, what, this.#lastAddr);
     return resp;
   }
 

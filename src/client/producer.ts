@@ -1,8 +1,8 @@
 import {
   BolideError,
+  errorFromResponse,
   InvalidParameterError,
   RemotingError,
-  ResponseError,
   SendFailedError,
   ServiceNotAvailableError,
   TopicNotExistError,
@@ -10,19 +10,21 @@ import {
 import { Limits } from "../common/limits.ts";
 import { encodePropertiesBytes, MessageProperty, type Properties, SysFlag } from "../common/message.ts";
 import { AUTO_CREATE_TOPIC_KEY_TOPIC, validateGroup, validateTopic } from "../common/names.ts";
-import { ResponseCode, responseCodeName } from "../common/response_code.ts";
+import { ResponseCode } from "../common/response_code.ts";
 import { MASTER_ID, Perm, type TopicRouteData } from "../common/route.ts";
 import { deflate } from "../platform/compress.ts";
-import { encodeBody } from "../protocol/body_codec.ts";
 import { encodeBatch } from "../protocol/message_batch.ts";
-import { createRequest, extString, type RemotingCommand } from "../protocol/remoting_command.ts";
+import { CancelDelayedMessageRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader } from "../protocol/headers/send_message_header.ts";
+import { CheckTransactionStateRequestHeader, EndTransactionRequestHeader } from "../protocol/headers/transaction_header.ts";
+import { createRequest, type ExtFields, type RemotingCommand } from "../protocol/remoting_command.ts";
 import { parseOffsetMsgId } from "../common/message_id.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { utf8 } from "../util/bytes.ts";
 import { FAILURE_LATENCY_MS, LatencyFaultTolerance } from "./latency_fault_tolerance.ts";
 import { decodeMessages, type Message, type MessageExt, type MessageQueue } from "./message.ts";
-import { NameServerClient } from "./name_server_client.ts";
+import { ClientInstance, type ProducerMember } from "./client_instance.ts";
+import type { NameServerClient } from "./name_server_client.ts";
 import { createUniqueId } from "./unique_id.ts";
 
 export interface ProducerOptions {
@@ -41,6 +43,8 @@ export interface ProducerOptions {
   defaultTopicQueueNums?: number;
   pollNameServerIntervalMs?: number;
   heartbeatBrokerIntervalMs?: number;
+  /** Clients with the same NameServers and instance name share connections and heartbeats (one producer per group in each). */
+  instanceName?: string;
 }
 
 /** What a local transaction decided; UNKNOWN leaves it to a later check-back. */
@@ -119,12 +123,12 @@ const RETRY_CODES: ReadonlySet<number> = new Set([
  */
 export class Producer {
   readonly group: string;
-  readonly #opts: Required<Omit<ProducerOptions, "namesrvAddr" | "group">>;
-  readonly #remoting = new RemotingClient();
+  readonly #opts: Required<Omit<ProducerOptions, "namesrvAddr" | "group" | "instanceName">>;
+  readonly #instance: ClientInstance;
+  readonly #remoting: RemotingClient;
   readonly #namesrv: NameServerClient;
   readonly #routes = new Map<string, PublishInfo>();
   readonly #faults = new LatencyFaultTolerance();
-  readonly #clientId = `${Math.floor(Math.random() * 2 ** 32).toString(16)}@${Date.now()}`;
   #roundRobin = Math.floor(Math.random() * 1024);
   #timers: ReturnType<typeof setInterval>[] = [];
   #started = false;
@@ -143,27 +147,48 @@ export class Producer {
       pollNameServerIntervalMs: opts.pollNameServerIntervalMs ?? 30_000,
       heartbeatBrokerIntervalMs: opts.heartbeatBrokerIntervalMs ?? 30_000,
     };
-    this.#namesrv = new NameServerClient({ namesrvAddr: opts.namesrvAddr, remoting: this.#remoting });
+    this.#instance = ClientInstance.acquire({ namesrvAddr: opts.namesrvAddr, instanceName: opts.instanceName });
+    this.#remoting = this.#instance.remoting;
+    this.#namesrv = this.#instance.namesrv;
   }
 
   start(): Promise<void> {
     if (this.#started) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new InvalidParameterError(`Producer of ${this.group} was shut down; make a new one`));
+    const member: ProducerMember = {
+      group: this.group,
+      brokers: () => this.#brokers(),
+      checkTransaction: this.#checkTransaction && ((req) => this.#checkTransaction!(req)),
+    };
+    this.#instance.registerProducer(member, this.#opts.heartbeatBrokerIntervalMs);
+    this.#member = member;
     this.#started = true;
     this.#timers.push(setInterval(() => void this.#refreshRoutes(), this.#opts.pollNameServerIntervalMs));
-    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#opts.heartbeatBrokerIntervalMs));
     return Promise.resolve();
   }
 
   async shutdown(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    if (this.#started) await this.#instance.unregister("producer", this.group, this.#brokers(), this.#member);
     this.#started = false;
-    const brokers = new Set<string>();
+    this.#instance.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  #closed = false;
+  #member: ProducerMember | undefined;
+
+  /** The brokers this producer talks to: masters of the topics it sent to (and all masters, for a transaction producer). */
+  #brokers(): Set<string> {
+    const brokers = new Set<string>(this.#extraBrokers);
     for (const r of this.#routes.values()) for (const a of r.brokerAddrs.values()) brokers.add(a);
-    await Promise.all([...brokers].map((a) =>
-      this.#remoting.invoke(a, createRequest(RequestCode.UNREGISTER_CLIENT, { clientID: this.#clientId, producerGroup: this.group }), 1000).catch(() => {})
-    ));
-    this.#remoting.close();
+    return brokers;
   }
 
   /** SYNC send; with a callback it is ASYNC (the promise resolves too). With a selector, the selector picks the queue. */
@@ -316,14 +341,14 @@ export class Producer {
       : resp.code === ResponseCode.SLAVE_NOT_AVAILABLE
       ? "SLAVE_NOT_AVAILABLE"
       : undefined;
-    if (!status) throw new BolideError(resp.code, `${addr} answered ${responseCodeName(resp.code)}: ${resp.remark ?? ""}`);
-    const ext = resp.extFields ?? {};
+    if (!status) throw errorFromResponse(resp.code, resp.remark, `send to ${mq.topic}`, addr);
+    const h = SendMessageResponseHeader.decode(resp);
     return {
       status,
       msgId: "",
-      offsetMsgId: String(ext.msgId ?? ""),
-      messageQueue: { topic: mq.topic, brokerName: mq.brokerName, queueId: Number(ext.queueId ?? mq.queueId) },
-      queueOffset: Number(ext.queueOffset ?? -1),
+      offsetMsgId: h.msgId,
+      messageQueue: { topic: mq.topic, brokerName: mq.brokerName, queueId: h.queueId },
+      queueOffset: h.queueOffset,
     };
   }
 
@@ -369,9 +394,9 @@ export class Producer {
     for (const b of route.brokerDatas) {
       const addr = b.brokerAddrs[String(MASTER_ID)];
       if (!addr) continue;
-      const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.CANCEL_DELAYED_MESSAGE, { topic, uniqKey: msgId.toUpperCase() }), this.#opts.sendTimeoutMs);
+      const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.CANCEL_DELAYED_MESSAGE, CancelDelayedMessageRequestHeader.encode({ topic, uniqKey: msgId.toUpperCase() })), this.#opts.sendTimeoutMs);
       if (resp.code === ResponseCode.SUCCESS) cancelled = true;
-      else if (resp.code !== ResponseCode.QUERY_NOT_FOUND) throw new ResponseError(addr, resp.code, resp.remark, "CANCEL_DELAYED_MESSAGE");
+      else if (resp.code !== ResponseCode.QUERY_NOT_FOUND) throw errorFromResponse(resp.code, resp.remark, "CANCEL_DELAYED_MESSAGE", addr);
     }
     return cancelled;
   }
@@ -408,10 +433,10 @@ export class Producer {
 
   /** Answers the broker's CHECK_TRANSACTION_STATE with `listener.checkLocalTransaction`. */
   protected handleTransactionChecks(listener: TransactionListener): void {
-    this.#remoting.registerProcessor(RequestCode.CHECK_TRANSACTION_STATE, (req) => {
+    this.#checkTransaction = (req) => {
       const [msg] = decodeMessages(req.body, "", this.#opts.maxMessageSize);
-      if (!msg) return;
-      const offsetMsgId = extString(req, "offsetMsgId", false) ?? msg.offsetMsgId;
+      if (!msg || msg.properties[MessageProperty.PRODUCER_GROUP] !== this.group) return;
+      const offsetMsgId = CheckTransactionStateRequestHeader.decode(req).offsetMsgId ?? msg.offsetMsgId;
       void (async () => {
         let state: LocalTransactionState;
         try {
@@ -422,27 +447,30 @@ export class Producer {
         if (state === "UNKNOWN") return;
         await this.#endTransaction({ offsetMsgId, queueOffset: msg.queueOffset, msgId: msg.msgId }, state, true);
       })().catch(() => {});
-    });
+    };
   }
+
+  /** Answers the check-backs of this producer's half messages (a transaction producer's). */
+  #checkTransaction: ((req: RemotingCommand) => void) | undefined;
 
   async #endTransaction(sent: Pick<SendResult, "offsetMsgId" | "queueOffset" | "msgId">, state: "COMMIT" | "ROLLBACK", fromCheck: boolean): Promise<void> {
     const { addr, offset } = parseOffsetMsgId(sent.offsetMsgId);
-    await this.#remoting.invokeOneway(addr, createRequest(RequestCode.END_TRANSACTION, {
+    await this.#remoting.invokeOneway(addr, createRequest(RequestCode.END_TRANSACTION, EndTransactionRequestHeader.encode({
       producerGroup: this.group,
       tranStateTableOffset: sent.queueOffset,
       commitLogOffset: offset,
       commitOrRollback: state === "COMMIT" ? SysFlag.TRANSACTION_COMMIT_TYPE : SysFlag.TRANSACTION_ROLLBACK_TYPE,
       fromTransactionCheck: fromCheck,
       msgId: sent.msgId,
-    }), this.#opts.sendTimeoutMs);
+    })), this.#opts.sendTimeoutMs);
   }
 
   #request(p: PreparedMessage, mq: MessageQueue, info: PublishInfo): RemotingCommand {
     return createRequest(RequestCode.SEND_MESSAGE, this.#header(p.topic, mq, p.sysFlag, p.flag, p.properties, info), p.body);
   }
 
-  #header(topic: string, mq: MessageQueue, sysFlag: number, flag: number, properties: Uint8Array, info: PublishInfo): Record<string, string | number | boolean | Uint8Array> {
-    const h: Record<string, string | number | boolean | Uint8Array> = {
+  #header(topic: string, mq: MessageQueue, sysFlag: number, flag: number, properties: Uint8Array, info: PublishInfo): ExtFields {
+    return SendMessageRequestHeader.encode({
       producerGroup: this.group,
       topic,
       queueId: mq.queueId,
@@ -451,12 +479,9 @@ export class Producer {
       flag,
       properties,
       reconsumeTimes: 0,
-    };
-    if (info.viaDefaultTopic) {
-      h.defaultTopic = AUTO_CREATE_TOPIC_KEY_TOPIC;
-      h.defaultTopicQueueNums = this.#opts.defaultTopicQueueNums;
-    }
-    return h;
+      defaultTopic: info.viaDefaultTopic ? AUTO_CREATE_TOPIC_KEY_TOPIC : undefined,
+      defaultTopicQueueNums: info.viaDefaultTopic ? this.#opts.defaultTopicQueueNums : undefined,
+    });
   }
 
   #pickQueue(info: PublishInfo, avoidBroker: string | undefined): MessageQueue {
@@ -516,11 +541,8 @@ export class Producer {
 
   readonly #extraBrokers = new Set<string>();
 
-  async #heartbeat(): Promise<void> {
-    const brokers = new Set<string>(this.#extraBrokers);
-    for (const r of this.#routes.values()) for (const a of r.brokerAddrs.values()) brokers.add(a);
-    const body = encodeBody({ clientID: this.#clientId, producerDataSet: [{ groupName: this.group }], consumerDataSet: [] });
-    await Promise.all([...brokers].map((a) => this.#remoting.invoke(a, createRequest(RequestCode.HEART_BEAT, undefined, body), 3000).catch(() => {})));
+  #heartbeat(): Promise<void> {
+    return this.#instance.heartbeat();
   }
 }
 

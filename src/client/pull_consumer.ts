@@ -1,14 +1,23 @@
-import { BolideError, InvalidParameterError } from "../common/errors.ts";
+import { BolideError, errorFromResponse, InvalidParameterError, RemotingError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
 import { validateGroup, validateTopic } from "../common/names.ts";
 import { compileSql92 } from "../common/sql92_filter.ts";
-import { ResponseCode, responseCodeName } from "../common/response_code.ts";
+import { ResponseCode } from "../common/response_code.ts";
 import { Perm, readAddr } from "../common/route.ts";
+import {
+  OffsetResponseHeader,
+  QueryConsumerOffsetRequestHeader,
+  QueueRequestHeader,
+  SearchOffsetRequestHeader,
+  UpdateConsumerOffsetRequestHeader,
+} from "../protocol/headers/consumer_header.ts";
+import { PullMessageRequestHeader, PullMessageResponseHeader, PullSysFlag } from "../protocol/headers/pull_message_header.ts";
 import { createRequest } from "../protocol/remoting_command.ts";
-import { RequestCode } from "../protocol/request_code.ts";
+import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { decodeMessages, type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
-import { NameServerClient } from "./name_server_client.ts";
+import { ClientInstance } from "./client_instance.ts";
+import type { NameServerClient } from "./name_server_client.ts";
 
 export interface PullConsumerOptions {
   namesrvAddr: string | string[];
@@ -19,6 +28,8 @@ export interface PullConsumerOptions {
   brokerSuspendMaxTimeMs?: number;
   pullBatchSize?: number;
   timeoutMs?: number;
+  /** Clients with the same NameServers and instance name share connections. */
+  instanceName?: string;
 }
 
 interface QueueState {
@@ -29,6 +40,8 @@ interface QueueState {
   consumed: number | undefined;
   buffered: MessageExt[];
   inFlight: Promise<void> | undefined;
+  /** Why the broker refused this queue's last pull; the next poll throws it (and pulls again after). */
+  error: BolideError | undefined;
   tags: Set<string> | undefined;
   expression: string;
   type: "TAG" | "SQL92";
@@ -42,9 +55,10 @@ interface QueueState {
  */
 export class PullConsumer {
   readonly group: string;
-  readonly #remoting = new RemotingClient();
+  readonly #instance: ClientInstance;
+  readonly #remoting: RemotingClient;
   readonly #namesrv: NameServerClient;
-  readonly #opts: Required<Omit<PullConsumerOptions, "namesrvAddr" | "group">>;
+  readonly #opts: Required<Omit<PullConsumerOptions, "namesrvAddr" | "group" | "instanceName">>;
   readonly #queues = new Map<string, QueueState>();
   readonly #brokerAddrs = new Map<string, string>();
   #wake: (() => void) | undefined;
@@ -54,7 +68,9 @@ export class PullConsumer {
   constructor(opts: PullConsumerOptions) {
     validateGroup(opts.group);
     this.group = opts.group;
-    this.#namesrv = new NameServerClient({ namesrvAddr: opts.namesrvAddr, remoting: this.#remoting });
+    this.#instance = ClientInstance.acquire({ namesrvAddr: opts.namesrvAddr, instanceName: opts.instanceName, timeoutMs: opts.timeoutMs });
+    this.#remoting = this.#instance.remoting;
+    this.#namesrv = this.#instance.namesrv;
     this.#opts = {
       consumeFromWhere: opts.consumeFromWhere ?? "last",
       brokerSuspendMaxTimeMs: opts.brokerSuspendMaxTimeMs ?? 15_000,
@@ -102,7 +118,7 @@ export class PullConsumer {
     for (const mq of queues) {
       if (!this.#brokerAddrs.has(mq.brokerName)) await this.queuesOf(mq.topic);
       const key = queueKeyOf(mq);
-      if (!this.#queues.has(key)) this.#queues.set(key, { mq, next: undefined, consumed: undefined, buffered: [], inFlight: undefined, tags, expression, type });
+      if (!this.#queues.has(key)) this.#queues.set(key, { mq, next: undefined, consumed: undefined, buffered: [], inFlight: undefined, error: undefined, tags, expression, type });
     }
   }
 
@@ -125,6 +141,7 @@ export class PullConsumer {
     for (;;) {
       const out = this.#drain(maxMessages);
       if (out.length > 0) return out;
+      this.#throwRefusal();
       for (const q of this.#queues.values()) if (!q.inFlight) q.inFlight = this.#pull(q, Math.max(0, deadline - Date.now()));
       const left = deadline - Date.now();
       if (left <= 0) return [];
@@ -146,20 +163,20 @@ export class PullConsumer {
   }
 
   async commitOffset(mq: MessageQueue, offset: number): Promise<void> {
-    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, {
+    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, UpdateConsumerOffsetRequestHeader.encode({
       consumerGroup: this.group, topic: mq.topic, queueId: mq.queueId, commitOffset: offset,
-    }), this.#opts.timeoutMs);
+    })), this.#opts.timeoutMs);
     this.#check(resp.code, resp.remark, "UPDATE_CONSUMER_OFFSET");
   }
 
   /** The offset committed for a queue, or undefined if none. */
   async committed(mq: MessageQueue): Promise<number | undefined> {
-    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(RequestCode.QUERY_CONSUMER_OFFSET, {
+    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(RequestCode.QUERY_CONSUMER_OFFSET, QueryConsumerOffsetRequestHeader.encode({
       consumerGroup: this.group, topic: mq.topic, queueId: mq.queueId, setZeroIfNotFound: false,
-    }), this.#opts.timeoutMs);
+    })), this.#opts.timeoutMs);
     if (resp.code === ResponseCode.QUERY_NOT_FOUND) return undefined;
     this.#check(resp.code, resp.remark, "QUERY_CONSUMER_OFFSET");
-    return Number(resp.extFields?.offset);
+    return OffsetResponseHeader.decode(resp).offset;
   }
 
   maxOffset(mq: MessageQueue): Promise<number> {
@@ -170,21 +187,31 @@ export class PullConsumer {
     return this.#offsetQuery(RequestCode.GET_MIN_OFFSET, mq);
   }
 
-  offsetForTimestamp(mq: MessageQueue, timestamp: number): Promise<number> {
-    return this.#offsetQuery(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, mq, { timestamp });
+  async offsetForTimestamp(mq: MessageQueue, timestamp: number): Promise<number> {
+    const req = SearchOffsetRequestHeader.encode({ topic: mq.topic, queueId: mq.queueId, timestamp });
+    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, req), this.#opts.timeoutMs);
+    this.#check(resp.code, resp.remark, "SEARCH_OFFSET_BY_TIMESTAMP");
+    return OffsetResponseHeader.decode(resp).offset;
   }
 
-  shutdown(): Promise<void> {
+  /** Stops polling; pulls it holds on brokers end at once (its connections may serve other clients). */
+  async shutdown(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     this.#wake?.();
-    this.#remoting.close();
-    return Promise.resolve();
+    await this.#instance.unregister("consumer", this.group, this.#brokerAddrs.values());
+    this.#instance.release();
   }
 
-  async #offsetQuery(code: number, mq: MessageQueue, extra: Record<string, number> = {}): Promise<number> {
-    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(code, { topic: mq.topic, queueId: mq.queueId, ...extra }), this.#opts.timeoutMs);
-    this.#check(resp.code, resp.remark, "offset query");
-    return Number(resp.extFields?.offset);
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  async #offsetQuery(code: number, mq: MessageQueue): Promise<number> {
+    const req = QueueRequestHeader.encode({ topic: mq.topic, queueId: mq.queueId });
+    const resp = await this.#remoting.invoke(this.#addr(mq), createRequest(code, req), this.#opts.timeoutMs);
+    this.#check(resp.code, resp.remark, requestCodeName(code));
+    return OffsetResponseHeader.decode(resp).offset;
   }
 
   #drain(max: number): MessageExt[] {
@@ -214,19 +241,25 @@ export class PullConsumer {
     try {
       const offset = await this.#start(q);
       const suspend = Math.min(holdMs, this.#opts.brokerSuspendMaxTimeMs);
-      const resp = await this.#remoting.invoke(this.#addr(q.mq), createRequest(RequestCode.PULL_MESSAGE, {
+      const resp = await this.#remoting.invoke(this.#addr(q.mq), createRequest(RequestCode.PULL_MESSAGE, PullMessageRequestHeader.encode({
         consumerGroup: this.group,
         topic: q.mq.topic,
         queueId: q.mq.queueId,
         queueOffset: offset,
         maxMsgNums: this.#opts.pullBatchSize,
-        sysFlag: suspend > 0 ? 2 : 0,
+        sysFlag: suspend > 0 ? PullSysFlag.SUSPEND : 0,
         suspendTimeoutMillis: suspend,
         subscription: q.expression,
         expressionType: q.type,
-      }), suspend + this.#opts.timeoutMs);
+      })), suspend + this.#opts.timeoutMs);
       if (q.next !== offset) return; // a seek happened meanwhile: this answer is stale
-      const next = Number(resp.extFields?.nextBeginOffset ?? offset);
+      if (resp.code !== ResponseCode.SUCCESS && resp.code !== ResponseCode.PULL_NOT_FOUND && resp.code !== ResponseCode.PULL_OFFSET_MOVED &&
+        resp.code !== ResponseCode.PULL_RETRY_IMMEDIATELY) {
+        // A refusal (no permission, no such topic, a bad filter) is the caller's to hear of, not to retry blindly.
+        q.error = errorFromResponse(resp.code, resp.remark, `PULL_MESSAGE of ${queueKeyOf(q.mq)}`, this.#addr(q.mq));
+        return;
+      }
+      const next = PullMessageResponseHeader.decode(resp).nextBeginOffset;
       if (resp.code === ResponseCode.SUCCESS) {
         const msgs = decodeMessages(resp.body, q.mq.brokerName, Limits.maxMessageSize * 2);
         q.buffered.push(...(q.tags ? msgs.filter((m) => m.tags !== undefined && q.tags!.has(m.tags)) : msgs));
@@ -235,15 +268,25 @@ export class PullConsumer {
       } else if (resp.code === ResponseCode.PULL_OFFSET_MOVED || resp.code === ResponseCode.PULL_RETRY_IMMEDIATELY) {
         q.next = next;
         if (q.buffered.length === 0) q.consumed = next;
-      } else if (resp.code !== ResponseCode.PULL_NOT_FOUND) {
-        this.#check(resp.code, resp.remark, "PULL_MESSAGE");
       }
-    } catch {
+    } catch (err) {
       // The broker may be down or restarting: the next poll pulls again (from the same offset).
-      await new Promise((r) => setTimeout(r, Math.min(100, holdMs)));
+      // Anything else (a refused offset query, a queue with no known broker) is reported.
+      if (!(err instanceof RemotingError)) q.error = err instanceof BolideError ? err : new BolideError(ResponseCode.SYSTEM_ERROR, String(err), { cause: err });
+      else await new Promise((r) => setTimeout(r, Math.min(100, holdMs)));
     } finally {
       q.inFlight = undefined;
       this.#wake?.();
+    }
+  }
+
+  /** Throws (once) the first refusal a queue's pull got, so it is reported rather than retried forever. */
+  #throwRefusal(): void {
+    for (const q of this.#queues.values()) {
+      const err = q.error;
+      if (!err) continue;
+      q.error = undefined;
+      throw err;
     }
   }
 
@@ -260,6 +303,6 @@ export class PullConsumer {
   }
 
   #check(code: number, remark: string | undefined, what: string): void {
-    if (code !== ResponseCode.SUCCESS) throw new BolideError(code, `${what} failed: ${responseCodeName(code)} ${remark ?? ""}`);
+    if (code !== ResponseCode.SUCCESS) throw errorFromResponse(code, remark, what);
   }
 }

@@ -1,4 +1,4 @@
-import { BolideError, InvalidParameterError } from "../common/errors.ts";
+import { errorFromResponse, InvalidParameterError } from "../common/errors.ts";
 import { Limits, MiB, PushConsumerDefaults } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { MessageProperty } from "../common/message.ts";
@@ -7,15 +7,30 @@ import { ResponseCode, responseCodeName } from "../common/response_code.ts";
 import { Perm, readAddr } from "../common/route.ts";
 import { compileSql92 } from "../common/sql92_filter.ts";
 import { env } from "../platform/runtime.ts";
-import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
-import { createRequest, type RemotingCommand } from "../protocol/remoting_command.ts";
-import { RequestCode } from "../protocol/request_code.ts";
+import { ConsumerListBody, LockBatchBody, LockBatchResultBody } from "../protocol/bodies/client_bodies.ts";
+import { SerializeType } from "../protocol/serialize_type.ts";
+import {
+  ConsumerGroupRequestHeader,
+  ConsumerSendMsgBackRequestHeader,
+  OffsetResponseHeader,
+  QueryConsumerOffsetRequestHeader,
+  QueueRequestHeader,
+  SearchOffsetRequestHeader,
+  UpdateConsumerOffsetRequestHeader,
+} from "../protocol/headers/consumer_header.ts";
+import { PullMessageRequestHeader, PullMessageResponseHeader, PullSysFlag } from "../protocol/headers/pull_message_header.ts";
+import { createRequest, type ExtFields, type RemotingCommand } from "../protocol/remoting_command.ts";
+import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { allocateAveragely, type AllocateStrategy } from "./allocate_message_queue.ts";
 import { decodeMessages, type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
-import { NameServerClient } from "./name_server_client.ts";
+import { ClientInstance, type ConsumerMember } from "./client_instance.ts";
+import type { NameServerClient } from "./name_server_client.ts";
 import { LocalOffsetFile, OffsetTable } from "./offset_store.ts";
 import { ProcessQueue } from "./process_queue.ts";
+
+/** Pull answers that carry PullMessageResponseHeader's offsets. */
+const PULL_ANSWERS = new Set<number>([ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND, ResponseCode.PULL_RETRY_IMMEDIATELY, ResponseCode.PULL_OFFSET_MOVED]);
 
 export type ConsumeConcurrentlyStatus = "CONSUME_SUCCESS" | "RECONSUME_LATER";
 
@@ -126,7 +141,8 @@ export class PushConsumer {
   readonly clientId: string;
   readonly #opts: Options;
   readonly #log: Logger;
-  readonly #remoting = new RemotingClient();
+  readonly #instance: ClientInstance;
+  readonly #remoting: RemotingClient;
   readonly #namesrv: NameServerClient;
   readonly #subs = new Map<string, Subscription>();
   readonly #pqs = new Map<string, ProcessQueue>();
@@ -173,13 +189,11 @@ export class PushConsumer {
     checkOptions(o);
     this.#opts = o;
     this.#log = opts.log ?? silentLogger;
-    this.clientId = `${o.instanceName}@${Math.floor(Math.random() * 2 ** 48).toString(16)}`;
-    this.#namesrv = new NameServerClient({ namesrvAddr: opts.namesrvAddr, remoting: this.#remoting, timeoutMs: o.timeoutMs });
+    this.#instance = ClientInstance.acquire({ namesrvAddr: opts.namesrvAddr, instanceName: o.instanceName, timeoutMs: o.timeoutMs });
+    this.clientId = this.#instance.clientId;
+    this.#remoting = this.#instance.remoting;
+    this.#namesrv = this.#instance.namesrv;
     if (o.messageModel === "BROADCASTING") this.#localOffsets = new LocalOffsetFile(o.offsetStoreDir, this.group, o.instanceName);
-    // The broker says when the group's members change: rebalance now, not at the next interval.
-    this.#remoting.registerProcessor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, () => {
-      if (this.#running) void this.rebalance();
-    });
   }
 
   get messageModel(): "CLUSTERING" | "BROADCASTING" {
@@ -289,6 +303,25 @@ export class PushConsumer {
     if (this.#started) throw new InvalidParameterError("PushConsumer already started");
     if (!this.#listener) throw new InvalidParameterError("Register a message listener (or use messages()) before start()");
     if (this.#subs.size === 0) throw new InvalidParameterError("Subscribe to a topic before start()");
+    const o = this.#opts;
+    // First: a second consumer of this group in this instance is refused before anything starts.
+    const member: ConsumerMember = {
+      group: this.group,
+      brokers: () => this.#brokerAddrs.values(),
+      heartbeatData: () => ({
+        groupName: this.group,
+        consumeType: "CONSUME_PASSIVELY",
+        messageModel: this.#opts.messageModel,
+        consumeFromWhere: this.#opts.consumeFromWhere,
+        subscriptionDataSet: [...this.#subs.values()].map((s) => ({ topic: s.topic, subString: s.expression, expressionType: s.type })),
+      }),
+      // The broker says when the group's members change: rebalance now, not at the next interval.
+      onMembersChanged: () => {
+        if (this.#running) void this.rebalance();
+      },
+    };
+    this.#instance.registerConsumer(member, o.heartbeatBrokerIntervalMs, this.#log);
+    this.#member = member;
     this.#started = true;
     this.#running = true;
     if (this.#opts.messageModel === "CLUSTERING") {
@@ -297,9 +330,7 @@ export class PushConsumer {
     } else {
       this.#localLoaded = this.#localOffsets!.load();
     }
-    const o = this.#opts;
     await this.#heartbeat();
-    this.#timers.push(setInterval(() => void this.#heartbeat(), o.heartbeatBrokerIntervalMs));
     this.#timers.push(setInterval(() => void this.rebalance(), o.rebalanceIntervalMs));
     this.#timers.push(setInterval(() => void this.persistOffsets(), o.persistConsumerOffsetIntervalMs));
     if (this.#listener.orderly && o.messageModel === "CLUSTERING") {
@@ -368,9 +399,9 @@ export class PushConsumer {
       const addr = this.#brokerAddrs.get(mq.brokerName);
       if (!addr) return;
       try {
-        const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, {
+        const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, UpdateConsumerOffsetRequestHeader.encode({
           consumerGroup: this.group, topic: mq.topic, queueId: mq.queueId, commitOffset: offset,
-        }), this.#opts.timeoutMs);
+        })), this.#opts.timeoutMs);
         if (resp.code === ResponseCode.SUCCESS) this.#offsets.markPersisted(mq, offset);
       } catch (err) {
         this.#log.warn(`storing the offset of ${queueKeyOf(mq)} failed: ${(err as Error).message}`);
@@ -384,7 +415,8 @@ export class PushConsumer {
    */
   async shutdown(): Promise<void> {
     if (!this.#running) {
-      this.#remoting.close();
+      if (!this.#released) this.#instance.release();
+      this.#released = true;
       return;
     }
     this.#running = false;
@@ -400,11 +432,17 @@ export class PushConsumer {
     for (const pq of pqs) pq.dropped = true;
     await this.persistOffsets();
     if (this.#listener?.orderly && this.#opts.messageModel === "CLUSTERING") await this.#unlock(pqs.map((pq) => pq.mq));
-    await Promise.all([...new Set(this.#brokerAddrs.values())].map((a) =>
-      this.#remoting.invoke(a, createRequest(RequestCode.UNREGISTER_CLIENT, { clientID: this.clientId, consumerGroup: this.group }), 1000).catch(() => {})
-    ));
+    await this.#instance.unregister("consumer", this.group, this.#brokerAddrs.values(), this.#member);
     this.#pqs.clear();
-    this.#remoting.close();
+    this.#released = true;
+    this.#instance.release();
+  }
+
+  #released = false;
+  #member: ConsumerMember | undefined;
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 
   #setListener(l: Listener): void {
@@ -419,32 +457,12 @@ export class PushConsumer {
 
   // ---- membership and rebalancing -----------------------------------------------------------
 
+  /** The instance's heartbeat, after learning the brokers of the subscribed topics if none is known yet. */
   async #heartbeat(): Promise<void> {
-    const addrs = new Set(this.#brokerAddrs.values());
-    if (addrs.size === 0) {
+    if (this.#brokerAddrs.size === 0) {
       for (const topic of this.#subs.keys()) await this.#queuesOf(topic).catch(() => {});
-      for (const a of this.#brokerAddrs.values()) addrs.add(a);
     }
-    const body = encodeBody({
-      clientID: this.clientId,
-      producerDataSet: [],
-      consumerDataSet: [{
-        groupName: this.group,
-        consumeType: "CONSUME_PASSIVELY",
-        messageModel: this.#opts.messageModel,
-        consumeFromWhere: this.#opts.consumeFromWhere,
-        subscriptionDataSet: [...this.#subs.values()].map((s) => ({ topic: s.topic, subString: s.expression, expressionType: s.type })),
-        unitMode: false,
-      }],
-    });
-    await Promise.all([...addrs].map((a) =>
-      this.#remoting.invoke(a, createRequest(RequestCode.HEART_BEAT, undefined, body), this.#opts.timeoutMs).then(
-        (resp) => {
-          if (resp.code !== ResponseCode.SUCCESS) this.#log.warn(`heartbeat to ${a} refused: ${resp.remark}`);
-        },
-        (err) => this.#log.warn(`heartbeat to ${a} failed: ${(err as Error).message}`),
-      )
-    ));
+    await this.#instance.heartbeat();
   }
 
   /** Readable queues of a topic from the NameServer; learns broker addresses on the way. */
@@ -473,9 +491,9 @@ export class PushConsumer {
       const addr = this.#brokerAddrs.get(brokerName);
       if (!addr) continue;
       try {
-        const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: this.group }), this.#opts.timeoutMs);
+        const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.GET_CONSUMER_LIST_BY_GROUP, ConsumerGroupRequestHeader.encode({ consumerGroup: this.group })), this.#opts.timeoutMs);
         if (resp.code !== ResponseCode.SUCCESS) continue;
-        const ids = decodeBody<{ consumerIdList?: string[] }>(resp.body, resp.serializeType, "consumer list").consumerIdList;
+        const ids = ConsumerListBody.decode(resp.body, resp.serializeType).consumerIdList;
         if (Array.isArray(ids) && ids.length > 0) return ids;
       } catch {
         // try the next broker
@@ -567,26 +585,27 @@ export class PushConsumer {
       const local = this.#localLoaded.get(queueKeyOf(mq));
       if (local !== undefined) return local;
     } else {
-      const resp = await this.#brokerCall(mq, RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.group, setZeroIfNotFound: false });
-      if (resp.code === ResponseCode.SUCCESS) return Number(resp.extFields?.offset);
-      if (resp.code !== ResponseCode.QUERY_NOT_FOUND) throw new BolideError(resp.code, `QUERY_CONSUMER_OFFSET: ${responseCodeName(resp.code)} ${resp.remark ?? ""}`);
+      const req = QueryConsumerOffsetRequestHeader.encode({ consumerGroup: this.group, topic: mq.topic, queueId: mq.queueId, setZeroIfNotFound: false });
+      const resp = await this.#brokerCall(mq, RequestCode.QUERY_CONSUMER_OFFSET, req);
+      if (resp.code === ResponseCode.SUCCESS) return OffsetResponseHeader.decode(resp).offset;
+      if (resp.code !== ResponseCode.QUERY_NOT_FOUND) throw errorFromResponse(resp.code, resp.remark, "QUERY_CONSUMER_OFFSET");
     }
     // No stored offset: consumeFromWhere decides (a retry queue always from its start).
     const where = mq.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) ? "first" : this.#opts.consumeFromWhere;
-    const resp = where === "first"
-      ? await this.#brokerCall(mq, RequestCode.GET_MIN_OFFSET, {})
-      : where === "last"
-      ? await this.#brokerCall(mq, RequestCode.GET_MAX_OFFSET, {})
-      : await this.#brokerCall(mq, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { timestamp: this.#opts.consumeTimestamp ?? Date.now() - 30 * 60_000 });
-    if (resp.code !== ResponseCode.SUCCESS) throw new BolideError(resp.code, `offset query: ${responseCodeName(resp.code)} ${resp.remark ?? ""}`);
-    return Number(resp.extFields?.offset);
+    const queue = { topic: mq.topic, queueId: mq.queueId };
+    const code = where === "first" ? RequestCode.GET_MIN_OFFSET : where === "last" ? RequestCode.GET_MAX_OFFSET : RequestCode.SEARCH_OFFSET_BY_TIMESTAMP;
+    const resp = await this.#brokerCall(mq, code, code === RequestCode.SEARCH_OFFSET_BY_TIMESTAMP
+      ? SearchOffsetRequestHeader.encode({ ...queue, timestamp: this.#opts.consumeTimestamp ?? Date.now() - 30 * 60_000 })
+      : QueueRequestHeader.encode(queue));
+    if (resp.code !== ResponseCode.SUCCESS) throw errorFromResponse(resp.code, resp.remark, requestCodeName(code));
+    return OffsetResponseHeader.decode(resp).offset;
   }
 
-  #brokerCall(mq: MessageQueue, code: number, ext: Record<string, string | number | boolean>, timeoutMs = this.#opts.timeoutMs, brokerId = 0): Promise<RemotingCommand> {
+  #brokerCall(mq: MessageQueue, code: number, ext: ExtFields, timeoutMs = this.#opts.timeoutMs, brokerId = 0): Promise<RemotingCommand> {
     // A pull goes where the broker last suggested, if that replica is in the route.
     const addr = (brokerId > 0 ? this.#replicaAddrs.get(mq.brokerName)?.[String(brokerId)] : undefined) ?? this.#brokerAddrs.get(mq.brokerName);
     if (!addr) return Promise.reject(new InvalidParameterError(`No address known for broker ${mq.brokerName}`));
-    return this.#remoting.invoke(addr, createRequest(code, { topic: mq.topic, queueId: mq.queueId, ...ext }), timeoutMs);
+    return this.#remoting.invoke(addr, createRequest(code, ext), timeoutMs);
   }
 
   // ---- orderly locks ---------------------------------------------------------------------------
@@ -599,10 +618,10 @@ export class PushConsumer {
       const addr = this.#brokerAddrs.get(brokerName);
       if (!addr) return;
       try {
-        const body = encodeBody({ consumerGroup: this.group, clientId: this.clientId, mqSet: set });
+        const body = LockBatchBody.encode({ consumerGroup: this.group, clientId: this.clientId, mqSet: set }, SerializeType.CBOR);
         const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.LOCK_BATCH_MQ, undefined, body), this.#opts.timeoutMs);
         if (resp.code !== ResponseCode.SUCCESS) return;
-        const ok = decodeBody<{ lockOKMQSet?: MessageQueue[] }>(resp.body, resp.serializeType, "lock result").lockOKMQSet ?? [];
+        const ok = LockBatchResultBody.decode(resp.body, resp.serializeType).lockOKMQSet ?? [];
         for (const mq of ok) held.add(queueKeyOf(mq));
       } catch (err) {
         this.#log.warn(`locking queues on ${brokerName} failed: ${(err as Error).message}`);
@@ -623,7 +642,7 @@ export class PushConsumer {
     await Promise.all([...byBroker].map(async ([brokerName, set]) => {
       const addr = this.#brokerAddrs.get(brokerName);
       if (!addr) return;
-      const body = encodeBody({ consumerGroup: this.group, clientId: this.clientId, mqSet: set });
+      const body = LockBatchBody.encode({ consumerGroup: this.group, clientId: this.clientId, mqSet: set }, SerializeType.CBOR);
       await this.#remoting.invoke(addr, createRequest(RequestCode.UNLOCK_BATCH_MQ, undefined, body), this.#opts.timeoutMs).catch(() => {});
     }));
   }
@@ -671,11 +690,13 @@ export class PushConsumer {
       let resp: RemotingCommand;
       try {
         this.#stats.pulls++;
-        resp = await this.#brokerCall(pq.mq, RequestCode.PULL_MESSAGE, {
+        resp = await this.#brokerCall(pq.mq, RequestCode.PULL_MESSAGE, PullMessageRequestHeader.encode({
           consumerGroup: this.group,
+          topic: pq.mq.topic,
+          queueId: pq.mq.queueId,
           queueOffset: offset,
           maxMsgNums: o.pullBatchSize,
-          sysFlag: 2 | (commitOffset !== undefined ? 1 : 0),
+          sysFlag: PullSysFlag.SUSPEND | (commitOffset !== undefined ? PullSysFlag.COMMIT_OFFSET : 0),
           commitOffset: commitOffset ?? -1,
           suspendTimeoutMillis: o.brokerSuspendMaxTimeMs,
           subscription: sub.expression,
@@ -683,7 +704,7 @@ export class PushConsumer {
           // The broker may hold this pull for the whole suspend time: waiting only timeoutMs would
           // abandon held pulls on idle queues, and a message arriving then would wait out the
           // exception back-off (RocketMQ: consumerTimeoutMillisWhenSuspend).
-        }, o.brokerSuspendMaxTimeMs + o.timeoutMs, pq.pullFromBrokerId);
+        }), o.brokerSuspendMaxTimeMs + o.timeoutMs, pq.pullFromBrokerId);
       } catch (err) {
         if (pq.dropped || !this.#running) return;
         pq.pullFromBrokerId = 0; // the suggested replica may be gone: back to the group's reader
@@ -703,8 +724,9 @@ export class PushConsumer {
   }
 
   #onPulled(pq: ProcessQueue, sub: Subscription, offset: number, resp: RemotingCommand): void {
-    const next = Number(resp.extFields?.nextBeginOffset ?? offset);
-    if (resp.code === ResponseCode.SUCCESS) pq.pullFromBrokerId = Number(resp.extFields?.suggestWhichBrokerId ?? 0) || 0;
+    const pulled = PULL_ANSWERS.has(resp.code) ? PullMessageResponseHeader.decode(resp) : undefined;
+    const next = pulled?.nextBeginOffset ?? offset;
+    if (resp.code === ResponseCode.SUCCESS) pq.pullFromBrokerId = pulled?.suggestWhichBrokerId ?? 0;
     switch (resp.code) {
       case ResponseCode.SUCCESS: {
         const msgs = decodeMessages(resp.body, pq.mq.brokerName, Limits.maxMessageSize * 2);
@@ -826,7 +848,7 @@ export class PushConsumer {
     const addr = this.#brokerAddrs.get(m.brokerName);
     if (!addr) return false;
     try {
-      const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.CONSUMER_SEND_MSG_BACK, {
+      const resp = await this.#remoting.invoke(addr, createRequest(RequestCode.CONSUMER_SEND_MSG_BACK, ConsumerSendMsgBackRequestHeader.encode({
         group: this.group,
         offset: m.commitLogOffset,
         delayLevel,
@@ -834,7 +856,7 @@ export class PushConsumer {
         originTopic: m.topic,
         unitMode: false,
         maxReconsumeTimes: this.#maxReconsumeTimes,
-      }), this.#opts.timeoutMs);
+      })), this.#opts.timeoutMs);
       if (resp.code !== ResponseCode.SUCCESS) {
         this.#log.warn(`send-back of ${m.msgId} refused: ${responseCodeName(resp.code)} ${resp.remark ?? ""}`);
         return false;

@@ -80,13 +80,21 @@ export class SubscriptionParseError extends BolideError {
   }
 }
 
+/** The account or the topic's permission does not allow the request: NO_PERMISSION. */
+export class NoPermissionError extends BolideError {
+  override name = "NoPermissionError";
+  constructor(message: string) {
+    super(ResponseCode.NO_PERMISSION, message);
+  }
+}
+
 /** The remote answered with a non-success code that the caller did not expect. */
 export class ResponseError extends BolideError {
   override name = "ResponseError";
   readonly addr: string;
   readonly remark: string | undefined;
   constructor(addr: string, code: number, remark: string | undefined, what: string) {
-    super(code, `${what} failed at ${addr}: ${responseCodeName(code)}${remark ? ` ${remark}` : ""}`);
+    super(code, `${what} failed${addr ? ` at ${addr}` : ""}: ${responseCodeName(code)}${remark ? ` ${remark}` : ""}`);
     this.addr = addr;
     this.remark = remark;
   }
@@ -132,12 +140,35 @@ export class RemotingTooManyRequestsError extends RemotingError {
   }
 }
 
+/** The error classes a response code maps to (the rest become a ResponseError). */
+const BY_CODE: Record<number, new (message: string) => BolideError> = {
+  [ResponseCode.INVALID_PARAMETER]: InvalidParameterError,
+  [ResponseCode.MESSAGE_ILLEGAL]: MessageIllegalError,
+  [ResponseCode.NO_PERMISSION]: NoPermissionError,
+  [ResponseCode.SERVICE_NOT_AVAILABLE]: ServiceNotAvailableError,
+  [ResponseCode.SUBSCRIPTION_PARSE_FAILED]: SubscriptionParseError,
+  [ResponseCode.SYSTEM_BUSY]: SystemBusyError,
+};
+
+/**
+ * The error a client throws for a response `code` it cannot take as success: the class of that
+ * condition (NoPermissionError for NO_PERMISSION, …), or a ResponseError, its message naming
+ * what was asked, where, the code's name and the remote's remark.
+ */
+export function errorFromResponse(code: number, remark: string | undefined, what = "request", addr = ""): BolideError {
+  const message = `${what} failed${addr ? ` at ${addr}` : ""}: ${responseCodeName(code)}${remark ? ` ${remark}` : ""}`;
+  if (code === ResponseCode.TOPIC_NOT_EXIST) return new TopicNotExistError(/topic\[([^\]]*)\]/.exec(remark ?? "")?.[1] ?? "", message);
+  const Class = BY_CODE[code];
+  return Class ? new Class(message) : new ResponseError(addr, code, remark, what);
+}
+
 /** All error classes, for `instanceof` checks by users of the library. */
 export const errors = {
   BolideError,
   FrameError,
   InvalidParameterError,
   MessageIllegalError,
+  NoPermissionError,
   RemotingClosedError,
   RemotingConnectError,
   RemotingError,

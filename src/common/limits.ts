@@ -59,10 +59,32 @@ export const Limits = {
   /** Store: records a recovery scan reads at once; must exceed the largest record. */
   recoveryChunkBytes: 8 * MiB,
 
+  /** Broker: messages and bytes one pull answer carries at most, whatever the client asks. */
+  maxPullMessages: 1024,
+  maxPullBytes: 4 * MiB,
+  /** Broker: messages one QUERY_MESSAGE answer carries at most. */
+  maxQueryMessages: 64,
+  /** Heartbeats: groups one client may state in one heartbeat, and subscriptions per consumer group. */
+  maxGroupsPerHeartbeat: 1_000,
+  maxSubscriptionsPerConsumer: 1_000,
+  /** Orderly consumption: queues one LOCK_BATCH_MQ may ask for. */
+  maxLockQueuesPerRequest: 65_536,
+  /** Broker: "topic@group" entries of the consumer offset table. */
+  maxOffsetTableEntries: 1_000_000,
+  /** Broker: cancelled delayed messages remembered until their level reaches them. */
+  maxCancelledScheduled: 100_000,
   /** Broker: long-polling pulls held at once, over every connection. */
   maxHeldPulls: 100_000,
   /** Broker: producer and consumer clients it keeps track of (heartbeats past this get SYSTEM_BUSY). */
   maxBrokerClients: 100_000,
+
+  /** Caches of values that repeat from message to message (bounded, oldest out first). */
+  topicCacheEntries: 4_096,
+  tagCacheEntries: 4_096,
+  hostCacheEntries: 1_024,
+  textCacheEntries: 4_096,
+  validTopicCacheEntries: 10_000,
+  sqlFilterCacheEntries: 1_024,
 
   maxTopicNameLength: 127,
   maxSystemTopicNameLength: 255,

@@ -18,6 +18,13 @@ export const MessageProperty = {
   RECONSUME_TIME: "RECONSUME_TIME",
   ORIGIN_MESSAGE_ID: "ORIGIN_MESSAGE_ID",
   TIMER_DELIVER_MS: "TIMER_DELIVER_MS",
+  /** A timer's delay from the time it is stored (the broker turns it into TIMER_OUT_MS). */
+  TIMER_DELAY_MS: "TIMER_DELAY_MS",
+  /** A parked timer's due time (ms since the epoch), set by the broker. */
+  TIMER_OUT_MS: "TIMER_OUT_MS",
+  /** Where a dead letter came from: its topic and message id before it was retried. */
+  DLQ_ORIGIN_TOPIC: "DLQ_ORIGIN_TOPIC",
+  DLQ_ORIGIN_MESSAGE_ID: "DLQ_ORIGIN_MESSAGE_ID",
   SHARDING_KEY: "__SHARDINGKEY",
   /** Bolide's record integrity check over every byte but the body (which has BODYCRC). */
   HEADER_CRC: "__HCRC32",

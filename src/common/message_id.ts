@@ -1,4 +1,6 @@
 import { InvalidParameterError } from "./errors.ts";
+import { Limits } from "./limits.ts";
+import { BoundedCache } from "../util/bounded_cache.ts";
 
 /**
  * RocketMQ's offset message id: uppercase hex of the store host's IPv4 address (4 bytes), its
@@ -9,7 +11,7 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().p
 const hex32 = (n: number) => HEX[(n >>> 24) & 0xff] + HEX[(n >>> 16) & 0xff] + HEX[(n >>> 8) & 0xff] + HEX[n & 0xff];
 
 /** The host part of the id is the same for every message of a broker: remembered (bounded). */
-const hostPrefixes = new Map<string, string>();
+const hostPrefixes = new BoundedCache<string, string>(Limits.hostCacheEntries);
 
 function hostPrefix(storeHost: string): string {
   let p = hostPrefixes.get(storeHost);
@@ -17,9 +19,7 @@ function hostPrefix(storeHost: string): string {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(storeHost);
   const parts = m ? [+m[1], +m[2], +m[3], +m[4]] : [127, 0, 0, 1];
   p = parts.map((x) => HEX[x & 0xff]).join("") + hex32(m ? +m[5] : 0);
-  if (hostPrefixes.size >= 1024) hostPrefixes.clear();
-  hostPrefixes.set(storeHost, p);
-  return p;
+  return hostPrefixes.set(storeHost, p);
 }
 
 export function createOffsetMsgId(storeHost: string, physicalOffset: number): string {

@@ -1,5 +1,7 @@
 import { fromUtf8, readInt64, utf8, writeInt64 } from "../util/bytes.ts";
-import { positiveHash, topicSeed } from "../util/java_hash.ts";
+import { positiveHash } from "../util/java_hash.ts";
+import { topicSeed } from "./index_key.ts";
+import { Limits } from "./limits.ts";
 import {
   checkPropertySeparators,
   decodeProperties,
@@ -8,6 +10,7 @@ import {
   NAME_VALUE_SEPARATOR,
   type Properties,
 } from "./message.ts";
+import { BoundedCache } from "../util/bounded_cache.ts";
 
 /**
  * RocketMQ's stored message layout (reference §1.5), IPv4 hosts. A pull answer is these bytes
@@ -95,15 +98,10 @@ function isAscii(s: string): boolean {
 }
 
 // Topic names repeat from message to message: keep their UTF-8 bytes (bounded).
-const topicCache = new Map<string, Uint8Array>();
+const topicCache = new BoundedCache<string, Uint8Array>(Limits.topicCacheEntries);
 
 function topicBytesOf(topic: string): Uint8Array {
-  let b = topicCache.get(topic);
-  if (!b) {
-    if (topicCache.size >= 4096) topicCache.clear();
-    topicCache.set(topic, b = utf8(topic));
-  }
-  return b;
+  return topicCache.getOrCompute(topic, utf8);
 }
 
 export function prepareRecord(input: RecordInput): PreparedRecord {
@@ -148,7 +146,7 @@ export const storedPropertiesBytes = (r: PreparedRecord): number => r.propsLengt
 
 
 // Hosts repeat (the store's own, a few producers'): remember the last few parsed.
-const hostCache = new Map<string, [number, number]>();
+const hostCache = new BoundedCache<string, [number, number]>(Limits.hostCacheEntries);
 
 function parseHost(host: string): [number, number] {
   let v = hostCache.get(host);
@@ -156,9 +154,7 @@ function parseHost(host: string): [number, number] {
   v = [0x7f000001, 0];
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(host);
   if (m) v = [((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0, +m[5]];
-  if (hostCache.size >= 256) hostCache.clear();
-  hostCache.set(host, v);
-  return v;
+  return hostCache.set(host, v);
 }
 
 function setHost(dv: DataView, at: number, host: string | undefined): void {
@@ -391,7 +387,7 @@ function textAt(buf: Uint8Array, from: number, to: number): string {
 }
 
 /** Recent topic names by their bytes, so a rescan of millions of records does not decode each. */
-const topicNames = new Map<number, { bytes: Uint8Array; name: string }>();
+const topicNames = new BoundedCache<number, { bytes: Uint8Array; name: string }>(Limits.topicCacheEntries);
 
 function topicAt(buf: Uint8Array, from: number, len: number): string {
   let h = len;
@@ -399,7 +395,6 @@ function topicAt(buf: Uint8Array, from: number, len: number): string {
   const hit = topicNames.get(h);
   if (hit && sameBytes(buf, from, len, hit.bytes)) return hit.name;
   const name = textDecoder.decode(buf.subarray(from, from + len));
-  if (topicNames.size >= 4096) topicNames.clear();
   topicNames.set(h, { bytes: buf.slice(from, from + len), name });
   return name;
 }

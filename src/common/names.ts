@@ -1,5 +1,6 @@
 import { InvalidParameterError } from "./errors.ts";
 import { Limits } from "./limits.ts";
+import { BoundedCache } from "../util/bounded_cache.ts";
 
 /** RocketMQ's topic and group character rule. */
 const NAME_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
@@ -12,15 +13,14 @@ function isSystemTopic(topic: string): boolean {
   return topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) || topic.startsWith(DLQ_GROUP_TOPIC_PREFIX);
 }
 
-/** Names already found valid (checked on every send and pull): bounded, cleared when full. */
-const validTopics = new Set<string>();
+/** Names already found valid (checked on every send and pull), bounded. */
+const validTopics = new BoundedCache<string, true>(Limits.validTopicCacheEntries);
 
 /** Throws InvalidParameterError saying which rule a topic name breaks. */
 export function validateTopic(topic: unknown): asserts topic is string {
-  if (typeof topic === "string" && validTopics.has(topic)) return;
+  if (typeof topic === "string" && validTopics.get(topic)) return;
   checkTopic(topic);
-  if (validTopics.size >= 10_000) validTopics.clear();
-  validTopics.add(topic as string);
+  validTopics.set(topic as string, true);
 }
 
 function checkTopic(topic: unknown): asserts topic is string {

@@ -2,7 +2,13 @@ import { InvalidParameterError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { encodeBody } from "../protocol/body_codec.ts";
-import { createResponse, extBool, extInt, extString, type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
+import {
+  AlterSyncStateSetRequestHeader,
+  ControllerHeartbeatRequestHeader,
+  GroupViewResponseHeader,
+  NotLeaderResponseHeader,
+} from "../protocol/headers/broker_header.ts";
+import { createResponse, type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import type { RemotingServer } from "../remoting/remoting_server.ts";
 import { EtcdLeadership } from "./etcd_leadership.ts";
@@ -43,23 +49,15 @@ export class ControllerService {
   }
 
   registerOn(server: RemotingServer): void {
-    server.registerProcessor(RequestCode.CONTROLLER_HEARTBEAT, (req) =>
-      this.#answer(extString(req, "brokerName"), () =>
-        this.controller.heartbeat({
-          clusterName: extString(req, "clusterName"),
-          brokerName: extString(req, "brokerName"),
-          brokerId: extInt(req, "brokerId"),
-          addr: extString(req, "addr"),
-          haAddr: extString(req, "haAddr", false) ?? "",
-          epoch: extInt(req, "epoch"),
-          maxOffset: extInt(req, "maxOffset"),
-          isMaster: extBool(req, "isMaster", false) ?? false,
-        })));
+    server.registerProcessor(RequestCode.CONTROLLER_HEARTBEAT, (req) => {
+      const h = ControllerHeartbeatRequestHeader.decode(req);
+      return this.#answer(h.brokerName, () => this.controller.heartbeat({ ...h, haAddr: h.haAddr ?? "", isMaster: h.isMaster ?? false }));
+    });
     server.registerProcessor(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, (req) => {
-      const set = (extString(req, "syncStateSet")).split(",").filter(Boolean).map(Number);
+      const h = AlterSyncStateSetRequestHeader.decode(req);
+      const set = h.syncStateSet.split(",").filter(Boolean).map(Number);
       if (set.some((n) => !Number.isInteger(n))) throw new InvalidParameterError(`syncStateSet must be broker ids separated by commas`);
-      const name = extString(req, "brokerName");
-      return this.#answer(name, () => this.controller.alterSyncStateSet(name, extInt(req, "masterId"), extInt(req, "epoch"), set));
+      return this.#answer(h.brokerName, () => this.controller.alterSyncStateSet(h.brokerName, h.masterId, h.epoch, set));
     });
     server.registerProcessor(RequestCode.CONTROLLER_GET_GROUPS, (req: RemotingCommand) =>
       this.isLeader
@@ -116,12 +114,12 @@ export class ControllerService {
 
   #notLeader(): RemotingCommand {
     const leader = this.#leadership?.leaderAddr ?? "";
-    return createResponse(ResponseCode.CONTROLLER_NOT_LEADER, `this controller does not lead${leader ? `; the leader is ${leader}` : ""}`, { leaderAddr: leader });
+    return createResponse(ResponseCode.CONTROLLER_NOT_LEADER, `this controller does not lead${leader ? `; the leader is ${leader}` : ""}`, NotLeaderResponseHeader.encode({ leaderAddr: leader }));
   }
 }
 
 function viewResponse(v: GroupView): RemotingCommand {
-  return successResponse({
+  return successResponse(GroupViewResponseHeader.encode({
     brokerName: v.brokerName,
     epoch: v.epoch,
     masterId: v.masterId,
@@ -129,5 +127,5 @@ function viewResponse(v: GroupView): RemotingCommand {
     masterHaAddr: v.masterHaAddr,
     epochStartOffset: v.epochStartOffset,
     syncStateSet: v.syncStateSet.join(","),
-  });
+  }));
 }

@@ -5,12 +5,9 @@ import { validateTopic } from "../common/names.ts";
 import type { DataVersion, RegisterBrokerBody, TopicConfig } from "../common/route.ts";
 import { parseAddr } from "../util/addr.ts";
 import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
-import {
-  extInt,
-  extString,
-  type RemotingCommand,
-  successResponse,
-} from "../protocol/remoting_command.ts";
+import { RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader } from "../protocol/headers/broker_header.ts";
+import { DeleteTopicFromNamesrvRequestHeader, GetRouteInfoRequestHeader } from "../protocol/headers/topic_header.ts";
+import { type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
 import type { ConnectionLimits, RemotingConnection } from "../remoting/remoting_connection.ts";
@@ -125,21 +122,16 @@ export class NameServer {
   }
 
   #register(req: RemotingCommand, conn: RemotingConnection): RemotingCommand {
-    const brokerName = nonEmpty(req, "brokerName");
-    const clusterName = nonEmpty(req, "clusterName");
-    const brokerAddr = nonEmpty(req, "brokerAddr");
+    const h = RegisterBrokerRequestHeader.decode(req);
+    const { brokerName, clusterName, brokerAddr, brokerId } = h;
     checkAddr("brokerAddr", brokerAddr);
-    const brokerId = extInt(req, "brokerId");
-    if (brokerId < 0) throw new InvalidParameterError(`Header field "brokerId" must be 0 (master) or above, got ${brokerId}`);
-    const haServerAddr = extString(req, "haServerAddr", false) ?? "";
-    const timeoutMs = extInt(req, "heartbeatTimeoutMillis", false) ??
-      this.#opts.brokerChannelExpiredTimeMs ?? Limits.brokerChannelExpiredTimeMs;
-    if (timeoutMs <= 0) throw new InvalidParameterError(`Header field "heartbeatTimeoutMillis" must be positive`);
+    const haServerAddr = h.haServerAddr ?? "";
+    const timeoutMs = h.heartbeatTimeoutMillis ?? this.#opts.brokerChannelExpiredTimeMs ?? Limits.brokerChannelExpiredTimeMs;
 
     let topics: Record<string, TopicConfig> | undefined;
     let dataVersion: DataVersion | undefined;
     if (req.body && req.body.byteLength > 0) {
-      ({ topics, dataVersion } = parseRegisterBody(decodeBody<RegisterBrokerBody>(req.body, typeOf(req), "RegisterBrokerBody")));
+      ({ topics, dataVersion } = parseRegisterBody(decodeBody<unknown>(req.body, typeOf(req), "RegisterBrokerBody")));
     }
     const isNew = !this.routes.isLive(brokerAddr);
     const result = this.routes.register({
@@ -154,42 +146,33 @@ export class NameServer {
       dataVersion,
     }, Date.now());
     if (isNew) this.#log.info(`broker ${brokerName}[${brokerId}] of ${clusterName} registered from ${brokerAddr}`);
-    const ext: Record<string, string> = {};
-    if (result.masterAddr !== undefined) ext.masterAddr = result.masterAddr;
-    if (result.haServerAddr !== undefined) ext.haServerAddr = result.haServerAddr;
-    return successResponse(ext);
+    return successResponse(RegisterBrokerResponseHeader.encode({ masterAddr: result.masterAddr, haServerAddr: result.haServerAddr }));
   }
 
   #unregister(req: RemotingCommand): RemotingCommand {
-    const brokerAddr = nonEmpty(req, "brokerAddr");
+    const { brokerAddr, brokerName } = UnregisterBrokerRequestHeader.decode(req);
     if (this.routes.unregister(brokerAddr)) {
-      this.#log.info(`broker ${extString(req, "brokerName", false) ?? "?"} at ${brokerAddr} unregistered`);
+      this.#log.info(`broker ${brokerName ?? "?"} at ${brokerAddr} unregistered`);
     }
     return successResponse();
   }
 
   #route(req: RemotingCommand): RemotingCommand {
-    const topic = extString(req, "topic");
+    const { topic } = GetRouteInfoRequestHeader.decode(req);
     validateTopic(topic);
     return successResponse(undefined, encodeBody(this.routes.route(topic), typeOf(req)));
   }
 
   #deleteTopic(req: RemotingCommand): RemotingCommand {
-    const topic = extString(req, "topic");
+    const { topic, clusterName } = DeleteTopicFromNamesrvRequestHeader.decode(req);
     validateTopic(topic);
-    this.routes.deleteTopic(topic, extString(req, "clusterName", false) || undefined);
+    this.routes.deleteTopic(topic, clusterName || undefined);
     return successResponse();
   }
 }
 
 function typeOf(req: RemotingCommand): number {
   return req.serializeType ?? SerializeType.CBOR;
-}
-
-function nonEmpty(req: RemotingCommand, key: string): string {
-  const v = extString(req, key);
-  if (v.length === 0 || v.length > 255) throw new InvalidParameterError(`Header field "${key}" must be 1 to 255 characters`);
-  return v;
 }
 
 function checkAddr(key: string, addr: string): void {
@@ -200,7 +183,7 @@ function checkAddr(key: string, addr: string): void {
   }
 }
 
-function parseRegisterBody(body: RegisterBrokerBody): { topics: Record<string, TopicConfig>; dataVersion: DataVersion | undefined } {
+function parseRegisterBody(body: unknown): { topics: Record<string, TopicConfig>; dataVersion: DataVersion | undefined } {
   const wrapper = (body as Partial<RegisterBrokerBody>)?.topicConfigSerializeWrapper;
   if (typeof wrapper !== "object" || wrapper === null) {
     throw new InvalidParameterError("RegisterBrokerBody lacks topicConfigSerializeWrapper");

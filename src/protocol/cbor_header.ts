@@ -7,6 +7,8 @@
  */
 
 import type { RemotingCommand } from "./remoting_command.ts";
+import { Limits } from "../common/limits.ts";
+import { BoundedCache } from "../util/bounded_cache.ts";
 
 const MT_UINT = 0x00;
 const MT_NEGINT = 0x20;
@@ -91,7 +93,7 @@ function writeHead(buf: Uint8Array, at: number, major: number, n: number): numbe
 }
 
 /** Encoded CBOR text of short strings (keys, topics, groups), which repeat: bounded, cleared when full. */
-const encodedText = new Map<string, Uint8Array>();
+const encodedText = new BoundedCache<string, Uint8Array>(Limits.textCacheEntries);
 
 function writeText(buf: Uint8Array, at: number, s: string): number {
   const n = s.length;
@@ -100,7 +102,6 @@ function writeText(buf: Uint8Array, at: number, s: string): number {
     if (enc === undefined) {
       const tmp = new Uint8Array(9 + n * 3);
       enc = tmp.slice(0, writeTextSlow(tmp, 0, s));
-      if (encodedText.size >= 4096) encodedText.clear();
       encodedText.set(s, enc);
     }
     // A loop beats TypedArray.set for a handful of bytes.

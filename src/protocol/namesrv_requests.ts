@@ -1,5 +1,7 @@
 import type { RegisterBrokerBody } from "../common/route.ts";
 import { encodeBody } from "./body_codec.ts";
+import { RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader } from "./headers/broker_header.ts";
+import { DeleteTopicFromNamesrvRequestHeader, GetRouteInfoRequestHeader } from "./headers/topic_header.ts";
 import { createRequest, type RemotingCommand } from "./remoting_command.ts";
 import { RequestCode } from "./request_code.ts";
 import { SerializeType } from "./serialize_type.ts";
@@ -21,28 +23,28 @@ export function registerBrokerRequest(
   body: RegisterBrokerBody,
   type: number = SerializeType.CBOR,
 ): RemotingCommand {
-  const ext: Record<string, string | number> = {
+  const ext = RegisterBrokerRequestHeader.encode({
     clusterName: id.clusterName,
     brokerName: id.brokerName,
     brokerAddr: id.brokerAddr,
     brokerId: id.brokerId,
     haServerAddr: id.haServerAddr ?? "",
-  };
-  if (id.heartbeatTimeoutMillis !== undefined) ext.heartbeatTimeoutMillis = id.heartbeatTimeoutMillis;
+    heartbeatTimeoutMillis: id.heartbeatTimeoutMillis,
+  });
   return createRequest(RequestCode.REGISTER_BROKER, ext, encodeBody(body, type));
 }
 
 export function unregisterBrokerRequest(id: BrokerIdentity): RemotingCommand {
-  return createRequest(RequestCode.UNREGISTER_BROKER, {
+  return createRequest(RequestCode.UNREGISTER_BROKER, UnregisterBrokerRequestHeader.encode({
     clusterName: id.clusterName,
     brokerName: id.brokerName,
     brokerAddr: id.brokerAddr,
     brokerId: id.brokerId,
-  });
+  }));
 }
 
 export function getRouteInfoRequest(topic: string): RemotingCommand {
-  return createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic });
+  return createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC, GetRouteInfoRequestHeader.encode({ topic }));
 }
 
 export function getClusterInfoRequest(): RemotingCommand {
@@ -54,7 +56,5 @@ export function getAllTopicListRequest(): RemotingCommand {
 }
 
 export function deleteTopicInNamesrvRequest(topic: string, clusterName?: string): RemotingCommand {
-  const ext: Record<string, string> = { topic };
-  if (clusterName !== undefined) ext.clusterName = clusterName;
-  return createRequest(RequestCode.DELETE_TOPIC_IN_NAMESRV, ext);
+  return createRequest(RequestCode.DELETE_TOPIC_IN_NAMESRV, DeleteTopicFromNamesrvRequestHeader.encode({ topic, clusterName }));
 }

@@ -1,4 +1,3 @@
-import { InvalidParameterError } from "../common/errors.ts";
 import { ResponseCode } from "../common/response_code.ts";
 
 /** Flag bits of the header (RocketMQ's RPC_TYPE and RPC_ONEWAY). */
@@ -58,52 +57,3 @@ export function successResponse(extFields?: ExtFields, body?: Uint8Array): Remot
 
 export const isResponse = (cmd: RemotingCommand): boolean => (cmd.flag & FLAG_RESPONSE) !== 0;
 export const isOneway = (cmd: RemotingCommand): boolean => (cmd.flag & FLAG_ONEWAY) !== 0;
-
-// Typed readers for custom header fields. They accept the native CBOR type or the string a JSON
-// header carries, and throw InvalidParameterError naming the field otherwise.
-
-function field(cmd: RemotingCommand, key: string, required: boolean): ExtValue | undefined {
-  const v = cmd.extFields?.[key];
-  if (v === undefined || v === null) {
-    if (required) throw new InvalidParameterError(`Missing header field "${key}"`);
-    return undefined;
-  }
-  return v;
-}
-
-export function extString(cmd: RemotingCommand, key: string): string;
-export function extString(cmd: RemotingCommand, key: string, required: false): string | undefined;
-export function extString(cmd: RemotingCommand, key: string, required = true): string | undefined {
-  const v = field(cmd, key, required);
-  if (v === undefined) return undefined;
-  if (typeof v !== "string") throw new InvalidParameterError(`Header field "${key}" must be a string`);
-  return v;
-}
-
-/** A text field that may arrive as UTF-8 bytes (CBOR) or as a string (JSON). */
-export function extBytesOrString(cmd: RemotingCommand, key: string): Uint8Array | string | undefined {
-  const v = field(cmd, key, false);
-  if (v === undefined) return undefined;
-  if (typeof v !== "string" && !(v instanceof Uint8Array)) throw new InvalidParameterError(`Header field "${key}" must be text`);
-  return v;
-}
-
-export function extInt(cmd: RemotingCommand, key: string): number;
-export function extInt(cmd: RemotingCommand, key: string, required: false): number | undefined;
-export function extInt(cmd: RemotingCommand, key: string, required = true): number | undefined {
-  const v = field(cmd, key, required);
-  if (v === undefined) return undefined;
-  const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-    throw new InvalidParameterError(`Header field "${key}" must be an integer, got ${JSON.stringify(String(v)).slice(0, 40)}`);
-  }
-  return n;
-}
-
-export function extBool(cmd: RemotingCommand, key: string, fallback: boolean): boolean {
-  const v = field(cmd, key, false);
-  if (v === undefined) return fallback;
-  if (v === true || v === "true") return true;
-  if (v === false || v === "false") return false;
-  throw new InvalidParameterError(`Header field "${key}" must be true or false`);
-}

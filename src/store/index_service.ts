@@ -1,6 +1,6 @@
 import { readInt64, writeInt64 } from "../util/bytes.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
-import { indexKeyHash } from "../util/java_hash.ts";
+import { indexKeyHash } from "../common/index_key.ts";
 import { offsetName, parseOffsetName } from "./file_names.ts";
 
 /**

@@ -23,7 +23,8 @@ import {
 import { crc32, crc32Range } from "../platform/crc32.ts";
 import { type FileLock, LockHeldError } from "../platform/file_system.ts";
 import { deferred, type Deferred } from "../util/deferred.ts";
-import { indexKeyHash, javaStringHash, topicSeed } from "../util/java_hash.ts";
+import { indexKeyHash, topicSeed } from "../common/index_key.ts";
+import { javaStringHash } from "../util/java_hash.ts";
 import { readInt64, utf8 } from "../util/bytes.ts";
 import { Checkpoint } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
@@ -31,6 +32,7 @@ import { ConsumeQueue, CQ_UNIT_BYTES, type CqUnit, decodeUnit } from "./consume_
 import { HandleCache } from "./handle_cache.ts";
 import { IndexService } from "./index_service.ts";
 import { type StoreConfig, storeConfig } from "./store_config.ts";
+import { BoundedCache } from "../util/bounded_cache.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -883,17 +885,12 @@ export class MessageStore {
 
 const queueKey = (topic: string, queueId: number): string => `${topic}\u0000${queueId}`;
 
-const tagHashes = new Map<string, number>();
+const tagHashes = new BoundedCache<string, number>(Limits.tagCacheEntries);
 
 /** ConsumeQueue tag code: Java String.hashCode of the tag, 0 without one (tags repeat: cached, bounded). */
 export function tagsCode(tags: string | undefined): number {
   if (!tags) return 0;
-  let h = tagHashes.get(tags);
-  if (h === undefined) {
-    if (tagHashes.size >= 4096) tagHashes.clear();
-    tagHashes.set(tags, h = javaStringHash(tags));
-  }
-  return h;
+  return tagHashes.getOrCompute(tags, javaStringHash);
 }
 
 

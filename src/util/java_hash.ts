@@ -14,20 +14,3 @@ export function positiveHash(h: number): number {
   const a = Math.abs(h);
   return a === 2 ** 31 ? 0 : a;
 }
-
-const seeds = new Map<string, number>();
-
-/** hashCode of "topic#", where every index key hash of a topic starts (cached, bounded). */
-export function topicSeed(topic: string): number {
-  let s = seeds.get(topic);
-  if (s === undefined) {
-    if (seeds.size >= 4096) seeds.clear();
-    seeds.set(topic, s = javaStringHash("#", javaStringHash(topic)));
-  }
-  return s;
-}
-
-/** The IndexFile hash of "topic#key", computed without building that string. */
-export function indexKeyHash(topic: string, key: string): number {
-  return positiveHash(javaStringHash(key, topicSeed(topic)));
-}

@@ -402,8 +402,8 @@ describe("push consumer", () => {
       all.push(e);
       await producer.send({ topic: "Events", body: e.body, tags: e.tags, properties: { n: String(e.n), region: e.region } });
     }
-    const consume = (group: string, expr: string, type: "TAG" | "SQL92", into: string[]) => {
-      const c = new PushConsumer({ namesrvAddr: ns.addr, group, ...FAST });
+    const consume = (group: string, expr: string, type: "TAG" | "SQL92", into: string[], instanceName?: string) => {
+      const c = new PushConsumer({ namesrvAddr: ns.addr, group, instanceName, ...FAST });
       c.subscribe("Events", expr, type).registerMessageListener((msgs) => void into.push(...msgs.map(text)));
       return c;
     };
@@ -422,8 +422,12 @@ describe("push consumer", () => {
     assert.deepEqual(bySql.filter((b) => b !== "last").sort(), wantSql);
     // A bad expression is refused at subscribe time, naming where it fails.
     assert.throws(() => new PushConsumer({ namesrvAddr: ns.addr, group: "bad" }).subscribe("Events", "n >>= 5", "SQL92"), SubscriptionParseError);
+    // A second member of "tagged" in this process needs an instance of its own (as in RocketMQ).
+    const twin = consume("tagged", "C", "TAG", []);
+    await assert.rejects(twin.start(), /consumer of group tagged already runs in client instance .*another instanceName/);
+    await twin.shutdown();
     // A member of "tagged" subscribing differently: the broker warns and its admin view says so.
-    const odd = consume("tagged", "C", "TAG", []);
+    const odd = consume("tagged", "C", "TAG", [], "odd");
     await odd.start();
     const admin = new RemotingClient();
     const view = await waitFor(async () => {

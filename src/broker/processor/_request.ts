@@ -1,6 +1,5 @@
-import { InvalidParameterError } from "../../common/errors.ts";
 import { validateTopic } from "../../common/names.ts";
-import { extInt, extString, type RemotingCommand } from "../../protocol/remoting_command.ts";
+import type { RemotingCommand } from "../../protocol/remoting_command.ts";
 import { SerializeType } from "../../protocol/serialize_type.ts";
 
 /** The serialize type an answer's body goes back in: the request's own. */
@@ -8,11 +7,8 @@ export function typeOf(req: RemotingCommand): number {
   return req.serializeType ?? SerializeType.CBOR;
 }
 
-/** A request's topic and queue id, validated. */
-export function topicQueue(req: RemotingCommand): [string, number] {
-  const topic = extString(req, "topic");
-  validateTopic(topic);
-  const queueId = extInt(req, "queueId");
-  if (queueId < 0 || queueId > 65_535) throw new InvalidParameterError(`queueId ${queueId} is out of range`);
-  return [topic, queueId];
+/** A decoded header's topic (validated) and queue id (its range checked by the header's codec). */
+export function topicQueue(h: { topic: string; queueId: number }): [string, number] {
+  validateTopic(h.topic);
+  return [h.topic, h.queueId];
 }

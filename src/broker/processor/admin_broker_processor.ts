@@ -1,8 +1,9 @@
 import { TopicNotExistError } from "../../common/errors.ts";
 import { PERM_READ_WRITE } from "../../common/route.ts";
 import { rssBytes } from "../../platform/runtime.ts";
-import { encodeBody } from "../../protocol/body_codec.ts";
-import { extBool, extInt, extString, type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
+import { ConsumerOffsetTableBody, DelayOffsetTableBody, KVTableBody, TopicConfigTableBody } from "../../protocol/bodies/broker_bodies.ts";
+import { CreateTopicRequestHeader, DeleteTopicRequestHeader } from "../../protocol/headers/topic_header.ts";
+import { type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { BrokerContext } from "../broker_context.ts";
 import { typeOf } from "./_request.ts";
@@ -18,31 +19,36 @@ export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
     { code: RequestCode.DELETE_TOPIC_IN_BROKER, writes: true, handle: (r) => deleteTopic(ctx, r) },
     {
       code: RequestCode.GET_ALL_TOPIC_CONFIG,
-      handle: (r) => successResponse(undefined, encodeBody(ctx.topics.registerBody().topicConfigSerializeWrapper, typeOf(r))),
+      handle: (r) => successResponse(undefined, TopicConfigTableBody.encode(ctx.topics.registerBody().topicConfigSerializeWrapper, typeOf(r))),
     },
-    { code: RequestCode.GET_BROKER_RUNTIME_INFO, handle: (r) => successResponse(undefined, encodeBody({ table: brokerRuntimeInfo(ctx) }, typeOf(r))) },
-    { code: RequestCode.GET_ALL_CONSUMER_OFFSET, handle: (r) => successResponse(undefined, encodeBody({ offsetTable: ctx.offsets.table() }, typeOf(r))) },
-    { code: RequestCode.GET_ALL_DELAY_OFFSET, handle: (r) => successResponse(undefined, encodeBody({ offsetTable: ctx.schedule.offsetTable() }, typeOf(r))) },
+    { code: RequestCode.GET_BROKER_RUNTIME_INFO, handle: (r) => successResponse(undefined, KVTableBody.encode({ table: brokerRuntimeInfo(ctx) }, typeOf(r))) },
+    {
+      code: RequestCode.GET_ALL_CONSUMER_OFFSET,
+      handle: (r) => successResponse(undefined, ConsumerOffsetTableBody.encode({ offsetTable: ctx.offsets.table() }, typeOf(r))),
+    },
+    {
+      code: RequestCode.GET_ALL_DELAY_OFFSET,
+      handle: (r) => successResponse(undefined, DelayOffsetTableBody.encode({ offsetTable: ctx.schedule.offsetTable() }, typeOf(r))),
+    },
   ];
 }
 
 function createTopic(ctx: BrokerContext, req: RemotingCommand): RemotingCommand {
-  const topic = extString(req, "topic");
-  const read = extInt(req, "readQueueNums", false) ?? 16;
-  const write = extInt(req, "writeQueueNums", false) ?? read;
+  const h = CreateTopicRequestHeader.decode(req);
+  const read = h.readQueueNums ?? 16;
   ctx.topics.update({
-    topicName: topic,
+    topicName: h.topic,
     readQueueNums: read,
-    writeQueueNums: write,
-    perm: extInt(req, "perm", false) ?? PERM_READ_WRITE,
-    topicSysFlag: extInt(req, "topicSysFlag", false) ?? 0,
-    order: extBool(req, "order", false),
+    writeQueueNums: h.writeQueueNums ?? read,
+    perm: h.perm ?? PERM_READ_WRITE,
+    topicSysFlag: h.topicSysFlag ?? 0,
+    order: h.order ?? false,
   });
   return successResponse();
 }
 
 function deleteTopic(ctx: BrokerContext, req: RemotingCommand): RemotingCommand {
-  const topic = extString(req, "topic");
+  const { topic } = DeleteTopicRequestHeader.decode(req);
   if (!ctx.topics.delete(topic)) throw new TopicNotExistError(topic);
   ctx.offsets.removeTopic(topic);
   return successResponse();

@@ -1,6 +1,8 @@
+import { Limits } from "../../common/limits.ts";
 import { validateTopic } from "../../common/names.ts";
 import { ResponseCode } from "../../common/response_code.ts";
-import { createResponse, extInt, extString, type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
+import { QueryMessageRequestHeader, QueryMessageResponseHeader, ViewMessageRequestHeader } from "../../protocol/headers/query_message_header.ts";
+import { createResponse, type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
 import { RequestCode } from "../../protocol/request_code.ts";
 import { concatBytes } from "../../util/bytes.ts";
 import type { BrokerContext } from "../broker_context.ts";
@@ -13,20 +15,20 @@ export function queryMessageProcessor(ctx: BrokerContext): ProcessorEntry[] {
     {
       code: RequestCode.VIEW_MESSAGE_BY_ID,
       handle: (r) => {
-        const raw = ctx.store.readRecord(extInt(r, "offset"));
-        return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.QUERY_NOT_FOUND, `no message at CommitLog offset ${extInt(r, "offset")}`);
+        const { offset } = ViewMessageRequestHeader.decode(r);
+        const raw = ctx.store.readRecord(offset);
+        return raw ? successResponse(undefined, raw) : createResponse(ResponseCode.QUERY_NOT_FOUND, `no message at CommitLog offset ${offset}`);
       },
     },
   ];
 }
 
 function queryMessage(ctx: BrokerContext, req: RemotingCommand): RemotingCommand {
-  const topic = extString(req, "topic");
+  const { topic, key, ...h } = QueryMessageRequestHeader.decode(req);
   validateTopic(topic);
-  const key = extString(req, "key");
-  const maxNum = Math.min(64, Math.max(1, extInt(req, "maxNum", false) ?? 32));
-  const found = ctx.store.queryMessage(topic, key, maxNum, extInt(req, "beginTimestamp", false) ?? 0, extInt(req, "endTimestamp", false) ?? Number.MAX_SAFE_INTEGER);
+  const maxNum = Math.min(Limits.maxQueryMessages, Math.max(1, h.maxNum ?? 32));
+  const found = ctx.store.queryMessage(topic, key, maxNum, h.beginTimestamp ?? 0, h.endTimestamp ?? Number.MAX_SAFE_INTEGER);
   if (found.length === 0) return createResponse(ResponseCode.QUERY_NOT_FOUND, `no message of ${topic} with key ${key}`);
   const raws = found.map((m) => ctx.store.readRecord(m.physicalOffset)!).filter(Boolean);
-  return successResponse({ indexLastUpdatePhyoffset: ctx.store.dispatchedOffset }, concatBytes(raws));
+  return successResponse(QueryMessageResponseHeader.encode({ indexLastUpdatePhyoffset: ctx.store.dispatchedOffset }), concatBytes(raws));
 }

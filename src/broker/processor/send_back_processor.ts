@@ -3,7 +3,8 @@ import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup } from 
 import { MessageProperty } from "../../common/message.ts";
 import { decodeRecord } from "../../common/message_record.ts";
 import { ResponseCode } from "../../common/response_code.ts";
-import { createResponse, extInt, extString, type RemotingCommand } from "../../protocol/remoting_command.ts";
+import { ConsumerSendMsgBackRequestHeader } from "../../protocol/headers/consumer_header.ts";
+import { createResponse, type RemotingCommand } from "../../protocol/remoting_command.ts";
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { PutMessageRequest } from "../../store/message_store.ts";
 import type { BrokerContext } from "../broker_context.ts";
@@ -22,17 +23,17 @@ export function sendBackProcessor(ctx: BrokerContext): ProcessorEntry[] {
  */
 async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<RemotingCommand> {
   if (ctx.shuttingDown) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "broker is shutting down");
-  const group = extString(req, "group");
+  const h = ConsumerSendMsgBackRequestHeader.decode(req);
+  const { group, offset } = h;
   validateGroup(group);
-  const offset = extInt(req, "offset");
   const raw = ctx.store.readRecord(offset);
   if (!raw) return createResponse(ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${offset}`);
   const m = decodeRecord(raw);
-  const maxTimes = extInt(req, "maxReconsumeTimes", false) ?? ctx.config.maxReconsumeTimes;
-  let level = extInt(req, "delayLevel", false) ?? 0;
+  const maxTimes = h.maxReconsumeTimes ?? ctx.config.maxReconsumeTimes;
+  let level = h.delayLevel ?? 0;
   const props = { ...m.properties };
   props[MessageProperty.RETRY_TOPIC] ??= m.topic;
-  props[MessageProperty.ORIGIN_MESSAGE_ID] ??= props[MessageProperty.UNIQ_KEY] ?? extString(req, "originMsgId", false) ?? createOffsetMsgId(m.storeHost, m.physicalOffset);
+  props[MessageProperty.ORIGIN_MESSAGE_ID] ??= props[MessageProperty.UNIQ_KEY] ?? h.originMsgId ?? createOffsetMsgId(m.storeHost, m.physicalOffset);
   delete props[MessageProperty.DELAY_TIME_LEVEL];
   const base = {
     body: m.body.slice(),
@@ -46,8 +47,8 @@ async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<Remot
   if (m.reconsumeTimes >= maxTimes || level < 0) {
     const dlq = DLQ_GROUP_TOPIC_PREFIX + group;
     ctx.topics.ensureSystemTopic(dlq);
-    props.DLQ_ORIGIN_TOPIC = props[MessageProperty.RETRY_TOPIC];
-    props.DLQ_ORIGIN_MESSAGE_ID = props[MessageProperty.ORIGIN_MESSAGE_ID];
+    props[MessageProperty.DLQ_ORIGIN_TOPIC] = props[MessageProperty.RETRY_TOPIC];
+    props[MessageProperty.DLQ_ORIGIN_MESSAGE_ID] = props[MessageProperty.ORIGIN_MESSAGE_ID];
     put = { ...base, topic: dlq, queueId: 0, properties: props };
   } else {
     const retry = RETRY_GROUP_TOPIC_PREFIX + group;

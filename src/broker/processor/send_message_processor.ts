@@ -6,33 +6,23 @@ import { ResponseCode } from "../../common/response_code.ts";
 import { Perm } from "../../common/route.ts";
 import { decodeBatch } from "../../protocol/message_batch.ts";
 import {
-  createResponse,
-  extBool,
-  extBytesOrString,
-  extInt,
-  extString,
-  type ExtValue,
-  type RemotingCommand,
-  successResponse,
-} from "../../protocol/remoting_command.ts";
+  CancelDelayedMessageRequestHeader,
+  decodeSendHeader,
+  SendMessageResponseHeader,
+} from "../../protocol/headers/send_message_header.ts";
+import { createResponse, type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { RemotingConnection } from "../../remoting/remoting_connection.ts";
 import type { PutMessageRequest } from "../../store/message_store.ts";
 import { fromUtf8 } from "../../util/bytes.ts";
 import type { BrokerContext } from "../broker_context.ts";
 import { SCHEDULE_TOPIC, toScheduled } from "../schedule_message_service.ts";
-import { TIMER_DELAY_MS, TIMER_OUT_MS, TIMER_TOPIC, unitDeliverMs } from "../timer_message_service.ts";
+import { TIMER_TOPIC, unitDeliverMs } from "../timer_message_service.ts";
 import { HALF_TOPIC } from "../transactional_message_service.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
 
-/** SEND_MESSAGE_V2's one-letter header names (RocketMQ §1.4), mapped to SEND_MESSAGE's. */
-const V2_NAMES: Record<string, string> = {
-  a: "producerGroup", b: "topic", c: "defaultTopic", d: "defaultTopicQueueNums", e: "queueId", f: "sysFlag",
-  g: "bornTimestamp", h: "flag", i: "properties", j: "reconsumeTimes", k: "unitMode", l: "maxReconsumeTimes", m: "batch",
-};
-
 /** Properties that make a message delayed (see `delayed`). */
-const DELAY_PROPERTIES = [MessageProperty.DELAY_TIME_LEVEL, MessageProperty.TIMER_DELIVER_MS, TIMER_DELAY_MS];
+const DELAY_PROPERTIES = [MessageProperty.DELAY_TIME_LEVEL, MessageProperty.TIMER_DELIVER_MS, MessageProperty.TIMER_DELAY_MS];
 
 type PutWithProperties = PutMessageRequest & { properties: string | Uint8Array };
 
@@ -51,23 +41,19 @@ export function sendMessageProcessor(ctx: BrokerContext): ProcessorEntry[] {
 }
 
 async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection, v2: boolean): Promise<RemotingCommand> {
-  if (v2 && req.extFields) {
-    const ext: Record<string, ExtValue> = {};
-    for (const [k, v] of Object.entries(req.extFields)) ext[V2_NAMES[k] ?? k] = v;
-    req = { ...req, extFields: ext };
-  }
+  const h = decodeSendHeader(req, v2);
   const { stats, config } = ctx;
   if (ctx.shuttingDown) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "broker is shutting down");
   if (stats.sendsInFlight >= config.maxSendBacklog) {
     return createResponse(ResponseCode.SYSTEM_BUSY, `[TIMEOUT_CLEAN_QUEUE]broker busy: ${stats.sendsInFlight} sends in progress, try another broker`);
   }
-  const topic = extString(req, "topic");
+  const topic = h.topic;
   validateTopic(topic);
-  const tc = ctx.topics.forSend(topic, extString(req, "defaultTopic", false), extInt(req, "defaultTopicQueueNums", false));
+  const tc = ctx.topics.forSend(topic, h.defaultTopic, h.defaultTopicQueueNums);
   if ((tc.perm & Perm.WRITE) === 0) {
     return createResponse(ResponseCode.NO_PERMISSION, `the topic[${topic}] sending is forbidden`);
   }
-  let queueId = extInt(req, "queueId", false) ?? -1;
+  let queueId = h.queueId ?? -1;
   if (queueId < 0) queueId = Math.floor(Math.random() * tc.writeQueueNums);
   if (queueId >= tc.writeQueueNums) {
     throw new InvalidParameterError(`queueId ${queueId} is out of range: topic ${topic} has ${tc.writeQueueNums} write queues`);
@@ -77,14 +63,14 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
   const common = {
     topic,
     queueId,
-    sysFlag: extInt(req, "sysFlag", false) ?? 0,
-    bornTimestamp: extInt(req, "bornTimestamp", false) ?? Date.now(),
+    sysFlag: h.sysFlag ?? 0,
+    bornTimestamp: h.bornTimestamp ?? Date.now(),
     bornHost: conn.remoteAddr,
-    reconsumeTimes: extInt(req, "reconsumeTimes", false) ?? 0,
+    reconsumeTimes: h.reconsumeTimes ?? 0,
   };
   stats.sendsInFlight++;
   try {
-    if (req.code === RequestCode.SEND_BATCH_MESSAGE || extBool(req, "batch", false)) {
+    if (req.code === RequestCode.SEND_BATCH_MESSAGE || h.batch) {
       const entries = decodeBatch(body);
       for (const e of entries) {
         if (DELAY_PROPERTIES.some((name) => hasProperty(e.properties ?? "", name))) {
@@ -95,22 +81,21 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
       const timedOut = results.some((r) => r.status !== "PUT_OK");
       const last = results[results.length - 1];
       const code = await ctx.role.replicated(last.physicalOffset + last.size, timedOut ? ResponseCode.FLUSH_DISK_TIMEOUT : ResponseCode.SUCCESS);
-      return createResponse(code, undefined, {
+      return createResponse(code, undefined, SendMessageResponseHeader.encode({
         msgId: results.map((r) => createOffsetMsgId(ctx.addr, r.physicalOffset)).join(","),
         queueId,
         queueOffset: results[0].queueOffset,
-      });
+      }));
     }
-    const properties = extBytesOrString(req, "properties") ?? "";
-    const message = { ...common, body, flag: extInt(req, "flag", false) ?? 0, properties };
+    const message = { ...common, body, flag: h.flag ?? 0, properties: h.properties ?? "" };
     const put = transactionType(common.sysFlag) === SysFlag.TRANSACTION_PREPARED_TYPE ? half(message) : delayed(ctx, message);
     const r = await ctx.store.putMessage(put);
     const code = await ctx.role.replicated(r.physicalOffset + r.size, r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT);
-    return createResponse(code, undefined, {
+    return createResponse(code, undefined, SendMessageResponseHeader.encode({
       msgId: createOffsetMsgId(ctx.addr, r.physicalOffset),
       queueId,
       queueOffset: r.queueOffset,
-    });
+    }));
   } finally {
     stats.sendsInFlight--;
   }
@@ -118,7 +103,7 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
 
 /**
  * A message with a delay level (DELAY) goes to SCHEDULE_TOPIC, one with a time
- * (TIMER_DELIVER_MS, or TIMER_DELAY_MS from now) to TIMER_TOPIC; both keep their real topic
+ * (TIMER_DELIVER_MS, or MessageProperty.TIMER_DELAY_MS from now) to TIMER_TOPIC; both keep their real topic
  * and queue in properties. A time already past, or level 0, means now. Transactional half
  * messages are never delayed (their delay, if any, applies when they are committed).
  */
@@ -128,9 +113,9 @@ function delayed(ctx: BrokerContext, put: PutWithProperties): PutMessageRequest 
   if (transactionType(put.sysFlag ?? 0) === SysFlag.TRANSACTION_PREPARED_TYPE) return put;
   const props: Properties = decodeProperties(typeof raw === "string" ? raw : fromUtf8(raw));
   const at = props[MessageProperty.TIMER_DELIVER_MS];
-  const after = props[TIMER_DELAY_MS];
+  const after = props[MessageProperty.TIMER_DELAY_MS];
   delete props[MessageProperty.TIMER_DELIVER_MS];
-  delete props[TIMER_DELAY_MS];
+  delete props[MessageProperty.TIMER_DELAY_MS];
   const now = Date.now();
   if (at !== undefined || after !== undefined) {
     const value = Number(at ?? after);
@@ -151,7 +136,7 @@ function delayed(ctx: BrokerContext, put: PutWithProperties): PutMessageRequest 
         ...props,
         [MessageProperty.REAL_TOPIC]: put.topic,
         [MessageProperty.REAL_QUEUE_ID]: String(put.queueId),
-        [TIMER_OUT_MS]: String(deliverMs),
+        [MessageProperty.TIMER_OUT_MS]: String(deliverMs),
       },
     };
   }
@@ -187,12 +172,11 @@ function half(put: PutWithProperties): PutMessageRequest {
  * Answers QUERY_NOT_FOUND when none is pending here (unknown, delivered or cancelled).
  */
 function cancelDelayed(ctx: BrokerContext, req: RemotingCommand): RemotingCommand {
-  const topic = extString(req, "topic");
+  const { topic, uniqKey: id } = CancelDelayedMessageRequestHeader.decode(req);
   validateTopic(topic);
-  const id = extString(req, "uniqKey");
   for (const m of ctx.store.queryMessage(TIMER_TOPIC, id, 8)) {
     if (m.properties[MessageProperty.REAL_TOPIC] !== topic || m.properties[MessageProperty.UNIQ_KEY] !== id) continue;
-    const unitMs = unitDeliverMs(Number(m.properties[TIMER_OUT_MS]), m.storeTimestamp, ctx.config.timerRollIntervalMs);
+    const unitMs = unitDeliverMs(Number(m.properties[MessageProperty.TIMER_OUT_MS]), m.storeTimestamp, ctx.config.timerRollIntervalMs);
     if (ctx.timer.cancel(m.physicalOffset, unitMs)) return successResponse();
   }
   for (const m of ctx.store.queryMessage(SCHEDULE_TOPIC, id, 8)) {

@@ -1,0 +1,76 @@
+import type { Check } from "../common/check.ts";
+import { BolideError } from "../common/errors.ts";
+import { ResponseCode } from "../common/response_code.ts";
+import type { FileSystem } from "../platform/file_system.ts";
+
+/** A metadata file that cannot be read as what it should hold: the broker refuses to start. */
+export class MetadataFileError extends BolideError {
+  override name = "MetadataFileError";
+  readonly path: string;
+  constructor(path: string, damage: string, backup: string | undefined) {
+    super(
+      ResponseCode.SYSTEM_ERROR,
+      `${path} is damaged (${damage}); refusing to start rather than lose what it holds. ` +
+        (backup
+          ? `The last good copy is ${backup}: check it and move it over ${path}, or remove ${path} to start without it`
+          : `There is no earlier copy: repair it, or remove it to start without it`),
+    );
+    this.path = path;
+  }
+}
+
+/**
+ * One of the broker's metadata files (topics, consumer offsets, delay progress, transaction
+ * progress, controller epochs, the timer checkpoint): JSON written to a temporary file and
+ * renamed, with one policy for damage. A file that does not parse, or does not hold what its
+ * checker expects, stops the broker with MetadataFileError naming the file and the damage; it
+ * is never silently reset. Each save first keeps the previous content beside it as `<path>.bak`,
+ * so the last good copy is there to restore.
+ */
+export class JsonConfigFile<T> {
+  /** The content last read or written: a good copy, kept as the backup at the next save. */
+  #lastGood: string | undefined;
+
+  constructor(
+    private readonly fs: FileSystem,
+    readonly path: string,
+    private readonly check: Check<T>,
+  ) {}
+
+  get backupPath(): string {
+    return `${this.path}.bak`;
+  }
+
+  /** The file's content, validated; undefined when there is no file (or it is empty). */
+  load(): T | undefined {
+    const text = this.fs.readText(this.path);
+    if (text === undefined || text.trim() === "") return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw this.#damaged(`not JSON: ${(err as Error).message}`);
+    }
+    let value: T;
+    try {
+      value = this.check(parsed, "file");
+    } catch (err) {
+      throw this.#damaged((err as Error).message);
+    }
+    this.#lastGood = text;
+    return value;
+  }
+
+  /** Writes `value` atomically, keeping the previous good content as the backup first. */
+  save(value: T, pretty = false): void {
+    const text = JSON.stringify(value, null, pretty ? 1 : undefined);
+    if (text === this.#lastGood) return;
+    if (this.#lastGood !== undefined) this.fs.writeTextAtomic(this.backupPath, this.#lastGood);
+    this.fs.writeTextAtomic(this.path, text);
+    this.#lastGood = text;
+  }
+
+  #damaged(damage: string): MetadataFileError {
+    return new MetadataFileError(this.path, damage, this.fs.exists(this.backupPath) ? this.backupPath : undefined);
+  }
+}

@@ -1,0 +1,182 @@
+import { errorFromResponse, InvalidParameterError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
+import { encodeProperties, MessageProperty, SysFlag } from "../common/message.ts";
+import { RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
+import { ResponseCode } from "../common/response_code.ts";
+import { type ClusterInfo, MASTER_ID, PERM_READ_WRITE, type TopicRouteData } from "../common/route.ts";
+import { KVTableBody } from "../protocol/bodies/broker_bodies.ts";
+import { ConsumerConnectionBody } from "../protocol/bodies/client_bodies.ts";
+import { ConsumerGroupRequestHeader } from "../protocol/headers/consumer_header.ts";
+import { SendMessageRequestHeader } from "../protocol/headers/send_message_header.ts";
+import { CreateTopicRequestHeader, DeleteTopicRequestHeader } from "../protocol/headers/topic_header.ts";
+import { createRequest, type ExtFields, type RemotingCommand } from "../protocol/remoting_command.ts";
+import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
+import { ClientInstance } from "./client_instance.ts";
+import type { MessageExt } from "./message.ts";
+
+export interface AdminOptions {
+  namesrvAddr: string | string[];
+  timeoutMs?: number;
+  /** Clients with the same NameServers and instance name share connections. */
+  instanceName?: string;
+}
+
+export interface TopicCreation {
+  /** Read and write queues on each broker (default 8). */
+  queues?: number;
+  /** Read-write by default (6); 4 read-only, 2 write-only. */
+  perm?: number;
+  order?: boolean;
+  /** Only the masters of this cluster (default: every master). */
+  cluster?: string;
+}
+
+/** A broker group's master as the cluster table names it. */
+export interface MasterBroker {
+  brokerName: string;
+  addr: string;
+}
+
+/** One broker's view of a consumer group's members (GET_CONSUMER_CONNECTION_LIST). */
+export type ConsumerConnection = ReturnType<typeof ConsumerConnectionBody.decode> & MasterBroker;
+
+/**
+ * The operator's client (RocketMQ's MQAdmin): cluster state, topics, consumer groups and dead
+ * letters, over the same admin request codes RocketMQ's tools use. The CLI and the HTTP admin
+ * both go through it.
+ *
+ * @example
+ * ```ts
+ * await using admin = new Admin({ namesrvAddr: "127.0.0.1:9876" });
+ * await admin.createTopic("Orders", { queues: 8 });
+ * console.log(await admin.clusterInfo());
+ * ```
+ */
+export class Admin {
+  readonly #instance: ClientInstance;
+  readonly #timeoutMs: number;
+  #closed = false;
+
+  constructor(opts: AdminOptions) {
+    this.#instance = ClientInstance.acquire({ namesrvAddr: opts.namesrvAddr, instanceName: opts.instanceName, timeoutMs: opts.timeoutMs });
+    this.#timeoutMs = opts.timeoutMs ?? Limits.defaultInvokeTimeoutMs;
+  }
+
+  clusterInfo(): Promise<ClusterInfo> {
+    return this.#instance.namesrv.getClusterInfo();
+  }
+
+  topicList(): Promise<string[]> {
+    return this.#instance.namesrv.getTopicList();
+  }
+
+  topicRoute(topic: string): Promise<TopicRouteData> {
+    validateTopic(topic);
+    return this.#instance.namesrv.getRoute(topic);
+  }
+
+  /** Every master broker, optionally of one cluster, by broker name. */
+  async masters(cluster?: string): Promise<MasterBroker[]> {
+    const info = await this.clusterInfo();
+    const names = cluster ? info.clusterAddrTable[cluster] ?? [] : Object.keys(info.brokerAddrTable);
+    const out: MasterBroker[] = [];
+    for (const brokerName of names) {
+      const addr = info.brokerAddrTable[brokerName]?.brokerAddrs[String(MASTER_ID)];
+      if (addr) out.push({ brokerName, addr });
+    }
+    return out;
+  }
+
+  /** Creates (or updates) `topic` on every master (of `cluster`); the brokers it was created on. */
+  async createTopic(topic: string, opts: TopicCreation = {}): Promise<MasterBroker[]> {
+    validateTopic(topic);
+    const queues = opts.queues ?? 8;
+    if (!Number.isInteger(queues) || queues < 1 || queues > 1024) throw new InvalidParameterError(`queues must be an integer from 1 to 1024, got ${queues}`);
+    const brokers = await this.masters(opts.cluster);
+    if (brokers.length === 0) throw new InvalidParameterError(`no master broker is registered${opts.cluster ? ` in cluster ${opts.cluster}` : ""}`);
+    const header = CreateTopicRequestHeader.encode({ topic, readQueueNums: queues, writeQueueNums: queues, perm: opts.perm ?? PERM_READ_WRITE, order: opts.order });
+    for (const b of brokers) await this.#call(b.addr, RequestCode.UPDATE_AND_CREATE_TOPIC, header);
+    return brokers;
+  }
+
+  /** Deletes `topic` on every master (of `cluster`) and its route on every NameServer; the brokers that held it. */
+  async deleteTopic(topic: string, cluster?: string): Promise<MasterBroker[]> {
+    validateTopic(topic);
+    const held: MasterBroker[] = [];
+    for (const b of await this.masters(cluster)) {
+      const r = await this.#invoke(b.addr, RequestCode.DELETE_TOPIC_IN_BROKER, DeleteTopicRequestHeader.encode({ topic }));
+      if (r.code === ResponseCode.SUCCESS) held.push(b);
+      else if (r.code !== ResponseCode.TOPIC_NOT_EXIST) throw errorFromResponse(r.code, r.remark, "DELETE_TOPIC_IN_BROKER", b.addr);
+    }
+    await this.#instance.namesrv.deleteTopic(topic, cluster);
+    return held;
+  }
+
+  /** A broker's runtime figures (GET_BROKER_RUNTIME_INFO). */
+  async brokerRuntimeInfo(addr: string, timeoutMs = this.#timeoutMs): Promise<Record<string, string>> {
+    const r = await this.#call(addr, RequestCode.GET_BROKER_RUNTIME_INFO, undefined, timeoutMs);
+    return KVTableBody.decode(r.body, r.serializeType).table;
+  }
+
+  /** The members of `group` as each master sees them; masters where it is not online are left out. */
+  async consumerConnections(group: string): Promise<ConsumerConnection[]> {
+    validateGroup(group);
+    const out: ConsumerConnection[] = [];
+    for (const b of await this.masters()) {
+      const r = await this.#invoke(b.addr, RequestCode.GET_CONSUMER_CONNECTION_LIST, ConsumerGroupRequestHeader.encode({ consumerGroup: group }));
+      if (r.code === ResponseCode.CONSUMER_NOT_ONLINE) continue;
+      if (r.code !== ResponseCode.SUCCESS) throw errorFromResponse(r.code, r.remark, "GET_CONSUMER_CONNECTION_LIST", b.addr);
+      out.push({ ...b, ...ConsumerConnectionBody.decode(r.body, r.serializeType) });
+    }
+    return out;
+  }
+
+  /**
+   * Puts a dead letter of `group` back on %RETRY%<group> with reconsumeTimes 0, so that group
+   * (and no other) consumes it again; its origin properties are dropped. Returns the broker it went to.
+   */
+  async resendDeadLetter(group: string, m: MessageExt): Promise<MasterBroker> {
+    validateGroup(group);
+    const retry = RETRY_GROUP_TOPIC_PREFIX + group;
+    const route = await this.topicRoute(retry);
+    const brokers = route.brokerDatas.map((b) => ({ brokerName: b.brokerName, addr: b.brokerAddrs[String(MASTER_ID)] })).filter((b) => b.addr);
+    const target = brokers.find((b) => b.brokerName === m.brokerName) ?? brokers[0];
+    if (!target) throw new InvalidParameterError(`no broker serves ${retry}; is a consumer of ${group} running?`);
+    const props = { ...m.properties };
+    delete props[MessageProperty.DLQ_ORIGIN_TOPIC];
+    delete props[MessageProperty.DLQ_ORIGIN_MESSAGE_ID];
+    await this.#call(target.addr, RequestCode.SEND_MESSAGE, SendMessageRequestHeader.encode({
+      producerGroup: "bolide-admin",
+      topic: retry,
+      queueId: 0,
+      sysFlag: m.sysFlag & ~SysFlag.COMPRESSED, // the body was decompressed when read
+      bornTimestamp: Date.now(),
+      flag: 0,
+      properties: encodeProperties(props),
+      reconsumeTimes: 0,
+    }), undefined, m.body);
+    return target;
+  }
+
+  shutdown(): Promise<void> {
+    if (!this.#closed) this.#instance.release();
+    this.#closed = true;
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  #invoke(addr: string, code: number, header?: ExtFields, timeoutMs = this.#timeoutMs, body?: Uint8Array): Promise<RemotingCommand> {
+    if (this.#closed) return Promise.reject(new InvalidParameterError("Admin was shut down"));
+    return this.#instance.remoting.invoke(addr, createRequest(code, header, body), timeoutMs);
+  }
+
+  /** A request that must succeed: any other answer throws the error of its code. */
+  async #call(addr: string, code: number, header?: ExtFields, timeoutMs = this.#timeoutMs, body?: Uint8Array): Promise<RemotingCommand> {
+    const r = await this.#invoke(addr, code, header, timeoutMs, body);
+    if (r.code !== ResponseCode.SUCCESS) throw errorFromResponse(r.code, r.remark, requestCodeName(code), addr);
+    return r;
+  }
+}

@@ -1,0 +1,46 @@
+import { defineHeader, field, optional } from "./header_schema.ts";
+import { MAX_QUEUE_ID } from "./send_message_header.ts";
+
+const queue = { topic: field.string(), queueId: field.int({ min: 0, max: MAX_QUEUE_ID }) };
+
+export const QueryConsumerOffsetRequestHeader = defineHeader("QueryConsumerOffsetRequestHeader", {
+  consumerGroup: field.string(),
+  ...queue,
+  setZeroIfNotFound: optional(field.bool()),
+});
+
+export const UpdateConsumerOffsetRequestHeader = defineHeader("UpdateConsumerOffsetRequestHeader", {
+  consumerGroup: field.string(),
+  ...queue,
+  commitOffset: field.int(),
+});
+
+/** GET_MAX_OFFSET, GET_MIN_OFFSET and GET_EARLIEST_MSG_STORETIME: one queue. */
+export const QueueRequestHeader = defineHeader("GetMaxOffsetRequestHeader", queue);
+
+export const SearchOffsetRequestHeader = defineHeader("SearchOffsetRequestHeader", { ...queue, timestamp: field.int() });
+
+/** The answer of QUERY_CONSUMER_OFFSET, GET_MAX_OFFSET, GET_MIN_OFFSET and SEARCH_OFFSET_BY_TIMESTAMP. */
+export const OffsetResponseHeader = defineHeader("QueryConsumerOffsetResponseHeader", { offset: field.int() });
+
+export const EarliestMsgStoretimeResponseHeader = defineHeader("GetEarliestMsgStoretimeResponseHeader", { timestamp: field.int() });
+
+export const UnregisterClientRequestHeader = defineHeader("UnregisterClientRequestHeader", {
+  clientID: field.string(),
+  producerGroup: optional(field.string()),
+  consumerGroup: optional(field.string()),
+});
+
+/** GET_CONSUMER_LIST_BY_GROUP, GET_CONSUMER_CONNECTION_LIST and NOTIFY_CONSUMER_IDS_CHANGED: one group. */
+export const ConsumerGroupRequestHeader = defineHeader("GetConsumerListByGroupRequestHeader", { consumerGroup: field.string() });
+
+export const ConsumerSendMsgBackRequestHeader = defineHeader("ConsumerSendMsgBackRequestHeader", {
+  offset: field.int({ min: 0 }),
+  group: field.string(),
+  /** 0: the broker picks (3 + reconsumeTimes); negative: straight to the dead-letter queue. */
+  delayLevel: optional(field.int()),
+  originMsgId: optional(field.string()),
+  originTopic: optional(field.string()),
+  unitMode: optional(field.bool()),
+  maxReconsumeTimes: optional(field.int()),
+});
