@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { MessageStore } from "../../src/store/message_store.ts";
+import { DefaultMessageStore } from "../../src/store/default_message_store.ts";
 import type { FlushDiskType } from "../../src/store/store_config.ts";
 
 const { values } = parseArgs({
@@ -40,7 +40,7 @@ const request = () => {
 
 async function appendCase(flush: FlushDiskType, inflight: number): Promise<{ dir: string; count: number }> {
   const dir = freshDir();
-  const store = MessageStore.open({ storePathRootDir: dir, flushDiskType: flush, ...(process.env.NOFLUSH ? { flushIntervalCommitLogMs: 3_600_000, flushConsumeQueueIntervalMs: 3_600_000 } : {}) });
+  const store = DefaultMessageStore.open({ storePathRootDir: dir, flushDiskType: flush, ...(process.env.NOFLUSH ? { flushIntervalCommitLogMs: 3_600_000, flushConsumeQueueIntervalMs: 3_600_000 } : {}) });
   // Warm up: the first touch of fresh pages is slow on this VM (ANCHORS.md note 1).
   await Promise.all(Array.from({ length: 2000 }, () => store.putMessage(request())));
   let count = 0;
@@ -65,7 +65,7 @@ async function appendCase(flush: FlushDiskType, inflight: number): Promise<{ dir
 }
 
 async function readCase(dir: string): Promise<void> {
-  const store = MessageStore.open({ storePathRootDir: dir });
+  const store = DefaultMessageStore.open({ storePathRootDir: dir });
   let reads = 0;
   const start = performance.now();
   const end = start + SECS * 1000;
@@ -91,12 +91,12 @@ async function recoveryCase(): Promise<void> {
   const bytes = Number(values["recovery-mib"]) * 1024 * 1024;
   // Nothing is flushed or checkpointed, so recovery rescans, checks and re-dispatches every record.
   const opts = { storePathRootDir: dir, flushIntervalCommitLogMs: 3_600_000, flushConsumeQueueIntervalMs: 3_600_000 };
-  const store = MessageStore.open(opts);
+  const store = DefaultMessageStore.open(opts);
   while (store.commitLogMaxOffset < bytes) await Promise.all(Array.from({ length: 256 }, () => store.putMessage(request())));
   const logBytes = store.commitLogMaxOffset;
   store.kill();
   const start = performance.now();
-  const again = MessageStore.open(opts);
+  const again = DefaultMessageStore.open(opts);
   const secs = (performance.now() - start) / 1000;
   const recovered = again.commitLogMaxOffset;
   await again.close();

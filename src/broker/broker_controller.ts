@@ -14,7 +14,8 @@ import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
-import { MessageStore, type PutMessageRequest } from "../store/message_store.ts";
+import { DefaultMessageStore } from "../store/default_message_store.ts";
+import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
 import { type BrokerConfig, brokerConfig } from "./broker_config.ts";
 import type { BrokerContext, BrokerStats } from "./broker_context.ts";
 import { BrokerRole } from "./broker_role.ts";
@@ -111,7 +112,7 @@ export class BrokerController {
   async start(): Promise<string> {
     const c = this.config;
     validateGroup(c.brokerName);
-    const store = MessageStore.open({
+    const store = DefaultMessageStore.open({
       storePathRootDir: c.storePathRootDir,
       flushDiskType: c.flushDiskType,
       maxMessageSize: c.maxMessageSize,
@@ -136,7 +137,7 @@ export class BrokerController {
       await store.close();
       throw err;
     }
-    store.config.storeHost = this.#addr;
+    store.setStoreHost(this.#addr);
     this.#ctx.topics.onChange(() => this.#registerSoon());
     await this.registerAll();
     this.#timers.push(setInterval(() => void this.registerAll(), c.registerNameServerPeriod));

@@ -9,8 +9,8 @@ import { JsonConfigFile } from "./json_config_file.ts";
 const TOPICS_FILE = check.object({
   topicConfigTable: check.optional(check.record(check.object({
     topicName: check.string(),
-    readQueueNums: check.int(0, 65_535),
-    writeQueueNums: check.int(0, 65_535),
+    readQueueNums: check.int(0, Limits.maxQueueNums),
+    writeQueueNums: check.int(0, Limits.maxQueueNums),
     perm: check.int(0, 15),
     topicSysFlag: check.optional(check.int()),
     order: check.optional(check.bool()),

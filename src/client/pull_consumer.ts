@@ -11,12 +11,12 @@ import {
   SearchOffsetRequestHeader,
   UpdateConsumerOffsetRequestHeader,
 } from "../protocol/headers/consumer_header.ts";
-import { PullMessageRequestHeader, PullMessageResponseHeader, PullSysFlag } from "../protocol/headers/pull_message_header.ts";
 import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
-import { decodeMessages, type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
+import { type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
 import { ClientInstance } from "./client_instance.ts";
+import { pullMessage } from "./pull_api.ts";
 import type { NameServerClient } from "./name_server_client.ts";
 
 export interface PullConsumerOptions {
@@ -241,37 +241,25 @@ export class PullConsumer {
     try {
       const offset = await this.#start(q);
       const suspend = Math.min(holdMs, this.#opts.brokerSuspendMaxTimeMs);
-      const resp = await this.#remoting.invoke(this.#addr(q.mq), createRequest(RequestCode.PULL_MESSAGE, PullMessageRequestHeader.encode({
-        consumerGroup: this.group,
-        topic: q.mq.topic,
-        queueId: q.mq.queueId,
-        queueOffset: offset,
+      const r = await pullMessage(this.#remoting, this.#addr(q.mq), {
+        group: this.group,
+        mq: q.mq,
+        offset,
         maxMsgNums: this.#opts.pullBatchSize,
-        sysFlag: suspend > 0 ? PullSysFlag.SUSPEND : 0,
-        suspendTimeoutMillis: suspend,
-        subscription: q.expression,
-        expressionType: q.type,
-      })), suspend + this.#opts.timeoutMs);
+        expression: q.expression,
+        type: q.type,
+        tags: q.tags,
+        suspendMs: suspend,
+      }, this.#opts.timeoutMs);
       if (q.next !== offset) return; // a seek happened meanwhile: this answer is stale
-      if (resp.code !== ResponseCode.SUCCESS && resp.code !== ResponseCode.PULL_NOT_FOUND && resp.code !== ResponseCode.PULL_OFFSET_MOVED &&
-        resp.code !== ResponseCode.PULL_RETRY_IMMEDIATELY) {
-        // A refusal (no permission, no such topic, a bad filter) is the caller's to hear of, not to retry blindly.
-        q.error = errorFromResponse(resp.code, resp.remark, `PULL_MESSAGE of ${queueKeyOf(q.mq)}`, this.#addr(q.mq));
-        return;
-      }
-      const next = PullMessageResponseHeader.decode(resp).nextBeginOffset;
-      if (resp.code === ResponseCode.SUCCESS) {
-        const msgs = decodeMessages(resp.body, q.mq.brokerName, Limits.maxMessageSize * 2);
-        q.buffered.push(...(q.tags ? msgs.filter((m) => m.tags !== undefined && q.tags!.has(m.tags)) : msgs));
-        q.next = next;
-        if (q.buffered.length === 0) q.consumed = next;
-      } else if (resp.code === ResponseCode.PULL_OFFSET_MOVED || resp.code === ResponseCode.PULL_RETRY_IMMEDIATELY) {
-        q.next = next;
-        if (q.buffered.length === 0) q.consumed = next;
-      }
+      if (r.status === "NO_NEW_MSG") return;
+      q.buffered.push(...r.messages);
+      q.next = r.nextBeginOffset;
+      if (q.buffered.length === 0) q.consumed = r.nextBeginOffset;
     } catch (err) {
       // The broker may be down or restarting: the next poll pulls again (from the same offset).
-      // Anything else (a refused offset query, a queue with no known broker) is reported.
+      // A refusal (no permission, no such topic, a bad filter) is the caller's to hear of, not
+      // to retry blindly; so is anything else (a queue with no known broker).
       if (!(err instanceof RemotingError)) q.error = err instanceof BolideError ? err : new BolideError(ResponseCode.SYSTEM_ERROR, String(err), { cause: err });
       else await new Promise((r) => setTimeout(r, Math.min(100, holdMs)));
     } finally {

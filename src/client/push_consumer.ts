@@ -1,4 +1,4 @@
-import { errorFromResponse, InvalidParameterError } from "../common/errors.ts";
+import { errorFromResponse, InvalidParameterError, RemotingError } from "../common/errors.ts";
 import { Limits, MiB, PushConsumerDefaults } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { MessageProperty } from "../common/message.ts";
@@ -18,19 +18,17 @@ import {
   SearchOffsetRequestHeader,
   UpdateConsumerOffsetRequestHeader,
 } from "../protocol/headers/consumer_header.ts";
-import { PullMessageRequestHeader, PullMessageResponseHeader, PullSysFlag } from "../protocol/headers/pull_message_header.ts";
 import { createRequest, type ExtFields, type RemotingCommand } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { allocateAveragely, type AllocateStrategy } from "./allocate_message_queue.ts";
-import { decodeMessages, type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
+import { type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
 import { ClientInstance, type ConsumerMember } from "./client_instance.ts";
+import { pullMessage, type PullResult } from "./pull_api.ts";
 import type { NameServerClient } from "./name_server_client.ts";
 import { LocalOffsetFile, OffsetTable } from "./offset_store.ts";
 import { ProcessQueue } from "./process_queue.ts";
 
-/** Pull answers that carry PullMessageResponseHeader's offsets. */
-const PULL_ANSWERS = new Set<number>([ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND, ResponseCode.PULL_RETRY_IMMEDIATELY, ResponseCode.PULL_OFFSET_MOVED]);
 
 export type ConsumeConcurrentlyStatus = "CONSUME_SUCCESS" | "RECONSUME_LATER";
 
@@ -687,69 +685,67 @@ export class PushConsumer {
       if (!sub) return;
       const offset = pq.nextOffset;
       const commitOffset = this.#localOffsets ? undefined : this.#offsets.get(pq.mq);
-      let resp: RemotingCommand;
+      let r: PullResult;
       try {
         this.#stats.pulls++;
-        resp = await this.#brokerCall(pq.mq, RequestCode.PULL_MESSAGE, PullMessageRequestHeader.encode({
-          consumerGroup: this.group,
-          topic: pq.mq.topic,
-          queueId: pq.mq.queueId,
-          queueOffset: offset,
+        r = await pullMessage(this.#remoting, this.#pullAddr(pq), {
+          group: this.group,
+          mq: pq.mq,
+          offset,
           maxMsgNums: o.pullBatchSize,
-          sysFlag: PullSysFlag.SUSPEND | (commitOffset !== undefined ? PullSysFlag.COMMIT_OFFSET : 0),
-          commitOffset: commitOffset ?? -1,
-          suspendTimeoutMillis: o.brokerSuspendMaxTimeMs,
-          subscription: sub.expression,
-          expressionType: sub.type,
-          // The broker may hold this pull for the whole suspend time: waiting only timeoutMs would
-          // abandon held pulls on idle queues, and a message arriving then would wait out the
-          // exception back-off (RocketMQ: consumerTimeoutMillisWhenSuspend).
-        }), o.brokerSuspendMaxTimeMs + o.timeoutMs, pq.pullFromBrokerId);
+          expression: sub.expression,
+          type: sub.type,
+          tags: sub.tags,
+          suspendMs: o.brokerSuspendMaxTimeMs,
+          commitOffset,
+        }, o.timeoutMs);
       } catch (err) {
         if (pq.dropped || !this.#running) return;
-        pq.pullFromBrokerId = 0; // the suggested replica may be gone: back to the group's reader
-        this.#log.warn(`pull of ${queueKeyOf(pq.mq)} failed: ${(err as Error).message}`);
-        this.#rebalanceSoonAfterFailure(); // the broker may be gone: its slave may serve this queue
+        if (err instanceof RemotingError || err instanceof InvalidParameterError) {
+          pq.pullFromBrokerId = 0; // the suggested replica may be gone: back to the group's reader
+          this.#log.warn(`pull of ${queueKeyOf(pq.mq)} failed: ${(err as Error).message}`);
+          this.#rebalanceSoonAfterFailure(); // the broker may be gone: its slave may serve this queue
+        } else {
+          this.#log.warn(`pull of ${queueKeyOf(pq.mq)} refused: ${(err as Error).message}`);
+        }
         await this.#sleep(o.pullDelayWhenExceptionMs);
         continue;
       }
       if (pq.dropped) return;
-      this.#onPulled(pq, sub, offset, resp);
-      if (resp.code !== ResponseCode.SUCCESS && resp.code !== ResponseCode.PULL_NOT_FOUND &&
-        resp.code !== ResponseCode.PULL_RETRY_IMMEDIATELY && resp.code !== ResponseCode.PULL_OFFSET_MOVED) {
-        this.#log.warn(`pull of ${queueKeyOf(pq.mq)} answered ${responseCodeName(resp.code)}: ${resp.remark ?? ""}`);
-        await this.#sleep(o.pullDelayWhenExceptionMs);
-      }
+      this.#onPulled(pq, offset, r);
     }
   }
 
-  #onPulled(pq: ProcessQueue, sub: Subscription, offset: number, resp: RemotingCommand): void {
-    const pulled = PULL_ANSWERS.has(resp.code) ? PullMessageResponseHeader.decode(resp) : undefined;
-    const next = pulled?.nextBeginOffset ?? offset;
-    if (resp.code === ResponseCode.SUCCESS) pq.pullFromBrokerId = pulled?.suggestWhichBrokerId ?? 0;
-    switch (resp.code) {
-      case ResponseCode.SUCCESS: {
-        const msgs = decodeMessages(resp.body, pq.mq.brokerName, Limits.maxMessageSize * 2);
+  /** Where a queue's next pull goes: the replica the broker last suggested, if it is in the route. */
+  #pullAddr(pq: ProcessQueue): string {
+    const id = pq.pullFromBrokerId;
+    const addr = (id > 0 ? this.#replicaAddrs.get(pq.mq.brokerName)?.[String(id)] : undefined) ?? this.#brokerAddrs.get(pq.mq.brokerName);
+    if (!addr) throw new InvalidParameterError(`No address known for broker ${pq.mq.brokerName}`);
+    return addr;
+  }
+
+  #onPulled(pq: ProcessQueue, offset: number, r: PullResult): void {
+    const next = r.nextBeginOffset;
+    switch (r.status) {
+      case "FOUND": {
+        pq.pullFromBrokerId = r.suggestWhichBrokerId;
         pq.nextOffset = next;
-        const kept: MessageExt[] = [];
-        for (const m of msgs) {
-          if (sub.tags && (m.tags === undefined || !sub.tags.has(m.tags))) continue;
+        for (const m of r.messages) {
           // A retried message shows its original topic (the retry copy keeps it in RETRY_TOPIC).
           const original = m.properties[MessageProperty.RETRY_TOPIC];
           if (original && m.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) m.topic = original;
-          kept.push(m);
         }
-        const added = pq.put(kept);
+        const added = pq.put(r.messages);
         if (pq.isEmpty) this.#offsets.update(pq.mq, next, true);
         if (added.length > 0) this.#submit(pq, added);
         return;
       }
-      case ResponseCode.PULL_NOT_FOUND:
-      case ResponseCode.PULL_RETRY_IMMEDIATELY:
+      case "NO_NEW_MSG":
+      case "NO_MATCHED_MSG":
         pq.nextOffset = next;
         if (pq.isEmpty) this.#offsets.update(pq.mq, next, true);
         return;
-      case ResponseCode.PULL_OFFSET_MOVED:
+      case "OFFSET_ILLEGAL":
         // The offset is outside the queue (retention deleted it, or it was never valid): start
         // again where the broker says, and store that at once.
         this.#log.warn(`offset ${offset} of ${queueKeyOf(pq.mq)} is illegal; moving to ${next}`);

@@ -86,6 +86,16 @@ export const Limits = {
   validTopicCacheEntries: 10_000,
   sqlFilterCacheEntries: 1_024,
 
+  /** Queue ids are 0..maxQueueId on the wire and in the store (RocketMQ's short range). */
+  maxQueueId: 65_535,
+  /** Queues of one topic on one broker (read or write). */
+  maxQueueNums: 65_535,
+  /** Store: a ConsumeQueue's staged units are written once they fill this much. */
+  consumeQueueStageBytes: 256 * KiB,
+  /** SQL92 filters: longest expression and deepest nesting accepted. */
+  maxSql92Length: 4_096,
+  maxSql92Depth: 64,
+
   maxTopicNameLength: 127,
   maxSystemTopicNameLength: 255,
   maxGroupNameLength: 120,
@@ -132,6 +142,9 @@ export function checkLimits(l: typeof Limits = Limits): void {
   if (l.commitLogWriteBufferBytes < l.maxMessageSize + 64 * KiB) fail("write buffer must hold the largest record");
   if (l.recoveryChunkBytes < l.maxMessageSize + 64 * KiB) fail("recovery chunk must hold the largest record");
   if (l.maxFrameBytes < l.maxMessageSize + l.maxHeaderBytes) fail("a frame must carry the largest message");
+  if (l.maxPullBytes + l.maxHeaderBytes > l.maxFrameBytes) fail("a pull answer must fit in one frame");
+  if (l.maxHeldPulls > l.maxBrokerClients * l.maxInFlightRequestsPerConnection) fail("more held pulls than clients could send");
+  if (l.maxQueueId > 0xffff || l.maxQueueNums > l.maxQueueId) fail("queue ids are RocketMQ's short range");
 }
 
 checkLimits();

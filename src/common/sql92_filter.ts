@@ -1,5 +1,6 @@
 import { SubscriptionParseError } from "./errors.ts";
 import type { Properties } from "./message.ts";
+import { Limits } from "./limits.ts";
 
 export { SubscriptionParseError };
 
@@ -15,8 +16,8 @@ export { SubscriptionParseError };
  * Parsed once at subscribe time; a bad expression throws SubscriptionParseError naming the
  * position. Expressions are bounded in length and nesting.
  */
-export const MAX_SQL_LENGTH = 4096;
-const MAX_DEPTH = 64;
+export const MAX_SQL_LENGTH = Limits.maxSql92Length;
+const MAX_DEPTH = Limits.maxSql92Depth;
 
 type Value = string | number | null;
 /** Three-valued logic: true, false, or unknown (null), as SQL does with missing values. */

@@ -252,8 +252,8 @@ export function validateTopicConfig(name: string, tc: unknown): TopicConfig {
   const t = tc as Record<string, unknown>;
   const count = (key: string): number => {
     const v = t[key];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 65_535) {
-      throw new InvalidParameterError(`Topic config of "${name}": ${key} must be an integer from 0 to 65535`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > Limits.maxQueueNums) {
+      throw new InvalidParameterError(`Topic config of "${name}": ${key} must be an integer from 0 to ${Limits.maxQueueNums}`);
     }
     return v;
   };

@@ -1,11 +1,12 @@
 import type { FileSystem } from "../platform/file_system.ts";
 import { offsetName, parseOffsetName } from "./file_names.ts";
 import type { HandleCache } from "./handle_cache.ts";
+import { Limits } from "../common/limits.ts";
 
 /** One ConsumeQueue unit: commitlog offset int64, size int32, tag hash int64 (RocketMQ §2.2). */
 export const CQ_UNIT_BYTES = 20;
 /** Staged units of one queue are written once they fill this much. */
-const MAX_STAGED_BYTES = 256 * 1024;
+const MAX_STAGED_BYTES = Limits.consumeQueueStageBytes;
 
 export interface CqUnit {
   physicalOffset: number;

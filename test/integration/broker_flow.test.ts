@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { rejectionOf, waitFor } from "../harness/wait.ts";
 import { startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer, selectByHash } from "../../src/client/producer.ts";
@@ -26,9 +27,9 @@ async function drain(c: PullConsumer, want: number, timeoutMs = 10_000): Promise
 
 describe("broker, producer and pull consumer", () => {
   test("messages sent round robin land in both broker groups and are all read back exactly", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"), { brokerName: "broker-a" });
+    await using cluster = await startCluster({ brokers: [{ brokerName: "broker-a" }], producerGroup: false });
+    const { ns, broker: a } = cluster;
+    const dir = { path: cluster.dir };
     await using b = await startBroker(ns.addr, join(dir.path, "b"), { brokerName: "broker-b" });
     const admin = new RemotingClient();
     for (const br of [a, b]) {
@@ -62,10 +63,8 @@ describe("broker, producer and pull consumer", () => {
   });
 
   test("ordered sends with a selector stay in one queue, in order", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"));
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster();
+    const { ns, producer } = cluster;
     const queues = new Set<number>();
     for (let i = 0; i < 50; i++) {
       const r = await producer.send({ topic: "Ordered", body: `step-${i}` }, selectByHash, "order-4711");
@@ -81,10 +80,8 @@ describe("broker, producer and pull consumer", () => {
   });
 
   test("a long-polling pull answers within milliseconds of a send", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"));
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster();
+    const { ns, broker: a, producer } = cluster;
     await producer.send({ topic: "Live", body: "first" }, selectByHash, 1);
     const c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg" }); // from the last offset
     const [mq] = (await c.queuesOf("Live")).filter((q) => q.queueId === selectByHash([0, 1, 2, 3].map((i) => ({ topic: "Live", brokerName: "broker-a", queueId: i })), { topic: "Live", body: "" }, 1).queueId);
@@ -106,9 +103,8 @@ describe("broker, producer and pull consumer", () => {
   });
 
   test("bad input gets its specific code and nothing is stored", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"), { autoCreateTopicEnable: false, maxMessageSize: 1024 });
+    await using cluster = await startCluster({ brokers: [{ autoCreateTopicEnable: false, maxMessageSize: 1024 }], producerGroup: false });
+    const { ns, broker: a } = cluster;
     const raw = new RemotingClient();
     await raw.invoke(a.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "T", readQueueNums: 2, writeQueueNums: 2 }));
     await raw.invoke(a.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "ReadOnly", readQueueNums: 1, writeQueueNums: 1, perm: 4 }));
@@ -163,9 +159,9 @@ describe("broker, producer and pull consumer", () => {
   });
 
   test("a broker killed mid-run: SYNC sends fail over to the other broker within the timeout", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"), { brokerName: "broker-a" });
+    await using cluster = await startCluster({ brokers: [{ brokerName: "broker-a" }], producerGroup: false });
+    const { ns, broker: a } = cluster;
+    const dir = { path: cluster.dir };
     await using b = await startBroker(ns.addr, join(dir.path, "b"), { brokerName: "broker-b" });
     const admin = new RemotingClient();
     for (const br of [a, b]) await admin.invoke(br.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "HA", readQueueNums: 2, writeQueueNums: 2 }));
@@ -214,9 +210,8 @@ describe("broker, producer and pull consumer", () => {
   });
 
   test("the rest of the client and admin surface: batches, ASYNC callbacks, ONEWAY, seek, lookups, heartbeats", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"), { channelExpiredTimeout: 300 });
+    await using cluster = await startCluster({ brokers: [{ channelExpiredTimeout: 300 }], producerGroup: false });
+    const { ns, broker: a } = cluster;
     const raw = new RemotingClient();
     await raw.invoke(a.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Surface", readQueueNums: 1, writeQueueNums: 1 }));
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
@@ -273,10 +268,8 @@ describe("broker, producer and pull consumer", () => {
   }, 30_000);
 
   test("tag and SQL92 subscriptions deliver exactly the matching messages; a bad expression is refused", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"));
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster();
+    const { ns, broker: a, producer } = cluster;
     for (let i = 0; i < 40; i++) {
       await producer.send({ topic: "Filtered", body: `m${i}`, tags: i % 3 === 0 ? "red" : "blue", properties: { n: String(i), region: i % 2 ? "eu" : "us" } });
     }
@@ -304,9 +297,8 @@ describe("broker, producer and pull consumer", () => {
   });
 
   test("LOCK_BATCH_MQ gives each queue of a group to one client; UNLOCK_BATCH_MQ frees it", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"));
+    await using cluster = await startCluster({ producerGroup: false });
+    const { broker: a } = cluster;
     const raw = new RemotingClient();
     const mqSet = [0, 1].map((queueId) => ({ topic: "Ordered", brokerName: "broker-a", queueId }));
     const lock = async (clientId: string, req = RequestCode.LOCK_BATCH_MQ) => {
@@ -325,9 +317,8 @@ describe("broker, producer and pull consumer", () => {
   });
 
   test("members of a consumer group are notified when it changes", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using a = await startBroker(ns.addr, join(dir.path, "a"));
+    await using cluster = await startCluster({ producerGroup: false });
+    const { broker: a } = cluster;
     const notified: string[] = [];
     const first = new RemotingClient();
     first.registerProcessor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (req) => {

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
-import { tempDir } from "../harness/temp_dir.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { PROCESSORS } from "../../src/broker/broker_controller.ts";
 import type { BrokerContext } from "../../src/broker/broker_context.ts";
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
@@ -26,9 +24,8 @@ describe("broker processors", () => {
   });
 
   test("a slave refuses every code declared as writing, before reading its header, and serves the others", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using slave = await startBroker(ns.addr, join(dir.path, "s"), { brokerRole: "SLAVE", brokerId: 1 });
+    await using cluster = await startCluster({ brokers: [{ dir: "s", brokerRole: "SLAVE", brokerId: 1 }], producerGroup: false });
+    const { broker: slave } = cluster;
     const client = new RemotingClient();
     try {
       for (const e of entries) {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { rejectionOf, waitFor } from "../harness/wait.ts";
 import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer } from "../../src/client/producer.ts";
@@ -122,11 +123,8 @@ describe("delayed and timer messages", () => {
   });
 
   test("a timer further out than the roll interval is stored again, still arrives once on time, and can be cancelled after the roll", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "r"), { timerRollIntervalMs: 1000 });
-    await createTopic(broker.addr, "Far", 1);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [{ dir: "r", timerRollIntervalMs: 1000 }], topics: { Far: 1 } });
+    const { ns, broker, producer } = cluster;
     const r = recorder(ns.addr, "Far");
     await r.c.start();
     const due = Date.now() + 2_600;
@@ -153,11 +151,8 @@ describe("delayed and timer messages", () => {
   });
 
   test("bad delays get clear errors and the broker keeps serving", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "b"), { timerMaxDelayMs: 60_000 });
-    await createTopic(broker.addr, "Bad", 1);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg", retryTimesWhenSendFailed: 0 });
+    await using cluster = await startCluster({ brokers: [{ dir: "b", timerMaxDelayMs: 60_000 }], topics: { Bad: 1 }, producerOptions: { retryTimesWhenSendFailed: 0 } });
+    const { broker, producer } = cluster;
     const tooFar = await rejectionOf(producer.send({ topic: "Bad", body: "x", delayMs: 120_000 }));
     assert.match(tooFar.message, /exceeds timerMaxDelayMs/);
     assert.ok(await rejectionOf(producer.send({ topic: "Bad", body: "x", delayMs: -5 })) instanceof InvalidParameterError);
@@ -219,10 +214,8 @@ describe("delayed and timer messages", () => {
   });
 
   test("100,000 timers spread over one minute each arrive exactly once, on time", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "b"), { commitLogSegmentBytes: 256 * 1024 * 1024 });
-    await createTopic(broker.addr, "Wheel", 4);
+    await using cluster = await startCluster({ brokers: [{ dir: "b", commitLogSegmentBytes: 256 * 1024 * 1024 }], topics: { Wheel: 4 }, producerGroup: false });
+    const { ns, broker } = cluster;
     const N = 100_000;
     const SPREAD = 60_000;
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });

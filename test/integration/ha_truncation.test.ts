@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { waitFor } from "../harness/wait.ts";
-import { MessageStore } from "../../src/store/message_store.ts";
+import { DefaultMessageStore } from "../../src/store/default_message_store.ts";
 import { EpochFile } from "../../src/broker/epoch_file.ts";
 import { HAMaster, HASlave } from "../../src/broker/ha_service.ts";
 import { RemotingServer } from "../../src/remoting/remoting_server.ts";
@@ -11,10 +11,10 @@ import { nodeFileSystem } from "../../src/platform/file_system.ts";
 import { decodeRecord } from "../../src/common/message_record.ts";
 import { silentLogger } from "../../src/common/log.ts";
 
-const put = (store: MessageStore, text: string) =>
+const put = (store: DefaultMessageStore, text: string) =>
   store.putMessage({ topic: "T", queueId: 0, body: new TextEncoder().encode(text), properties: { KEYS: text } });
 
-function texts(store: MessageStore): string[] {
+function texts(store: DefaultMessageStore): string[] {
   const r = store.getMessage("T", 0, 0, 1000);
   return r.messages.map((raw) => new TextDecoder().decode(decodeRecord(raw).body));
 }
@@ -23,8 +23,8 @@ describe("HA epochs", () => {
   test("a former master rejoining as a slave cuts its log where the new master's epoch began, then copies on", async () => {
     using dir = tempDir();
     const opts = { storePathRootDir: "", commitLogSegmentBytes: 1024 * 1024, maxMessageSize: 64 * 1024 };
-    const a = MessageStore.open({ ...opts, storePathRootDir: `${dir.path}/a` });
-    const b = MessageStore.open({ ...opts, storePathRootDir: `${dir.path}/b` });
+    const a = DefaultMessageStore.open({ ...opts, storePathRootDir: `${dir.path}/a` });
+    const b = DefaultMessageStore.open({ ...opts, storePathRootDir: `${dir.path}/b` });
     // Epoch 1: b was master, a its slave; both hold the first 100 messages.
     for (let i = 0; i < 100; i++) await put(b, `common-${i}`);
     for (let off = 0; off < b.commitLogMaxOffset;) {
@@ -66,8 +66,8 @@ describe("HA epochs", () => {
   test("in controller mode a SYNC send waits for every slave of the sync state set, not just for enough of them", async () => {
     using dir = tempDir();
     const opts = { commitLogSegmentBytes: 1024 * 1024, maxMessageSize: 64 * 1024 };
-    const a = MessageStore.open({ ...opts, storePathRootDir: `${dir.path}/a` });
-    const b = MessageStore.open({ ...opts, storePathRootDir: `${dir.path}/b` });
+    const a = DefaultMessageStore.open({ ...opts, storePathRootDir: `${dir.path}/a` });
+    const b = DefaultMessageStore.open({ ...opts, storePathRootDir: `${dir.path}/b` });
     const master = new HAMaster(a, { inSyncReplicas: 2, slaveTimeoutMs: 300, maxGapNotInSync: 1 << 30, housekeepingMs: 5000, transferBatchBytes: 64 * 1024 }, silentLogger);
     const server = new RemotingServer({ port: 0 });
     server.registerProcessor(RequestCode.HA_PULL, (req, ctx) => master.pull(req, ctx.connection.remoteAddr));

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
-import { tempDir } from "../harness/temp_dir.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
 import { NoPermissionError } from "../../src/common/errors.ts";
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
@@ -13,9 +11,8 @@ import { Perm } from "../../src/common/route.ts";
 
 describe("pull consumer", () => {
   test("a pull the broker refuses (NO_PERMISSION) is reported by poll, not retried in silence", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "b"));
+    await using cluster = await startCluster({ brokers: [{ dir: "b" }], producerGroup: false });
+    const { ns, broker } = cluster;
     const admin = new RemotingClient();
     const created = await admin.invoke(broker.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, CreateTopicRequestHeader.encode({
       topic: "WriteOnly", readQueueNums: 1, writeQueueNums: 1, perm: Perm.WRITE,

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
-import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
+import { startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer, selectByHash } from "../../src/client/producer.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
 import { PushConsumer, type PushConsumerOptions } from "../../src/client/push_consumer.ts";
@@ -36,11 +37,8 @@ const FAST: Partial<PushConsumerOptions> = {
 
 describe("push consumer", () => {
   test("consumes every message of a topic with a concurrent listener", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
-    await createTopic(broker.addr, "Smoke", 4);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ topics: { Smoke: 4 } });
+    const { ns, producer } = cluster;
     for (let i = 0; i < 100; i++) await producer.send({ topic: "Smoke", body: `m-${i}` });
     const seen = new Set<string>();
     const c = new PushConsumer({ namesrvAddr: ns.addr, group: "cg", ...FAST });
@@ -55,11 +53,8 @@ describe("push consumer", () => {
   });
 
   test("a message sent to an idle queue arrives at once: a held pull outlives the request timeout", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
-    await createTopic(broker.addr, "Idle", 1);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ topics: { Idle: 1 } });
+    const { ns, producer } = cluster;
     let arrived = 0;
     // The broker holds the pull up to 2 s, far past the 300 ms request timeout; the exception
     // back-off keeps its 3 s default, so a pull given up on would delay the message by seconds.
@@ -78,11 +73,8 @@ describe("push consumer", () => {
   });
 
   test("members join and leave while messages flow: none is lost, duplicates are counted", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
-    await createTopic(broker.addr, "Flow", 8);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ topics: { Flow: 8 } });
+    const { ns, producer } = cluster;
     const total = 3000;
     const seen = new Map<string, number>();
     const byMember = new Map<string, number>();
@@ -126,11 +118,8 @@ describe("push consumer", () => {
   }, 60_000);
 
   test("a member killed with kill -9 mid-batch: its unacknowledged messages reach the survivors", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
-    await createTopic(broker.addr, "Crash", 4);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ topics: { Crash: 4 } });
+    const { ns, producer } = cluster;
     const total = 400;
     for (let i = 0; i < total; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => producer.send({ topic: "Crash", body: `c-${i + j}` })));
     const script = new URL("../fixtures/push_consumer_child.ts", import.meta.url).pathname;
@@ -161,11 +150,8 @@ describe("push consumer", () => {
   }, 60_000);
 
   test("a failing message is retried with growing reconsumeTimes, then lands in the DLQ", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"), { messageDelayLevel: Array(18).fill("200ms").join(" ") });
-    await createTopic(broker.addr, "Work", 2);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [{ messageDelayLevel: Array(18).fill("200ms").join(" ") }], topics: { Work: 2 } });
+    const { ns, broker, producer } = cluster;
     const attempts = new Map<string, { reconsumeTimes: number; topic: string; at: number; msgId: string }[]>();
     const c = new PushConsumer({ namesrvAddr: ns.addr, group: "workers", maxReconsumeTimes: 3, ...FAST });
     c.subscribe("Work").registerMessageListener((msgs) => {
@@ -237,11 +223,8 @@ describe("push consumer", () => {
   }, 60_000);
 
   test("orderly consumption keeps per-key order across a rebalance", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
-    await createTopic(broker.addr, "Orders", 4);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ topics: { Orders: 4 } });
+    const { ns, producer } = cluster;
     const keys = Array.from({ length: 8 }, (_, i) => `key-${i}`);
     const perKey = 150;
     const log: { key: string; seq: number; member: string }[] = [];
@@ -288,11 +271,8 @@ describe("push consumer", () => {
   }, 90_000);
 
   test("a slow listener with 1,000,000 messages waiting: pulling stops at the thresholds, memory stays bounded", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"), { commitLogSegmentBytes: 256 * 1024 * 1024 });
-    await createTopic(broker.addr, "Backlog", 4);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [{ commitLogSegmentBytes: 256 * 1024 * 1024 }], topics: { Backlog: 4 } });
+    const { ns, broker, producer } = cluster;
     const total = 1_000_000;
     const batch = Array.from({ length: 500 }, (_, i) => ({ topic: "Backlog", body: `backlog-message-${i}`.padEnd(64, ".") }));
     for (let sent = 0; sent < total; sent += batch.length * 8) {
@@ -327,12 +307,8 @@ describe("push consumer", () => {
   }, 120_000);
 
   test("size and span thresholds pause pulling too", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
-    await createTopic(broker.addr, "Big", 1);
-    await createTopic(broker.addr, "Span", 1);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg", compressMsgBodyOverHowmuch: 1024 * 1024 });
+    await using cluster = await startCluster({ topics: { Big: 1, Span: 1 }, producerOptions: { compressMsgBodyOverHowmuch: 1024 * 1024 } });
+    const { ns, producer } = cluster;
     const big = new Uint8Array(64 * 1024).fill(7);
     for (let i = 0; i < 40; i++) await producer.send({ topic: "Big", body: big });
     for (let i = 0; i < 3000; i += 500) await producer.sendBatch(Array.from({ length: 500 }, (_, j) => ({ topic: "Span", body: `s-${i + j}` })));
@@ -356,11 +332,9 @@ describe("push consumer", () => {
   }, 60_000);
 
   test("broadcasting delivers every message to every member and keeps offsets locally", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
-    await createTopic(broker.addr, "News", 4);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ topics: { News: 4 } });
+    const { ns, producer } = cluster;
+    const dir = { path: cluster.dir };
     for (let i = 0; i < 60; i++) await producer.send({ topic: "News", body: `n-${i}` });
     const member = (name: string, into: string[]) => {
       const c = new PushConsumer({ namesrvAddr: ns.addr, group: "readers", messageModel: "BROADCASTING", instanceName: name, offsetStoreDir: join(dir.path, "offsets"), ...FAST });
@@ -390,12 +364,9 @@ describe("push consumer", () => {
   });
 
   test("tag and SQL92 filters deliver exactly the matching messages; members that disagree are reported", async () => {
-    using dir = tempDir();
     const warnings: string[] = [];
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"), {}, createLogger("broker", "warn", (l) => warnings.push(l)));
-    await createTopic(broker.addr, "Events", 4);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [{ log: createLogger("broker", "warn", (l) => warnings.push(l)) }], topics: { Events: 4 } });
+    const { ns, broker, producer } = cluster;
     const all: { body: string; tags: string; n: number; region: string }[] = [];
     for (let i = 0; i < 120; i++) {
       const e = { body: `e-${i}`, tags: ["A", "B", "C"][i % 3], n: i % 10, region: i % 4 === 0 ? "eu" : "us" };
@@ -447,11 +418,8 @@ describe("push consumer", () => {
   });
 
   test("the async-iterator form hands out messages one by one and acknowledges each on the next", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
-    await createTopic(broker.addr, "Iter", 2);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ topics: { Iter: 2 } });
+    const { ns, broker, producer } = cluster;
     for (let i = 0; i < 30; i++) await producer.send({ topic: "Iter", body: `i-${i}` });
     const c = new PushConsumer({ namesrvAddr: ns.addr, group: "iter", ...FAST });
     c.subscribe("Iter");
@@ -480,9 +448,8 @@ describe("push consumer", () => {
   });
 
   test("bad options and bad send-backs get clear errors", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "a"));
+    await using cluster = await startCluster({ producerGroup: false });
+    const { ns, broker } = cluster;
     assert.throws(() => new PushConsumer({ namesrvAddr: ns.addr, group: "bad group" }), /Group name/);
     assert.throws(() => new PushConsumer({ namesrvAddr: ns.addr, group: "g", pullBatchSize: 0 }), /pullBatchSize/);
     assert.throws(() => new PushConsumer({ namesrvAddr: ns.addr, group: "g", consumeFromWhere: "middle" as "first" }), /consumeFromWhere/);

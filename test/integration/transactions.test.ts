@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
@@ -116,10 +117,8 @@ describe("transactional messages", () => {
   });
 
   test("a producer that dies before deciding: a new producer of its group answers the check; with none, the message is parked", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "b"), { ...FAST_CHECKS, transactionCheckMax: 4 });
-    await createTopic(broker.addr, "Ship", 1);
+    await using cluster = await startCluster({ brokers: [{ dir: "b", ...FAST_CHECKS, transactionCheckMax: 4 }], topics: { Ship: 1 }, producerGroup: false });
+    const { ns } = cluster;
     // The first producer stores two half messages, then dies without deciding either.
     const dying = new TransactionProducer({ namesrvAddr: ns.addr, group: "tx-ship", transactionListener: listener(() => "UNKNOWN", () => "UNKNOWN") });
     await dying.start();

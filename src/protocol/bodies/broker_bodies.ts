@@ -4,8 +4,8 @@ import { check, defineBody } from "./body_schema.ts";
 
 const topicConfig = check.object({
   topicName: check.string(),
-  readQueueNums: check.int(0, 65_535),
-  writeQueueNums: check.int(0, 65_535),
+  readQueueNums: check.int(0, Limits.maxQueueNums),
+  writeQueueNums: check.int(0, Limits.maxQueueNums),
   perm: check.int(0, 15),
   topicSysFlag: check.optional(check.int()),
   order: check.optional(check.bool()),

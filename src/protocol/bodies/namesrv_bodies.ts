@@ -14,8 +14,8 @@ export const TopicRouteBody = defineBody("TopicRouteData", (v, p): TopicRouteDat
     orderTopicConf: check.optional(check.string()),
     queueDatas: check.array(check.object({
       brokerName: check.string(),
-      readQueueNums: check.int(0, 65_535),
-      writeQueueNums: check.int(0, 65_535),
+      readQueueNums: check.int(0, Limits.maxQueueNums),
+      writeQueueNums: check.int(0, Limits.maxQueueNums),
       perm: check.int(0, 15),
       topicSysFlag: check.optional(check.int()),
     }), Limits.maxBrokers),

@@ -1,8 +1,9 @@
 import type { RemotingCommand } from "../remoting_command.ts";
 import { defineHeader, field, optional } from "./header_schema.ts";
+import { Limits } from "../../common/limits.ts";
 
 /** A queue id on the wire: RocketMQ keeps them in 0..65535 (and -1 asks the broker to pick). */
-export const MAX_QUEUE_ID = 65_535;
+export const MAX_QUEUE_ID = Limits.maxQueueId;
 
 const sendFields = {
   producerGroup: optional(field.string()),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "../../harness/testing.ts";
 import { tempDir } from "../../harness/temp_dir.ts";
 import { IndexService } from "../../../src/store/index_service.ts";
-import { FaultFileSystem } from "../../../src/platform/fault_file_system.ts";
+import { FaultFileSystem } from "../../harness/fault_file_system.ts";
 import { type FileSystem, nodeFileSystem } from "../../../src/platform/file_system.ts";
 
 const T0 = 1_790_000_000_000;

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "../../harness/testing.ts";
 import { tempDir } from "../../harness/temp_dir.ts";
 import { rejectionOf } from "../../harness/wait.ts";
-import { MessageStore, type PutMessageRequest } from "../../../src/store/message_store.ts";
+import { DefaultMessageStore } from "../../../src/store/default_message_store.ts";
+import type { PutMessageRequest } from "../../../src/store/message_store.ts";
 import type { StoreConfig } from "../../../src/store/store_config.ts";
 import { decodeRecord, recordProperty } from "../../../src/common/message_record.ts";
 import { ResponseCode } from "../../../src/common/response_code.ts";
@@ -29,7 +30,7 @@ const msg = (i: number, queueId = i % 3, size = 100 + (i * 37) % 900): PutMessag
   bornTimestamp: 1_700_000_000_000 + i,
 });
 
-function readAll(store: MessageStore, topic: string, queueId: number): string[] {
+function readAll(store: DefaultMessageStore, topic: string, queueId: number): string[] {
   const out: string[] = [];
   let offset = store.minOffset(topic, queueId);
   for (;;) {
@@ -54,7 +55,7 @@ describe("MessageStore", () => {
   test("appends and reads back across segment rolls, before and after a clean restart", async () => {
     using dir = tempDir();
     const N = 600;
-    let store = MessageStore.open(small(dir.path));
+    let store = DefaultMessageStore.open(small(dir.path));
     const results = await Promise.all(Array.from({ length: N }, (_, i) => store.putMessage(msg(i))));
     assert.ok(store.commitLogMaxOffset > 3 * 128 * 1024, "several segments were filled");
     for (const r of results) assert.equal(r.status, "PUT_OK");
@@ -81,7 +82,7 @@ describe("MessageStore", () => {
       assert.equal(store.readRecord(bad), undefined, `offset ${bad}`);
     }
     await store.close();
-    store = MessageStore.open(small(dir.path));
+    store = DefaultMessageStore.open(small(dir.path));
     check();
     // Appends continue at the right offsets after the restart.
     const next = await store.putMessage(msg(N));
@@ -92,7 +93,7 @@ describe("MessageStore", () => {
 
   test("ConsumeQueue units carry Java's String.hashCode of the tag", async () => {
     using dir = tempDir();
-    const store = MessageStore.open(small(dir.path));
+    const store = DefaultMessageStore.open(small(dir.path));
     assert.equal(javaStringHash("abc"), 96354);
     assert.equal(javaStringHash("TagA"), 2598919);
     assert.equal(javaStringHash("a much longer tag, with 中文 too"), hashLikeJava("a much longer tag, with 中文 too"));
@@ -105,7 +106,7 @@ describe("MessageStore", () => {
 
   test("properties given as the encoded string (as sends carry them) are dispatched the same", async () => {
     using dir = tempDir();
-    const store = MessageStore.open(small(dir.path));
+    const store = DefaultMessageStore.open(small(dir.path));
     const props = "a\u0001b\u0002TAGS\u0001TagA\u0002KEYS\u0001k1 k2\u0002UNIQ_KEY\u0001U9\u0002";
     await store.putMessage({ topic: "T", queueId: 0, body: utf8("x"), properties: props });
     await store.putMessage({ topic: "T", queueId: 0, body: utf8("y"), properties: "TAGS\u0001TagB" });
@@ -122,7 +123,7 @@ describe("MessageStore", () => {
 
   test("properties given as UTF-8 bytes (as clients send them) are indexed by every key, non-ASCII ones too", async () => {
     using dir = tempDir();
-    const store = MessageStore.open(small(dir.path));
+    const store = DefaultMessageStore.open(small(dir.path));
     const props = utf8("TAGS\u0001TagA\u0002KEYS\u0001order-1 ключ  x\u0002UNIQ_KEY\u0001ABCDEF\u0002");
     await store.putMessage({ topic: "T", queueId: 1, body: utf8("payload"), properties: props });
     for (const key of ["order-1", "ключ", "x", "ABCDEF"]) {
@@ -137,7 +138,7 @@ describe("MessageStore", () => {
 
   test("finds offsets by store time and reports queue bounds", async () => {
     using dir = tempDir();
-    const store = MessageStore.open(small(dir.path));
+    const store = DefaultMessageStore.open(small(dir.path));
     const first = await store.putMessage(msg(1, 0));
     const times: number[] = [first.storeTimestamp];
     for (let i = 0; i < 20; i++) times.push((await store.putMessage(msg(1, 0))).storeTimestamp);
@@ -157,7 +158,7 @@ describe("MessageStore", () => {
 
   test("bad input gets a specific error and stores nothing", async () => {
     using dir = tempDir();
-    const store = MessageStore.open(small(dir.path));
+    const store = DefaultMessageStore.open(small(dir.path));
     const cases: [PutMessageRequest, number, RegExp][] = [
       [{ topic: "T", queueId: 0, body: new Uint8Array(0) }, ResponseCode.MESSAGE_ILLEGAL, /empty/],
       [{ topic: "T", queueId: 0, body: new Uint8Array(32 * 1024 + 1) }, ResponseCode.MESSAGE_ILLEGAL, /at most 32768/],
@@ -177,7 +178,7 @@ describe("MessageStore", () => {
 
   test("tells arrival listeners which queue grew, once the message is readable", async () => {
     using dir = tempDir();
-    const store = MessageStore.open(small(dir.path));
+    const store = DefaultMessageStore.open(small(dir.path));
     const seen: string[] = [];
     store.onMessageArrived((topic, queueId, maxOffset) => {
       assert.equal(store.getMessage(topic, queueId, maxOffset - 1, 1).status, "FOUND");
@@ -191,26 +192,26 @@ describe("MessageStore", () => {
 
   test("a second opener of the same store is refused, naming the holder", async () => {
     using dir = tempDir();
-    const store = MessageStore.open(small(dir.path));
-    assert.throws(() => MessageStore.open(small(dir.path)), (e: Error & { code?: number }) =>
+    const store = DefaultMessageStore.open(small(dir.path));
+    assert.throws(() => DefaultMessageStore.open(small(dir.path)), (e: Error & { code?: number }) =>
       e.code === ResponseCode.SERVICE_NOT_AVAILABLE && new RegExp(`locked by process ${process.pid}`).test(e.message));
     // Another process is refused too, and told which process holds the store.
-    const script = `import { MessageStore } from ${JSON.stringify(new URL("../../../src/store/message_store.ts", import.meta.url).pathname)};
-      try { MessageStore.open({ storePathRootDir: ${JSON.stringify(dir.path)}, commitLogSegmentBytes: 128 * 1024, maxMessageSize: 32 * 1024 }); console.log("opened"); }
+    const script = `import { DefaultMessageStore } from ${JSON.stringify(new URL("../../../src/store/default_message_store.ts", import.meta.url).pathname)};
+      try { DefaultMessageStore.open({ storePathRootDir: ${JSON.stringify(dir.path)}, commitLogSegmentBytes: 128 * 1024, maxMessageSize: 32 * 1024 }); console.log("opened"); }
       catch (e) { console.log(e.message); }`;
     const { spawnSync } = await import("node:child_process");
     const args = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? ["eval", script] : ["-e", script];
     const child = spawnSync(process.execPath, args, { encoding: "utf8" });
     assert.match(child.stdout, new RegExp(`locked by process ${process.pid}`), child.stderr);
     await store.close();
-    const again = MessageStore.open(small(dir.path));
+    const again = DefaultMessageStore.open(small(dir.path));
     await again.close();
   });
 
   test("refuses appends while the disk is above the full ratio, keeps what is stored, and resumes", async () => {
     using dir = tempDir();
     let usage = 0.5;
-    const store = MessageStore.open(small(dir.path, { diskUsage: () => usage }));
+    const store = DefaultMessageStore.open(small(dir.path, { diskUsage: () => usage }));
     await store.putMessage(msg(1, 0));
     usage = 0.93;
     store.checkDisk();
@@ -227,7 +228,7 @@ describe("MessageStore", () => {
   test("deletes expired segments at deleteWhen or above the space ratio, trimming queues and index", async () => {
     using dir = tempDir();
     let usage = 0.5;
-    const store = MessageStore.open(small(dir.path, { diskUsage: () => usage, deleteWhen: "99" }));
+    const store = DefaultMessageStore.open(small(dir.path, { diskUsage: () => usage, deleteWhen: "99" }));
     for (let i = 0; i < 600; i++) await store.putMessage(msg(i, 0));
     await store.flush();
     const now = Date.now() + 73 * 3600_000; // every segment but the active one has expired
@@ -257,7 +258,7 @@ describe("MessageStore", () => {
         return path.includes("commitlog") ? Object.assign(Object.create(Object.getPrototypeOf(f)), f, { sync: () => hang, write: f.write.bind(f), read: f.read.bind(f), size: f.size.bind(f), truncate: f.truncate.bind(f), close: f.close.bind(f) }) : f;
       },
     };
-    const store = MessageStore.open(small(dir.path, { flushDiskType: "SYNC_FLUSH", syncFlushTimeoutMs: 100, fs: slowFs }));
+    const store = DefaultMessageStore.open(small(dir.path, { flushDiskType: "SYNC_FLUSH", syncFlushTimeoutMs: 100, fs: slowFs }));
     const r = await store.putMessage(msg(1, 0));
     assert.equal(r.status, "FLUSH_DISK_TIMEOUT");
     assert.deepEqual(readAll(store, "T", 0), ["m1"]);
@@ -285,8 +286,8 @@ describe("MessageStore replication", () => {
 
   test("a slave fed the master's bytes holds the same log, queues and index, across segments and a restart", async () => {
     using dir = tempDir();
-    const master = MessageStore.open(small(`${dir.path}/m`));
-    let slave = MessageStore.open(small(`${dir.path}/s`));
+    const master = DefaultMessageStore.open(small(`${dir.path}/m`));
+    let slave = DefaultMessageStore.open(small(`${dir.path}/s`));
     const arrived: string[] = [];
     slave.onMessageArrived((topic, queueId) => arrived.push(`${topic}/${queueId}`));
     const N = 600;
@@ -311,7 +312,7 @@ describe("MessageStore replication", () => {
     };
     same(slave);
     await slave.close();
-    slave = MessageStore.open(small(`${dir.path}/s`));
+    slave = DefaultMessageStore.open(small(`${dir.path}/s`));
     same(slave);
     await master.putMessage(msg(N));
     await catchUp(master, slave, 32 * 1024);
@@ -322,8 +323,8 @@ describe("MessageStore replication", () => {
 
   test("bytes that are garbled, misplaced or torn are refused whole and the slave keeps its log", async () => {
     using dir = tempDir();
-    const master = MessageStore.open(small(`${dir.path}/m`));
-    const slave = MessageStore.open(small(`${dir.path}/s`));
+    const master = DefaultMessageStore.open(small(`${dir.path}/m`));
+    const slave = DefaultMessageStore.open(small(`${dir.path}/s`));
     for (let i = 0; i < 10; i++) await master.putMessage(msg(i));
     const first = master.readReplica(0, 600)!;
     await slave.appendReplicated(0, first.bytes);
@@ -342,7 +343,7 @@ describe("MessageStore replication", () => {
 
   test("truncating drops the records at and past a boundary, queues follow, and it holds across a restart and a crash", async () => {
     using dir = tempDir();
-    let store = MessageStore.open(small(dir.path));
+    let store = DefaultMessageStore.open(small(dir.path));
     const results = [];
     for (let i = 0; i < 300; i++) results.push(await store.putMessage(msg(i)));
     const cut = results[200].physicalOffset;
@@ -353,13 +354,13 @@ describe("MessageStore replication", () => {
     };
     check(store);
     store.kill(); // a crash right after: the cut is durable
-    store = MessageStore.open(small(dir.path));
+    store = DefaultMessageStore.open(small(dir.path));
     check(store);
     const again = await store.putMessage(msg(200));
     assert.equal(again.physicalOffset, cut, "appends continue at the cut");
     assert.equal(again.queueOffset, results[200].queueOffset, "queue offsets continue where the queue was cut");
     await store.close();
-    store = MessageStore.open(small(dir.path));
+    store = DefaultMessageStore.open(small(dir.path));
     assert.equal(store.commitLogMaxOffset, again.physicalOffset + again.size);
     await assert.rejects(store.truncateTo(-1), RangeError);
     await store.close();

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { describe, test } from "../../harness/testing.ts";
 import { tempDir } from "../../harness/temp_dir.ts";
 import { Prng } from "../../harness/prng.ts";
-import { MessageStore, type PutResult } from "../../../src/store/message_store.ts";
+import { DefaultMessageStore } from "../../../src/store/default_message_store.ts";
+import type { PutResult } from "../../../src/store/message_store.ts";
 import { decodeRecord } from "../../../src/common/message_record.ts";
-import { FaultFileSystem } from "../../../src/platform/fault_file_system.ts";
+import { FaultFileSystem } from "../../harness/fault_file_system.ts";
 import { nodeFileSystem } from "../../../src/platform/file_system.ts";
 import { offsetName } from "../../../src/store/file_names.ts";
 
@@ -57,7 +58,7 @@ describe("MessageStore recovery", () => {
     const seed = Number(process.env.RECOVERY_SEED ?? Date.now() % 2 ** 31);
     const r = new Prng(seed);
     const template = join(root.path, "template");
-    const store = MessageStore.open(config(template));
+    const store = DefaultMessageStore.open(config(template));
     const written: Written[] = [];
     for (let i = 0; i < 300; i++) {
       const queueId = r.int(QUEUES);
@@ -98,7 +99,7 @@ describe("MessageStore recovery", () => {
       const cut = firstBad ? firstBad.start : logEnd;
       const survivors = written.filter((w) => w.result.physicalOffset < cut);
 
-      const s = MessageStore.open(config(dir));
+      const s = DefaultMessageStore.open(config(dir));
       try {
         const got = served(s);
         for (let q = 0; q < QUEUES; q++) {
@@ -122,7 +123,7 @@ describe("MessageStore recovery", () => {
   test("SYNC_FLUSH: a power cut after acknowledgements loses no acknowledged record", async () => {
     using dir = tempDir();
     const faulty = new FaultFileSystem(nodeFileSystem);
-    const store = MessageStore.open(config(dir.path, { flushDiskType: "SYNC_FLUSH", fs: faulty }));
+    const store = DefaultMessageStore.open(config(dir.path, { flushDiskType: "SYNC_FLUSH", fs: faulty }));
     const acked: Written[] = [];
     for (let wave = 0; wave < 5; wave++) {
       const batch = Array.from({ length: 40 }, (_, i) => {
@@ -140,7 +141,7 @@ describe("MessageStore recovery", () => {
     faulty.powerCut({ tearNewestWrite: true });
     store.kill();
 
-    const again = MessageStore.open(config(dir.path));
+    const again = DefaultMessageStore.open(config(dir.path));
     const got = served(again);
     for (let q = 0; q < QUEUES; q++) {
       const want = acked.filter((w) => w.queueId === q).sort((a, b) => a.result.queueOffset - b.result.queueOffset).map((w) => w.body);
@@ -152,7 +153,7 @@ describe("MessageStore recovery", () => {
   test("ASYNC_FLUSH: a power cut loses only the records newer than the last flush", async () => {
     using dir = tempDir();
     const faulty = new FaultFileSystem(nodeFileSystem);
-    const store = MessageStore.open(config(dir.path, { fs: faulty }));
+    const store = DefaultMessageStore.open(config(dir.path, { fs: faulty }));
     const put = (n: number) => store.putMessage({ topic: "T", queueId: n % QUEUES, body: new TextEncoder().encode(`async-${n}`.padEnd(300, "a")) });
     for (let n = 0; n < 100; n++) await put(n);
     await store.flush();
@@ -160,7 +161,7 @@ describe("MessageStore recovery", () => {
     faulty.powerCut();
     store.kill();
 
-    const again = MessageStore.open(config(dir.path));
+    const again = DefaultMessageStore.open(config(dir.path));
     const got = [...served(again).values()].flat().map((b) => Number(b.split("-")[1].replace(/a+$/, "")));
     assert.deepEqual(got.sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
     // The store goes on from there.

@@ -1,4 +1,4 @@
-import type { FileSystem, StoreFile } from "./file_system.ts";
+import type { FileSystem, StoreFile } from "../../src/platform/file_system.ts";
 
 /**
  * A FileSystem for tests that simulates losing power: `powerCut()` undoes every write and
