@@ -155,7 +155,7 @@ export class BrokerController {
     const body = topics.registerBody();
     await Promise.all(this.#namesrvAddrs().map(async (ns) => {
       try {
-        const resp = await this.#namesrvClient.invoke(ns, registerBrokerRequest({ ...this.identity, heartbeatTimeoutMillis: Limits.brokerChannelExpiredTimeMs }, body), 24_000);
+        const resp = await this.#namesrvClient.invoke(ns, registerBrokerRequest({ ...this.identity, heartbeatTimeoutMillis: Limits.brokerChannelExpiredTimeMs }, body), Limits.registerBrokerTimeoutMs);
         if (resp.code !== ResponseCode.SUCCESS) this.#log.warn(`registration with ${ns} refused: ${resp.remark}`);
         else if (role.isSlave && !this.config.enableControllerMode) {
           const h = RegisterBrokerResponseHeader.decode(resp);

@@ -6,6 +6,7 @@ import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { EpochEntry, EpochFile } from "./epoch_file.ts";
+import { Limits } from "../common/limits.ts";
 
 /**
  * Replication, RocketMQ's classic HA on its own port, carried by our remoting frames instead of
@@ -83,7 +84,7 @@ export class HAMaster {
   async pull(req: RemotingCommand, remoteAddr: string): Promise<RemotingCommand> {
     const h = HaPullRequestHeader.decode(req);
     const { offset, brokerId } = h;
-    const holdMs = Math.max(0, Math.min(30_000, h.holdMs ?? 0));
+    const holdMs = Math.max(0, Math.min(Limits.maxHaHoldMs, h.holdMs ?? 0));
     if (!this.serving()) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "this broker is not the master");
     const max = this.store.commitLogMaxOffset;
     const replicaEpoch = h.epoch ?? 0;

@@ -48,9 +48,9 @@ export function toScheduled(msg: Omit<PutMessageRequest, "topic" | "queueId">, r
 }
 
 /** How many records a deliverer reads at once, and how often an idle level looks again. */
-const READ_BATCH = 64;
-const IDLE_CHECK_MS = 1_000;
-const RETRY_AFTER_FAILURE_MS = 1_000;
+const READ_BATCH = Limits.serviceReadBatch;
+const IDLE_CHECK_MS: number = Limits.scheduleIdleCheckMs;
+const RETRY_AFTER_FAILURE_MS: number = Limits.scheduleRetryAfterFailureMs;
 /** Cancelled scheduled messages remembered at once (each until its level reaches it). */
 const MAX_CANCELLED = Limits.maxCancelledScheduled;
 

@@ -9,6 +9,7 @@ import { offsetName, parseOffsetName } from "../store/file_names.ts";
 import { readInt64, writeInt64 } from "../util/bytes.ts";
 import { MinHeap } from "../util/min_heap.ts";
 import { copyOfStored, toRealTopic } from "./real_topic.ts";
+import { Limits } from "../common/limits.ts";
 
 /** The internal topic timer messages wait in (RocketMQ 5's name), one queue. */
 export const TIMER_TOPIC = "rmq_sys_wheel_timer";
@@ -25,10 +26,10 @@ const DELIVERED = 1;
 const CANCELLED = 2;
 
 /** Units appended per read of the timer queue, and deliveries in progress at once. */
-const ENQUEUE_BATCH = 256;
-const MAX_DELIVERING = 512;
+const ENQUEUE_BATCH = Limits.timerEnqueueBatch;
+const MAX_DELIVERING = Limits.timerMaxDelivering;
 /** A second's units move to the in-memory heap this long before the second starts. */
-const LOAD_AHEAD_MS = 1_000;
+const LOAD_AHEAD_MS = Limits.timerLoadAheadMs;
 const TICK_MS = 100;
 const RETRY_AFTER_FAILURE_MS = 1_000;
 

@@ -4,17 +4,11 @@ import { Perm, PERM_READ_WRITE, type RegisterBrokerBody, type TopicConfig } from
 import type { FileSystem } from "../platform/file_system.ts";
 import { check } from "../common/check.ts";
 import { Limits } from "../common/limits.ts";
+import { topicConfig } from "../protocol/bodies/broker_bodies.ts";
 import { JsonConfigFile } from "./json_config_file.ts";
 
 const TOPICS_FILE = check.object({
-  topicConfigTable: check.optional(check.record(check.object({
-    topicName: check.string(),
-    readQueueNums: check.int(0, Limits.maxQueueNums),
-    writeQueueNums: check.int(0, Limits.maxQueueNums),
-    perm: check.int(0, 15),
-    topicSysFlag: check.optional(check.int()),
-    order: check.optional(check.bool()),
-  }), Limits.maxTopics)),
+  topicConfigTable: check.optional(check.record(topicConfig, Limits.maxTopics)),
   dataVersion: check.optional(check.object({ timestamp: check.int(), counter: check.int() })),
 });
 

@@ -7,6 +7,7 @@ import type { MessageStore, PutMessageRequest, PutResult } from "../store/messag
 import { fromUtf8, utf8 } from "../util/bytes.ts";
 import { JsonConfigFile } from "./json_config_file.ts";
 import { copyOfStored, toRealTopic } from "./real_topic.ts";
+import { Limits } from "../common/limits.ts";
 
 /** transactionOffset.json: how far the check service and the op queue have been read. */
 const TRANSACTION_FILE = check.object({ halfOffset: check.int(0), opOffset: check.int(0) });
@@ -18,9 +19,9 @@ export const OP_TOPIC = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
 /** Half messages still undecided after transactionCheckMax check-backs end up here, for an operator. */
 export const PARK_TOPIC = "TRANS_CHECK_MAX_TIME_TOPIC";
 
-const READ_BATCH = 64;
+const READ_BATCH = Limits.serviceReadBatch;
 /** One check round stops after this long; the next round goes on from there. */
-const MAX_ROUND_MS = 60_000;
+const MAX_ROUND_MS = Limits.transactionCheckRoundMs;
 
 export interface TransactionConfig {
   transactionTimeout: number;

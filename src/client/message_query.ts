@@ -29,7 +29,7 @@ export interface KeyQuery {
 }
 
 /** The broker caps one answer at this many messages. */
-const MAX_PER_BROKER = 64;
+const MAX_PER_BROKER = Limits.maxQueryMessages;
 
 /**
  * Looks messages up after the fact (RocketMQ's queryMessage / viewMessage): by a key the

@@ -73,6 +73,21 @@ export const Limits = {
   maxOffsetTableEntries: 1_000_000,
   /** Broker: cancelled delayed messages remembered until their level reaches them. */
   maxCancelledScheduled: 100_000,
+  /** Broker services: records a delay-level deliverer or the transaction check reads at once. */
+  serviceReadBatch: 64,
+  /** Delay levels: how often an idle level looks again, and the pause after a failed delivery. */
+  scheduleIdleCheckMs: 1_000,
+  scheduleRetryAfterFailureMs: 1_000,
+  /** Transactions: one check round stops after this long; the next round goes on from there. */
+  transactionCheckRoundMs: 60_000,
+  /** Timers: units enqueued per read of the timer queue, deliveries in progress at once, load-ahead. */
+  timerEnqueueBatch: 256,
+  timerMaxDelivering: 512,
+  timerLoadAheadMs: 1_000,
+  /** Broker: longest a replica's HA pull may be held. */
+  maxHaHoldMs: 30_000,
+  /** Broker: timeout of a registration with a NameServer (RocketMQ's registerBrokerTimeoutMills). */
+  registerBrokerTimeoutMs: 24_000,
   /** Broker: long-polling pulls held at once, over every connection. */
   maxHeldPulls: 100_000,
   /** Broker: producer and consumer clients it keeps track of (heartbeats past this get SYSTEM_BUSY). */

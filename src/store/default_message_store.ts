@@ -1,35 +1,27 @@
-import { MessageIllegalError, ServiceNotAvailableError, SystemBusyError, InvalidParameterError } from "../common/errors.ts";
+import { InvalidParameterError, ServiceNotAvailableError, SystemBusyError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
+import { SysFlag, transactionType } from "../common/message.ts";
 import {
-  MAX_PROPERTIES_BYTES,
-  MessageProperty,
-  SysFlag,
-  transactionType,
-} from "../common/message.ts";
-import {
-  BLANK_MIN_BYTES,
   checkRecord,
   MAGIC_V1,
   MAGIC_V2,
   Offsets as RecordOffsets,
   decodeRecord,
   dispatchInfo,
-  dispatchKeyHashes,
-  prepareRecord,
   recordStoreTimestamp,
-  storedPropertiesBytes,
   type StoredMessage,
 } from "../common/message_record.ts";
 import { crc32, crc32Range } from "../platform/crc32.ts";
 import { type FileLock, LockHeldError } from "../platform/file_system.ts";
 import { invariant } from "../util/assert.ts";
-import { deferred, type Deferred } from "../util/deferred.ts";
-import { indexKeyHash, topicSeed } from "../common/index_key.ts";
-import { readInt64, utf8 } from "../util/bytes.ts";
 import { Checkpoint } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
 import { ConsumeQueue, CQ_UNIT_BYTES, decodeUnit } from "./consume_queue.ts";
+import { AppendPipeline } from "./append_pipeline.ts";
+import { FlushService } from "./flush_service.ts";
+import { checkReplicaChunk } from "./replica_log.ts";
+import { deleteExpiredSegments, retentionDue } from "./retention.ts";
 import { HandleCache } from "./handle_cache.ts";
 import { IndexService } from "./index_service.ts";
 import { type StoreConfig, storeConfig } from "./store_config.ts";
@@ -41,28 +33,8 @@ import {
   type MessageStore,
   type PutMessageRequest,
   type PutResult,
-  type PutStatus,
   tagsCode,
 } from "./message_store.ts";
-
-const EMPTY = new Uint8Array(0);
-
-interface Pending {
-  topic: string;
-  queueId: number;
-  result: PutResult;
-  tags: string | undefined;
-  /** Index key hashes (topic#key) of its KEYS values and unique id. */
-  keyHashes: number[];
-  dispatchToQueue: boolean;
-  done: Deferred<PutResult>;
-}
-
-interface SyncWaiter {
-  end: number;
-  deadline: number;
-  resolve(status: PutStatus): void;
-}
 
 /**
  * The broker's storage engine on disk (RocketMQ's DefaultMessageStore): one CommitLog, a
@@ -80,24 +52,14 @@ export class DefaultMessageStore implements MessageStore {
   readonly #queues = new Map<string, ConsumeQueue>();
   readonly #index: IndexService | undefined;
   readonly #checkpoint: Checkpoint;
+  readonly #flusher: FlushService;
+  readonly #appender: AppendPipeline;
   readonly #listeners: ArrivalListener[] = [];
   readonly #timers: ReturnType<typeof setInterval>[] = [];
 
-  #pending: Pending[] = [];
-  #batchScheduled = false;
-  #inFlight = 0;
-  #dispatched = 0;
-  #consumeQueueFlushed = 0;
-  #syncWaiters: SyncWaiter[] = [];
-  #syncRunning = false;
-  #asyncFlushRunning = false;
-  #lastThoroughFlush = Date.now();
-  #queueFlushRunning = false;
-  #checkpointChain: Promise<void> = Promise.resolve();
   #diskFull = false;
   #diskUsage = 0;
   #closed = false;
-  #lastStoreTimestamp = 0;
 
   /** Opens (and if needed recovers) the store at `config.storePathRootDir`. */
   static open(partial: Partial<StoreConfig> & { storePathRootDir: string }, log: Logger = silentLogger): DefaultMessageStore {
@@ -111,7 +73,6 @@ export class DefaultMessageStore implements MessageStore {
   private constructor(config: StoreConfig, log: Logger) {
     this.config = config;
     this.#log = log;
-    if (config.flushDiskType === "SYNC_FLUSH") this.#earlyBatchBytes = Limits.syncFlushBatchBytes;
     this.#fs = config.fs;
     this.#root = config.storePathRootDir;
     this.#fs.mkdirp(this.#root);
@@ -138,6 +99,8 @@ export class DefaultMessageStore implements MessageStore {
       if (config.messageIndexEnable) {
         this.#index = new IndexService({ dir: `${this.#root}/index`, fs: this.#fs, slots: config.indexHashSlots, maxEntries: config.indexMaxEntries });
       }
+      this.#appender = this.#appendPipeline();
+      this.#flusher = this.#flushService();
       this.#recover(crashed);
       // The abort marker says "running": found at the next start, it means this run crashed.
       this.#fs.writeTextAtomic(abortPath, String(Date.now()));
@@ -147,6 +110,46 @@ export class DefaultMessageStore implements MessageStore {
       this.#lock.release();
       throw err;
     }
+  }
+
+  #appendPipeline(): AppendPipeline {
+    return new AppendPipeline({
+      config: this.config,
+      commitLog: this.#commitLog,
+      index: this.#index,
+      queue: (topic, queueId) => this.#queue(topic, queueId),
+      announce: (touched) => this.#announce(touched),
+      awaitSync: (end) => this.#flusher.awaitSync(end),
+    }, this.#log);
+  }
+
+  /** Tells arrival listeners which queues grew, and the replication listeners where the log ends. */
+  #announce(touched: Iterable<ConsumeQueue>): void {
+    for (const q of touched) {
+      for (const l of this.#listeners) {
+        try {
+          l(q.topic, q.queueId, q.maxOffset);
+        } catch (err) {
+          this.#log.error(`arrival listener failed: ${(err as Error).message}`);
+        }
+      }
+    }
+    this.#advanced(this.#commitLog.writtenOffset);
+  }
+
+  #flushService(): FlushService {
+    const closed = () => this.#closed;
+    return new FlushService({
+      commitLog: this.#commitLog,
+      index: this.#index,
+      checkpoint: this.#checkpoint,
+      get closed() {
+        return closed();
+      },
+      position: this.#appender,
+      queues: () => this.#queues.values(),
+      writeStagedDispatch: () => this.#appender.writeStagedDispatch(),
+    }, this.config, this.#log);
   }
 
   // ---- recovery ------------------------------------------------------------------------------
@@ -179,8 +182,8 @@ export class DefaultMessageStore implements MessageStore {
     }, Limits.recoveryChunkBytes);
     this.#commitLog.setEnd(end);
     for (const q of this.#queues.values()) q.truncateAfter(end);
-    this.#dispatched = end;
-    this.#consumeQueueFlushed = Math.min(cp.consumeQueueFlushed, end);
+    this.#appender.dispatched = end;
+    this.#flusher.consumeQueueFlushed = Math.min(cp.consumeQueueFlushed, end);
     this.#index?.markDispatched(end);
     if (crashed) {
       this.#log.warn(
@@ -200,7 +203,7 @@ export class DefaultMessageStore implements MessageStore {
       q.put(m.queueOffset, offset, size, tagsCode(m.tags));
     }
     if (index && this.#index) for (const h of m.keyHashes) this.#index.addHash(h, offset, m.storeTimestamp);
-    if (m.storeTimestamp > this.#lastStoreTimestamp) this.#lastStoreTimestamp = m.storeTimestamp;
+    if (m.storeTimestamp > this.#appender.lastStoreTimestamp) this.#appender.lastStoreTimestamp = m.storeTimestamp;
     return q;
   }
 
@@ -211,7 +214,8 @@ export class DefaultMessageStore implements MessageStore {
   /** Appends one message; resolves once it is written (ASYNC_FLUSH) or durable (SYNC_FLUSH). */
   putMessage(req: PutMessageRequest): Promise<PutResult> {
     try {
-      return this.#put(req);
+      this.#checkWritable(1);
+      return this.#appender.put(req);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -221,7 +225,7 @@ export class DefaultMessageStore implements MessageStore {
   putMessages(reqs: PutMessageRequest[]): Promise<PutResult[]> {
     try {
       this.#checkWritable(reqs.length);
-      return Promise.all(reqs.map((r) => this.#put(r)));
+      return Promise.all(reqs.map((r) => this.#appender.put(r)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -234,273 +238,27 @@ export class DefaultMessageStore implements MessageStore {
         `Disk full: usage ${(this.#diskUsage * 100).toFixed(1)}% of ${this.#root} is above ${(this.config.diskFullRatio * 100).toFixed(0)}%; writes resume when space is freed`,
       );
     }
-    if (this.#inFlight + n > this.config.maxPendingAppends) {
-      throw new SystemBusyError(`Store busy: ${this.#inFlight} appends in progress (maximum ${this.config.maxPendingAppends})`);
+    const inFlight = this.#appender.inFlight;
+    if (inFlight + n > this.config.maxPendingAppends) {
+      throw new SystemBusyError(`Store busy: ${inFlight} appends in progress (maximum ${this.config.maxPendingAppends})`);
     }
-  }
-
-  #put(req: PutMessageRequest): Promise<PutResult> {
-    this.#checkWritable(1);
-    if (!(req.body instanceof Uint8Array)) throw new MessageIllegalError("Message body must be bytes");
-    if (req.body.byteLength === 0) throw new MessageIllegalError("Message body is empty");
-    if (req.body.byteLength > this.config.maxMessageSize) {
-      throw new MessageIllegalError(`Message body is ${req.body.byteLength} bytes; at most ${this.config.maxMessageSize} allowed`);
-    }
-    if (!Number.isInteger(req.queueId) || req.queueId < 0 || req.queueId > Limits.maxQueueId) {
-      throw new InvalidParameterError(`queueId ${req.queueId} is out of range 0..${Limits.maxQueueId}`);
-    }
-    const prepared = prepareRecord({
-      topic: req.topic,
-      queueId: req.queueId,
-      body: req.body,
-      flag: req.flag,
-      properties: req.properties,
-      sysFlag: req.sysFlag,
-      bornTimestamp: req.bornTimestamp,
-      bornHost: req.bornHost,
-      reconsumeTimes: req.reconsumeTimes,
-      preparedTransactionOffset: req.preparedTransactionOffset,
-    });
-    if (storedPropertiesBytes(prepared) > MAX_PROPERTIES_BYTES) {
-      throw new MessageIllegalError(`Message properties are ${prepared.propsLength} bytes; at most ${MAX_PROPERTIES_BYTES - 20} allowed`);
-    }
-    if (prepared.topicBytes.byteLength > Limits.maxSystemTopicNameLength) throw new MessageIllegalError("Topic name too long");
-
-    const tx = transactionType(req.sysFlag ?? 0);
-    const toQueue = tx !== SysFlag.TRANSACTION_PREPARED_TYPE && tx !== SysFlag.TRANSACTION_ROLLBACK_TYPE;
-    const queue = this.#queue(req.topic, req.queueId);
-    // Prepared and rolled-back transaction records take queue offset 0 and no ConsumeQueue unit.
-    const queueOffset = toQueue ? queue.maxOffset + this.#stagedFor(queue) : 0;
-    // Store time never goes backwards, so a binary search by time over a queue stays valid.
-    const now = Math.max(Date.now(), this.#lastStoreTimestamp);
-    this.#lastStoreTimestamp = now;
-    const phys = this.#commitLog.append(prepared, queueOffset, now, this.config.storeHost);
-    invariant(phys + prepared.size === this.#commitLog.writePosition, "an append did not end where the log now ends");
-    const done = deferred<PutResult>();
-    const raw = req.properties;
-    let tags: string | undefined;
-    let keyHashes: number[];
-    if (raw === undefined || raw instanceof Uint8Array || typeof raw === "string") {
-      // Encoded properties (bytes, as a client's send carries them): read without building strings.
-      const bytes = typeof raw === "string" ? utf8(raw) : raw ?? EMPTY;
-      const d = dispatchKeyHashes(bytes, 0, bytes.byteLength, topicSeed(req.topic));
-      tags = d.tags;
-      keyHashes = d.hashes;
-    } else {
-      tags = raw[MessageProperty.TAGS];
-      keyHashes = indexKeys(raw).map((k) => indexKeyHash(req.topic, k));
-    }
-    this.#pending.push({
-      topic: req.topic,
-      queueId: req.queueId,
-      result: { status: "PUT_OK", physicalOffset: phys, size: prepared.size, queueOffset, storeTimestamp: now },
-      tags,
-      keyHashes,
-      dispatchToQueue: toQueue,
-      done,
-    });
-    if (toQueue) this.#reserved.set(queue, (this.#reserved.get(queue) ?? 0) + 1);
-    this.#inFlight++;
-    // Under SYNC_FLUSH a batch goes out early, so its fdatasync runs while later appends are
-    // still being encoded: the disk and the CPU work at the same time.
-    this.#pendingBytes += prepared.size;
-    if (this.#pendingBytes >= this.#earlyBatchBytes) {
-      this.#completeBatch(true);
-      return done.promise;
-    }
-    if (!this.#batchScheduled) {
-      this.#batchScheduled = true;
-      queueMicrotask(this.#completeBatch);
-    }
-    return done.promise;
-  }
-
-  /** Queue offsets handed out in the current batch but not yet dispatched. */
-  readonly #reserved = new Map<ConsumeQueue, number>();
-  #stagedFor(q: ConsumeQueue): number {
-    return this.#reserved.get(q) ?? 0;
-  }
-
-  /** Writes the batch, dispatches it, then acknowledges (after a group fdatasync under SYNC_FLUSH). */
-  #pendingBytes = 0;
-  /** Bytes after which a batch is written (and, under SYNC_FLUSH, its sync started) without waiting for the turn to end. */
-  #earlyBatchBytes = Limits.commitLogWriteBufferBytes / 4;
-
-  /** Queues with staged units, written in bulk (see #writeStagedDispatch). `early`: a batch cut at
-   * #earlyBatchBytes before the turn ended; the turn's own completion still runs. */
-  readonly #stagedQueues = new Set<ConsumeQueue>();
-
-  readonly #completeBatch = (early = false): void => {
-    if (!early) this.#batchScheduled = false;
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#reserved.clear();
-    if (batch.length === 0) return;
-    try {
-      this.#commitLog.writeOut();
-    } catch (err) {
-      this.#inFlight -= batch.length;
-      const e = new ServiceNotAvailableError(`CommitLog write failed: ${(err as Error).message}`, { cause: err });
-      for (const p of batch) p.done.reject(e);
-      return;
-    }
-    const touched = new Set<ConsumeQueue>();
-    let end = this.#dispatched;
-    for (const p of batch) {
-      const r = p.result;
-      if (p.dispatchToQueue) {
-        const q = this.#queue(p.topic, p.queueId);
-        q.put(r.queueOffset, r.physicalOffset, r.size, tagsCode(p.tags));
-        touched.add(q);
-      }
-      if (this.#index) for (const h of p.keyHashes) this.#index.addHash(h, r.physicalOffset, r.storeTimestamp);
-      end = Math.max(end, r.physicalOffset + r.size);
-    }
-    for (const q of touched) this.#stagedQueues.add(q);
-    // Staged units and index entries are visible to readers already (a read writes its queue's
-    // staged units first, a flush writes them all), so they reach their files in bulk: once
-    // enough are staged, or on the stage timer. A crash loses nothing: recovery rebuilds them.
-    this.#stagedDispatchBytes += batch.length * 40;
-    if (this.#stagedDispatchBytes >= Limits.dispatchStageBytes) this.#writeStagedDispatch();
-    this.#dispatched = end;
-    this.#index?.markDispatched(end);
-    this.#advanced(this.#commitLog.writtenOffset);
-    for (const q of touched) {
-      for (const l of this.#listeners) {
-        try {
-          l(q.topic, q.queueId, q.maxOffset);
-        } catch (err) {
-          this.#log.error(`arrival listener failed: ${(err as Error).message}`);
-        }
-      }
-    }
-    if (this.config.flushDiskType === "SYNC_FLUSH") {
-      this.#awaitSync(end).then((status) => {
-        this.#inFlight -= batch.length;
-        for (const p of batch) {
-          p.result.status = status;
-          p.done.resolve(p.result);
-        }
-      });
-    } else {
-      this.#inFlight -= batch.length;
-      for (const p of batch) p.done.resolve(p.result);
-    }
-  };
-
-  #stagedDispatchBytes = 0;
-
-  #writeStagedDispatch(): void {
-    for (const q of this.#stagedQueues) q.writeStaged();
-    this.#stagedQueues.clear();
-    this.#index?.writeStaged();
-    this.#stagedDispatchBytes = 0;
-  }
-
-  // ---- flushing ------------------------------------------------------------------------------
-
-  /** Resolves once a sync covers `end` (PUT_OK) or after syncFlushTimeout (FLUSH_DISK_TIMEOUT; the data is kept). */
-  #awaitSync(end: number): Promise<PutStatus> {
-    if (this.#commitLog.flushedOffset >= end) return Promise.resolve("PUT_OK");
-    return new Promise((resolve) => {
-      this.#syncWaiters.push({ end, deadline: Date.now() + this.config.syncFlushTimeoutMs, resolve });
-      void this.#groupCommit();
-    });
-  }
-
-  /** One fdatasync covers every append written before it: all waiters it covers are answered together. */
-  async #groupCommit(): Promise<void> {
-    if (this.#syncRunning) return;
-    this.#syncRunning = true;
-    try {
-      while (this.#syncWaiters.length > 0 && !this.#closed) {
-        let flushed: number;
-        try {
-          flushed = await this.#commitLog.sync();
-        } catch (err) {
-          this.#log.error(`CommitLog fdatasync failed: ${(err as Error).message}`);
-          this.#expireSyncWaiters(Infinity);
-          break;
-        }
-        const still: SyncWaiter[] = [];
-        for (const w of this.#syncWaiters) (w.end <= flushed ? w.resolve("PUT_OK") : still.push(w));
-        this.#syncWaiters = still;
-        this.#expireSyncWaiters(Date.now());
-      }
-    } finally {
-      this.#syncRunning = false;
-    }
-  }
-
-  #expireSyncWaiters(now: number): void {
-    const still: SyncWaiter[] = [];
-    for (const w of this.#syncWaiters) (w.deadline <= now ? w.resolve("FLUSH_DISK_TIMEOUT") : still.push(w));
-    this.#syncWaiters = still;
-  }
-
-  async #asyncFlush(force: boolean): Promise<void> {
-    if (this.#asyncFlushRunning) return;
-    const dirty = this.#commitLog.writtenOffset - this.#commitLog.flushedOffset;
-    const thorough = Date.now() - this.#lastThoroughFlush >= this.config.flushCommitLogThoroughIntervalMs;
-    if (dirty <= 0 || (!force && !thorough && dirty < this.config.flushCommitLogLeastPages * 4096)) return;
-    this.#asyncFlushRunning = true;
-    try {
-      await this.#commitLog.sync();
-      if (thorough) this.#lastThoroughFlush = Date.now();
-      await this.#saveCheckpoint();
-    } catch (err) {
-      this.#log.error(`CommitLog flush failed: ${(err as Error).message}`);
-    } finally {
-      this.#asyncFlushRunning = false;
-    }
-  }
-
-  /** Makes ConsumeQueues and the index durable up to the current dispatch point, then records it. */
-  async #flushQueues(): Promise<void> {
-    if (this.#queueFlushRunning) return;
-    this.#queueFlushRunning = true;
-    try {
-      const point = this.#dispatched;
-      this.#writeStagedDispatch();
-      for (const q of this.#queues.values()) await q.sync();
-      await this.#index?.flush();
-      this.#consumeQueueFlushed = point;
-      await this.#saveCheckpoint();
-    } catch (err) {
-      this.#log.error(`ConsumeQueue flush failed: ${(err as Error).message}`);
-    } finally {
-      this.#queueFlushRunning = false;
-    }
-  }
-
-  #saveCheckpoint(): Promise<void> {
-    this.#checkpointChain = this.#checkpointChain.then(() =>
-      this.#checkpoint.save({
-        commitLogFlushed: this.#commitLog.flushedOffset,
-        consumeQueueFlushed: this.#consumeQueueFlushed,
-        physicMsgTimestamp: this.#lastStoreTimestamp,
-        logicsMsgTimestamp: this.#lastStoreTimestamp,
-      })
-    ).catch((err) => this.#log.error(`checkpoint write failed: ${(err as Error).message}`));
-    return this.#checkpointChain;
   }
 
   /** Flushes everything now (CommitLog, ConsumeQueues, index, checkpoint). */
   async flush(): Promise<void> {
     await this.#commitLog.sync();
-    await this.#flushQueues();
+    await this.#flusher.flushQueues();
   }
 
   #startServices(): void {
     const c = this.config;
     if (c.flushDiskType === "ASYNC_FLUSH") {
-      this.#timers.push(setInterval(() => void this.#asyncFlush(false), c.flushIntervalCommitLogMs));
+      this.#timers.push(setInterval(() => void this.#flusher.asyncFlush(false), c.flushIntervalCommitLogMs));
     } else {
-      this.#timers.push(setInterval(() => this.#expireSyncWaiters(Date.now()), Math.max(10, Math.min(100, c.syncFlushTimeoutMs / 5))));
+      this.#timers.push(setInterval(() => this.#flusher.expireSyncWaiters(Date.now()), Math.max(10, Math.min(100, c.syncFlushTimeoutMs / 5))));
     }
-    this.#timers.push(setInterval(() => void this.#flushQueues(), c.flushConsumeQueueIntervalMs));
-    this.#timers.push(setInterval(() => this.#writeStagedDispatch(), Limits.dispatchStageIntervalMs));
+    this.#timers.push(setInterval(() => void this.#flusher.flushQueues(), c.flushConsumeQueueIntervalMs));
+    this.#timers.push(setInterval(() => this.#appender.writeStagedDispatch(), Limits.dispatchStageIntervalMs));
     this.#timers.push(setInterval(() => {
       // A timer's exception would escape to the process: a vanished directory or a failing
       // statfs is logged, and the next round tries again.
@@ -679,25 +437,11 @@ export class DefaultMessageStore implements MessageStore {
    */
   async appendReplicated(offset: number, bytes: Uint8Array): Promise<number> {
     if (this.#closed) throw new ServiceNotAvailableError("The message store is shut down");
-    if (this.#pending.length > 0 || this.#inFlight > 0) throw new InvalidParameterError("A store taking local appends cannot take replicated bytes");
+    if (this.#appender.busy) throw new InvalidParameterError("A store taking local appends cannot take replicated bytes");
     if (offset !== this.#commitLog.writePosition && !(this.#commitLog.segmentCount === 0 && offset % this.#commitLog.segmentBytes === 0)) {
       throw new InvalidParameterError(`Replicated bytes start at ${offset}, but this CommitLog ends at ${this.#commitLog.writePosition}`);
     }
-    const records: { at: number; size: number }[] = [];
-    let sealed = false;
-    for (let p = 0; p < bytes.byteLength;) {
-      const c = checkRecord(bytes, p, bytes.byteLength, crc32Range);
-      if (c.kind === "blank" && p + BLANK_MIN_BYTES === bytes.byteLength) {
-        sealed = true;
-        break;
-      }
-      if (c.kind !== "record") throw new MessageIllegalError(`Replicated bytes at ${offset + p} are not a valid record: ${c.kind === "invalid" ? c.reason : "misplaced blank marker"}`);
-      // A record carries its own CommitLog offset: bytes for another place are not these.
-      const claimed = readInt64(new DataView(bytes.buffer, bytes.byteOffset + p, c.size), RecordOffsets.PHYSICAL_OFFSET);
-      if (claimed !== offset + p) throw new MessageIllegalError(`Replicated record at ${offset + p} says it belongs at ${claimed}`);
-      records.push({ at: p, size: c.size });
-      p += c.size;
-    }
+    const { records, sealed } = checkReplicaChunk(bytes, offset);
     this.#commitLog.appendRaw(offset, bytes, sealed);
     const touched = new Set<ConsumeQueue>();
     for (const r of records) {
@@ -705,14 +449,12 @@ export class DefaultMessageStore implements MessageStore {
       if (q) touched.add(q);
     }
     const end = this.#commitLog.writePosition;
-    for (const q of touched) this.#stagedQueues.add(q);
-    this.#stagedDispatchBytes += records.length * 40;
-    if (this.#stagedDispatchBytes >= Limits.dispatchStageBytes) this.#writeStagedDispatch();
-    this.#dispatched = end;
+    this.#appender.stage(touched, records.length);
+    this.#appender.dispatched = end;
     this.#index?.markDispatched(end);
     for (const q of touched) for (const l of this.#listeners) l(q.topic, q.queueId, q.maxOffset);
     this.#advanced(end);
-    if (this.config.flushDiskType === "SYNC_FLUSH" && (await this.#awaitSync(end)) !== "PUT_OK") {
+    if (this.config.flushDiskType === "SYNC_FLUSH" && (await this.#flusher.awaitSync(end)) !== "PUT_OK") {
       throw new ServiceNotAvailableError(`Replicated bytes up to ${end} were written but not synced within ${this.config.syncFlushTimeoutMs} ms`);
     }
     return end;
@@ -725,17 +467,17 @@ export class DefaultMessageStore implements MessageStore {
    */
   async truncateTo(offset: number): Promise<void> {
     if (this.#closed) throw new ServiceNotAvailableError("The message store is shut down");
-    if (this.#pending.length > 0 || this.#inFlight > 0) throw new InvalidParameterError("A store taking local appends cannot be truncated");
+    if (this.#appender.busy) throw new InvalidParameterError("A store taking local appends cannot be truncated");
     if (offset >= this.#commitLog.writePosition) return;
     if (offset < this.#commitLog.minOffset) throw new RangeError(`Cannot truncate to ${offset}: the log starts at ${this.#commitLog.minOffset}`);
     this.#log.warn(`truncating the CommitLog from ${this.#commitLog.writePosition} to ${offset}`);
-    this.#writeStagedDispatch();
+    this.#appender.writeStagedDispatch();
     this.#commitLog.setEnd(offset);
     await this.#commitLog.syncSegmentAt(offset);
     for (const q of this.#queues.values()) q.truncateAfter(offset);
-    this.#dispatched = offset;
-    this.#consumeQueueFlushed = Math.min(this.#consumeQueueFlushed, offset);
-    await this.#flushQueues();
+    this.#appender.dispatched = offset;
+    this.#flusher.consumeQueueFlushed = Math.min(this.#flusher.consumeQueueFlushed, offset);
+    await this.#flusher.flushQueues();
     this.#advanced(offset);
   }
 
@@ -761,16 +503,8 @@ export class DefaultMessageStore implements MessageStore {
    * index below the new minimum. Returns how many segments were deleted.
    */
   cleanExpiredFiles(now = Date.now(), force = false): number {
-    const hours = this.config.deleteWhen.split(";").map((h) => Number(h));
-    const timeToDelete = hours.includes(new Date(now).getHours());
-    const spaceToDelete = this.#diskUsage > this.config.diskMaxUsedSpaceRatio;
-    if (!timeToDelete && !spaceToDelete && !force) return 0;
-    const before = now - this.config.fileReservedTimeHours * 3600_000;
-    let deleted = 0;
-    for (const start of this.#commitLog.expiredSegments(before, this.config.deleteFileBatchMax)) {
-      this.#commitLog.deleteSegment(start);
-      deleted++;
-    }
+    if (!retentionDue(this.config, this.#diskUsage, now) && !force) return 0;
+    const deleted = deleteExpiredSegments(this.#commitLog, this.config, now);
     if (deleted > 0) {
       const logMin = this.#commitLog.minOffset;
       for (const q of this.#queues.values()) q.deleteBelow(logMin);
@@ -795,7 +529,7 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   get dispatchedOffset(): number {
-    return this.#dispatched;
+    return this.#appender.dispatched;
   }
 
   get isDiskFull(): boolean {
@@ -810,15 +544,15 @@ export class DefaultMessageStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     // Let the batch in progress finish and its acknowledgements go out first.
-    if (this.#batchScheduled) this.#completeBatch();
-    while (this.#syncWaiters.length > 0) await this.#groupCommit();
+    this.#appender.completeScheduled();
+    await this.#flusher.drainSyncWaiters();
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     await this.#commitLog.sync();
     for (const q of this.#queues.values()) await q.sync();
     await this.#index?.flush();
-    this.#consumeQueueFlushed = this.#dispatched;
-    await this.#saveCheckpoint();
+    this.#flusher.consumeQueueFlushed = this.#appender.dispatched;
+    await this.#flusher.saveCheckpoint();
     this.#fs.remove(`${this.#root}/abort`);
     this.#release();
   }

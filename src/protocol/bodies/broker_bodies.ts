@@ -2,7 +2,8 @@ import { Limits } from "../../common/limits.ts";
 import type { TopicConfig } from "../../common/route.ts";
 import { check, defineBody } from "./body_schema.ts";
 
-const topicConfig = check.object({
+/** A topic's configuration as bodies and topics.json hold it. */
+export const topicConfig = check.object({
   topicName: check.string(),
   readQueueNums: check.int(0, Limits.maxQueueNums),
   writeQueueNums: check.int(0, Limits.maxQueueNums),
