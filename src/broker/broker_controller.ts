@@ -144,7 +144,7 @@ export class BrokerController {
     this.#timers.push(setInterval(() => this.#persistOffsets(), c.flushConsumerOffsetInterval));
     this.#timers.push(setInterval(() => this.#ctx.schedule.persist(), c.flushDelayOffsetInterval));
     await this.#ctx.role.start();
-    this.#timers.push(setInterval(() => this.#clients.expire(c.channelExpiredTimeout), Math.min(10_000, c.channelExpiredTimeout)));
+    this.#timers.push(setInterval(() => this.#clients.expire(c.channelExpiredTimeout), Math.min(Limits.clientExpiryScanMs, c.channelExpiredTimeout)));
     this.#log.info(`broker ${c.brokerName}[${c.brokerId}] of ${c.brokerClusterName} listening on ${this.#addr}`);
     return this.#addr;
   }
@@ -180,7 +180,7 @@ export class BrokerController {
     await timer.stop();
     await store.close();
     this.#persistOffsets();
-    await Promise.all(this.#namesrvAddrs().map((ns) => this.#namesrvClient.invoke(ns, unregisterBrokerRequest(this.identity), 3_000).catch(() => {})));
+    await Promise.all(this.#namesrvAddrs().map((ns) => this.#namesrvClient.invoke(ns, unregisterBrokerRequest(this.identity), Limits.unregisterBrokerTimeoutMs).catch(() => {})));
     this.#namesrvClient.close();
     this.#log.info(`broker ${this.config.brokerName} stopped`);
   }

@@ -21,6 +21,7 @@ import { SlaveSynchronize } from "./slave_synchronize.ts";
 import { TIMER_TOPIC } from "./timer_message_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
 import { HALF_TOPIC, OP_TOPIC } from "./transactional_message_service.ts";
+import { Limits } from "../common/limits.ts";
 
 /** What the role needs from the broker around it. */
 export interface BrokerRoleHooks {
@@ -209,8 +210,8 @@ export class BrokerRole {
       brokerId: c.brokerId,
       masterHaAddr: () => c.haMasterAddress || this.#masterHaAddr || undefined,
       holdMs: c.haSendHeartbeatInterval,
-      timeoutMs: 3_000,
-      retryMs: Math.min(1_000, c.haSendHeartbeatInterval),
+      timeoutMs: Limits.haPullTimeoutMs,
+      retryMs: Math.min(Limits.haPullRetryMs, c.haSendHeartbeatInterval),
       epochs: this.#epochs,
     }, this.log.child("ha"));
     this.#haSlave.start();

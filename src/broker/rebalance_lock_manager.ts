@@ -1,4 +1,5 @@
 import { SystemBusyError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
 
 export interface LockedQueue {
   topic: string;
@@ -21,7 +22,7 @@ export class RebalanceLockManager {
   readonly #locks = new Map<string, Map<string, Lock>>();
   #count = 0;
 
-  constructor(private readonly expiryMs = 60_000, private readonly maxLocks = 100_000) {}
+  constructor(private readonly expiryMs: number = Limits.rebalanceLockExpiryMs, private readonly maxLocks: number = Limits.maxRebalanceLocks) {}
 
   /** Locks (or renews) what it can for `clientId`; returns the queues the client now holds. */
   tryLock(group: string, clientId: string, queues: LockedQueue[], now = Date.now()): LockedQueue[] {

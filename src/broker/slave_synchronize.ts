@@ -51,7 +51,7 @@ export class SlaveSynchronize {
     if (!master || this.role.stopping || !this.role.isSlave) return;
     try {
       const call = async (code: number) => {
-        const r = await this.#remoting.invoke(master, createRequest(code), 5_000);
+        const r = await this.#remoting.invoke(master, createRequest(code), Limits.slaveSyncTimeoutMs);
         if (r.code !== ResponseCode.SUCCESS) throw new Error(`${requestCodeName(code)} answered ${r.code}: ${r.remark ?? ""}`);
         return r;
       };
@@ -79,7 +79,7 @@ export class SlaveSynchronize {
         topic: c.topic,
         queueId: c.queueId,
         commitOffset: c.offset,
-      })), 5_000);
+      })), Limits.slaveSyncTimeoutMs);
       if (r.code !== ResponseCode.SUCCESS) throw new Error(`UPDATE_CONSUMER_OFFSET answered ${r.code}: ${r.remark ?? ""}`);
       if (this.#slaveCommits.get(key)?.offset === c.offset) this.#slaveCommits.delete(key);
     }

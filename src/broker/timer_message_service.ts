@@ -31,7 +31,7 @@ const MAX_DELIVERING = Limits.timerMaxDelivering;
 /** A second's units move to the in-memory heap this long before the second starts. */
 const LOAD_AHEAD_MS = Limits.timerLoadAheadMs;
 const TICK_MS = 100;
-const RETRY_AFTER_FAILURE_MS = 1_000;
+const RETRY_AFTER_FAILURE_MS: number = Limits.timerRetryAfterFailureMs;
 
 export interface TimerConfig {
   dir: string;

@@ -8,6 +8,7 @@ import { RequestCode } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { NameServerClient, parseNamesrvAddr } from "./name_server_client.ts";
+import { Limits } from "../common/limits.ts";
 
 export interface ClientInstanceOptions {
   namesrvAddr: string | string[];
@@ -124,7 +125,7 @@ export class ClientInstance {
     const members: Map<string, ProducerMember | ConsumerMember> = kind === "producer" ? this.#producers : this.#consumers;
     if (member !== undefined && members.get(group) === member) members.delete(group);
     const header = UnregisterClientRequestHeader.encode(kind === "producer" ? { clientID: this.clientId, producerGroup: group } : { clientID: this.clientId, consumerGroup: group });
-    await Promise.all([...new Set(brokers)].map((a) => this.remoting.invoke(a, createRequest(RequestCode.UNREGISTER_CLIENT, header), 1000).catch(() => {})));
+    await Promise.all([...new Set(brokers)].map((a) => this.remoting.invoke(a, createRequest(RequestCode.UNREGISTER_CLIENT, header), Limits.unregisterClientTimeoutMs).catch(() => {})));
   }
 
   /** A client is done with the instance; the last one closes its connections. */

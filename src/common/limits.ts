@@ -88,6 +88,23 @@ export const Limits = {
   maxHaHoldMs: 30_000,
   /** Broker: timeout of a registration with a NameServer (RocketMQ's registerBrokerTimeoutMills). */
   registerBrokerTimeoutMs: 24_000,
+  /** Broker: timeout of UNREGISTER_BROKER at shutdown, and of a slave's metadata requests to its master. */
+  unregisterBrokerTimeoutMs: 3_000,
+  slaveSyncTimeoutMs: 5_000,
+  /** Broker: a replica's HA pull waits this long past its hold; a failed one is retried after at most retry. */
+  haPullTimeoutMs: 3_000,
+  haPullRetryMs: 1_000,
+  /** Broker: silent clients are looked for at least this often. */
+  clientExpiryScanMs: 10_000,
+  /** Broker: queue locks of orderly consumers expire after this without renewal, and are held at most this many. */
+  rebalanceLockExpiryMs: 60_000,
+  maxRebalanceLocks: 100_000,
+  /** Clients: timeout of UNREGISTER_CLIENT at shutdown. */
+  unregisterClientTimeoutMs: 1_000,
+  /** Messages one SEND_BATCH_MESSAGE may carry. */
+  maxBatchMessages: 10_000,
+  /** Timers: a failed delivery is tried again after this. */
+  timerRetryAfterFailureMs: 1_000,
   /** Broker: long-polling pulls held at once, over every connection. */
   maxHeldPulls: 100_000,
   /** Broker: producer and consumer clients it keeps track of (heartbeats past this get SYSTEM_BUSY). */

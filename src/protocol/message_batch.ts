@@ -1,4 +1,5 @@
 import { MessageIllegalError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
 
 /** One message of a SEND_BATCH_MESSAGE body (RocketMQ §1.6). */
 export interface BatchEntry {
@@ -13,7 +14,7 @@ export interface BatchEntry {
  * int32 bodyLen, body, int16 propsLen, props`. Throws MessageIllegalError at the first entry
  * whose sizes do not add up, so nothing of a broken batch is stored.
  */
-export function decodeBatch(buf: Uint8Array, maxEntries = 10_000): BatchEntry[] {
+export function decodeBatch(buf: Uint8Array, maxEntries: number = Limits.maxBatchMessages): BatchEntry[] {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: BatchEntry[] = [];
   let p = 0;

@@ -20,6 +20,7 @@ import { CommitLog } from "./commit_log.ts";
 import { ConsumeQueue, CQ_UNIT_BYTES, decodeUnit } from "./consume_queue.ts";
 import { AppendPipeline } from "./append_pipeline.ts";
 import { FlushService } from "./flush_service.ts";
+import { recoverLog } from "./recovery.ts";
 import { checkReplicaChunk } from "./replica_log.ts";
 import { deleteExpiredSegments, retentionDue } from "./retention.ts";
 import { HandleCache } from "./handle_cache.ts";
@@ -165,31 +166,15 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   #recover(crashed: boolean): void {
-    const started = Date.now();
-    const cp = this.#checkpoint.data;
-    // Without index files, every record re-dispatched is indexed again.
-    const indexDurable = this.#index ? (this.#index.load(crashed) ?? -1) : Infinity;
-    // After a clean stop everything up to the flushed end is consistent. After a crash, rescan
-    // from the last point every derived structure had made durable, and rebuild past it.
-    let from = crashed
-      ? Math.min(cp.consumeQueueFlushed, cp.commitLogFlushed, Math.max(0, indexDurable))
-      : cp.commitLogFlushed;
-    from = Math.max(from, this.#commitLog.minOffset);
-    let records = 0;
-    const end = this.#commitLog.scan(from, (buf, at, offset, size) => {
-      records++;
-      this.#redispatch(buf, at, offset, size, offset >= indexDurable);
-    }, Limits.recoveryChunkBytes);
-    this.#commitLog.setEnd(end);
-    for (const q of this.#queues.values()) q.truncateAfter(end);
-    this.#appender.dispatched = end;
-    this.#flusher.consumeQueueFlushed = Math.min(cp.consumeQueueFlushed, end);
-    this.#index?.markDispatched(end);
-    if (crashed) {
-      this.#log.warn(
-        `recovered after a crash: scanned ${records} records from offset ${from}, log ends at ${end} (${Date.now() - started} ms)`,
-      );
-    }
+    const r = recoverLog({
+      commitLog: this.#commitLog,
+      index: this.#index,
+      checkpoint: this.#checkpoint,
+      queues: () => this.#queues.values(),
+      redispatch: (buf, at, offset, size, index) => void this.#redispatch(buf, at, offset, size, index),
+    }, crashed, this.#log);
+    this.#appender.dispatched = r.end;
+    this.#flusher.consumeQueueFlushed = r.consumeQueueFlushed;
   }
 
   /** Dispatches a record already in the CommitLog (recovery, replication); returns the queue it went to. */
@@ -316,11 +301,12 @@ export class DefaultMessageStore implements MessageStore {
     for (let i = 0; i < out.units.length; i++) {
       const u = out.units[i];
       out.messages.push(this.#commitLog.read(u.physicalOffset, u.size, body.subarray(at, at + u.size)));
-      // Read back: the record a ConsumeQueue unit points at is that unit's own, whole.
-      invariant(
-        view.getInt32(at + RecordOffsets.TOTAL_SIZE) === u.size && (view.getInt32(at + RecordOffsets.MAGIC) === MAGIC_V1 || view.getInt32(at + RecordOffsets.MAGIC) === MAGIC_V2),
-        `ConsumeQueue ${topic}:${queueId} points at ${u.physicalOffset}, where no ${u.size}-byte record starts`,
-      );
+      // Read back: the record a ConsumeQueue unit points at is that unit's own, whole. (The
+      // message is built only on failure: this runs for every message pulled.)
+      const magic = view.getInt32(at + RecordOffsets.MAGIC);
+      if (view.getInt32(at + RecordOffsets.TOTAL_SIZE) !== u.size || (magic !== MAGIC_V1 && magic !== MAGIC_V2)) {
+        invariant(false, `ConsumeQueue ${topic}:${queueId} points at ${u.physicalOffset}, where no ${u.size}-byte record starts`);
+      }
       at += u.size;
     }
     out.body = body;

@@ -42,11 +42,8 @@ const SHORT_LEVELS: Partial<BrokerConfig> = { messageDelayLevel: "300ms 600ms 90
 
 describe("delayed and timer messages", () => {
   test("each delay level arrives no earlier than due and within tolerance, with its topic, tags, keys and id restored", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "b"), SHORT_LEVELS);
-    await createTopic(broker.addr, "Later", 2);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [{ dir: "b", ...SHORT_LEVELS }], topics: { Later: 2 } });
+    const { ns, broker, producer } = cluster;
     const r = recorder(ns.addr, "Later");
     await r.c.start();
     const sent: { level: number; at: number; msgId: string }[] = [];
@@ -78,11 +75,8 @@ describe("delayed and timer messages", () => {
   });
 
   test("timers by deliverAt and by delayMs arrive on time; a cancelled timer or delayed message never arrives", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "b"), SHORT_LEVELS);
-    await createTopic(broker.addr, "Timed", 2);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [{ dir: "b", ...SHORT_LEVELS }], topics: { Timed: 2 } });
+    const { ns, broker, producer } = cluster;
     const r = recorder(ns.addr, "Timed");
     await r.c.start();
     const t0 = Date.now();

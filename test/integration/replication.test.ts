@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
 import { Brokers, createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { Producer } from "../../src/client/producer.ts";
@@ -37,11 +38,9 @@ const SLAVE: Partial<BrokerConfig> = {
 
 describe("replication", () => {
   test("a slave copies the master's CommitLog byte for byte, serves reads and metadata, refuses writes, and catches up after a restart and a crash", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using master = await startBroker(ns.addr, join(dir.path, "m"), SMALL);
-    await createTopic(master.addr, "Rep", 4);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [{ dir: "m", ...SMALL }], topics: { Rep: 4 } });
+    const { ns, broker: master, producer } = cluster;
+    const dir = { path: cluster.dir };
     const body = "x".repeat(800);
     for (let i = 0; i < 1500; i++) await producer.send({ topic: "Rep", body: `${i}:${body}`, keys: `k${i}` });
     await using started = new Brokers();
@@ -83,11 +82,9 @@ describe("replication", () => {
   });
 
   test("SYNC_MASTER acknowledges once the slave holds the message; SLAVE_NOT_AVAILABLE without one, FLUSH_SLAVE_TIMEOUT when it stops answering", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using master = await startBroker(ns.addr, join(dir.path, "m"), { brokerRole: "SYNC_MASTER", slaveTimeout: 400, haHousekeepingInterval: 1000 });
-    await createTopic(master.addr, "Sync", 2);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [{ dir: "m", brokerRole: "SYNC_MASTER", slaveTimeout: 400, haHousekeepingInterval: 1000 }], topics: { Sync: 2 } });
+    const { ns, broker: master, producer } = cluster;
+    const dir = { path: cluster.dir };
     const alone = await producer.send({ topic: "Sync", body: "before any slave" });
     assert.equal(alone.status, "SLAVE_NOT_AVAILABLE");
     assert.equal(master.store.maxOffset("Sync", alone.messageQueue.queueId), 1, "the message is stored anyway");
@@ -166,10 +163,9 @@ describe("replication", () => {
   });
 
   test("a consumer far behind the log's end is sent to the slave (suggestWhichBrokerId) and back to the master once caught up", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using master = await startBroker(ns.addr, join(dir.path, "m"), { slaveReadEnable: true, consumeSlowlyLagBytes: 64 * 1024 });
-    await createTopic(master.addr, "Lag", 1);
+    await using cluster = await startCluster({ brokers: [{ dir: "m", slaveReadEnable: true, consumeSlowlyLagBytes: 64 * 1024 }], topics: { Lag: 1 }, producerGroup: false });
+    const { ns, broker: master } = cluster;
+    const dir = { path: cluster.dir };
     await using slave = await startBroker(ns.addr, join(dir.path, "s"), SLAVE);
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
     const body = "y".repeat(1000);

@@ -49,11 +49,9 @@ function listener(execute: (body: string) => LocalTransactionState | Promise<Loc
 
 describe("transactional messages", () => {
   test("a half message is invisible until committed; a rollback discards it", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
     // A long timeout: the local transaction below takes a while, and must not be checked meanwhile.
-    await using broker = await startBroker(ns.addr, join(dir.path, "b"), { ...FAST_CHECKS, transactionTimeout: 30_000 });
-    await createTopic(broker.addr, "Orders", 2);
+    await using cluster = await startCluster({ brokers: [{ dir: "b", ...FAST_CHECKS, transactionTimeout: 30_000 }], topics: { Orders: 2 }, producerGroup: false });
+    const { ns, broker } = cluster;
     const plain = new Producer({ namesrvAddr: ns.addr, group: "plain" });
     let release!: () => void;
     const gate = new Promise<void>((r) => release = r);
@@ -96,10 +94,8 @@ describe("transactional messages", () => {
   });
 
   test("an undecided half message is checked back: UNKNOWN, then COMMIT delivers it once", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    await using broker = await startBroker(ns.addr, join(dir.path, "b"), FAST_CHECKS);
-    await createTopic(broker.addr, "Pay", 1);
+    await using cluster = await startCluster({ brokers: [{ dir: "b", ...FAST_CHECKS }], topics: { Pay: 1 }, producerGroup: false });
+    const { ns, broker } = cluster;
     let asked = 0;
     const l = listener(() => "UNKNOWN", () => (++asked === 1 ? "UNKNOWN" : "COMMIT"));
     const tp = new TransactionProducer({ namesrvAddr: ns.addr, group: "tx-pay", transactionListener: l });
