@@ -4,7 +4,7 @@ import { describe, test } from "../harness/testing.ts";
 import { tempDir } from "../harness/temp_dir.ts";
 import { startCluster } from "../harness/cluster.ts";
 import { rejectionOf, waitFor } from "../harness/wait.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
+import { startNameServer } from "../harness/servers.ts";
 import { Producer, selectByHash } from "../../src/client/producer.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
 import { decodeMessages, type MessageExt } from "../../src/client/message.ts";
@@ -27,10 +27,8 @@ async function drain(c: PullConsumer, want: number, timeoutMs = 10_000): Promise
 
 describe("broker, producer and pull consumer", () => {
   test("messages sent round robin land in both broker groups and are all read back exactly", async () => {
-    await using cluster = await startCluster({ brokers: [{ brokerName: "broker-a" }], producerGroup: false });
-    const { ns, broker: a } = cluster;
-    const dir = { path: cluster.dir };
-    await using b = await startBroker(ns.addr, join(dir.path, "b"), { brokerName: "broker-b" });
+    await using cluster = await startCluster({ brokers: [{ brokerName: "broker-a" }, { brokerName: "broker-b" }], producerGroup: false });
+    const { ns, brokers: [a, b] } = cluster;
     const admin = new RemotingClient();
     for (const br of [a, b]) {
       const r = await admin.invoke(br.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "Orders", readQueueNums: 4, writeQueueNums: 4 }));
@@ -135,10 +133,8 @@ describe("broker, producer and pull consumer", () => {
   });
 
   test("after a restart, sent messages and committed offsets are intact", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    let a = await startBroker(ns.addr, join(dir.path, "a"));
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster();
+    const { ns, producer } = cluster;
     for (let i = 0; i < 30; i++) await producer.send({ topic: "Durable", body: `d${i}` }, selectByHash, 0);
     let c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg", consumeFromWhere: "first" });
     await c.subscribe("Durable");
@@ -147,22 +143,17 @@ describe("broker, producer and pull consumer", () => {
     const readUpTo = first.length;
     await c.commit();
     await c.shutdown();
-    await a.shutdown(); // graceful: flush, persist offsets, unregister
-    a = await startBroker(ns.addr, join(dir.path, "a"));
+    await cluster.restart(0); // graceful: flush, persist offsets, unregister
     c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg", consumeFromWhere: "first" });
     await c.subscribe("Durable");
     const rest = await drain(c, 30 - readUpTo);
     assert.deepEqual(rest.map(text), Array.from({ length: 30 - readUpTo }, (_, i) => `d${readUpTo + i}`));
     await c.shutdown();
-    await producer.shutdown();
-    await a.shutdown();
   });
 
   test("a broker killed mid-run: SYNC sends fail over to the other broker within the timeout", async () => {
-    await using cluster = await startCluster({ brokers: [{ brokerName: "broker-a" }], producerGroup: false });
-    const { ns, broker: a } = cluster;
-    const dir = { path: cluster.dir };
-    await using b = await startBroker(ns.addr, join(dir.path, "b"), { brokerName: "broker-b" });
+    await using cluster = await startCluster({ brokers: [{ brokerName: "broker-a" }, { brokerName: "broker-b" }], producerGroup: false });
+    const { ns, brokers: [a, b] } = cluster;
     const admin = new RemotingClient();
     for (const br of [a, b]) await admin.invoke(br.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "HA", readQueueNums: 2, writeQueueNums: 2 }));
     await waitFor(async () => (await new NameServerClient({ namesrvAddr: ns.addr }).getRoute("HA").catch(() => undefined))?.queueDatas.length === 2, { what: "both brokers in the route" });

@@ -43,7 +43,7 @@ const SHORT_LEVELS: Partial<BrokerConfig> = { messageDelayLevel: "300ms 600ms 90
 describe("delayed and timer messages", () => {
   test("each delay level arrives no earlier than due and within tolerance, with its topic, tags, keys and id restored", async () => {
     await using cluster = await startCluster({ brokers: [{ dir: "b", ...SHORT_LEVELS }], topics: { Later: 2 } });
-    const { ns, broker, producer } = cluster;
+    const { ns, producer } = cluster;
     const r = recorder(ns.addr, "Later");
     await r.c.start();
     const sent: { level: number; at: number; msgId: string }[] = [];
@@ -76,7 +76,7 @@ describe("delayed and timer messages", () => {
 
   test("timers by deliverAt and by delayMs arrive on time; a cancelled timer or delayed message never arrives", async () => {
     await using cluster = await startCluster({ brokers: [{ dir: "b", ...SHORT_LEVELS }], topics: { Timed: 2 } });
-    const { ns, broker, producer } = cluster;
+    const { ns, producer } = cluster;
     const r = recorder(ns.addr, "Timed");
     await r.c.start();
     const t0 = Date.now();

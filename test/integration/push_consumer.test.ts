@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
-import { tempDir } from "../harness/temp_dir.ts";
 import { startCluster } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
-import { startBroker, startNameServer } from "../harness/servers.ts";
-import { Producer, selectByHash } from "../../src/client/producer.ts";
+import { selectByHash } from "../../src/client/producer.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
 import { PushConsumer, type PushConsumerOptions } from "../../src/client/push_consumer.ts";
 import type { MessageExt } from "../../src/client/message.ts";
@@ -469,12 +467,10 @@ describe("push consumer", () => {
   });
 
   test("a delayed retry survives a broker restart and is delivered once", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    const store = join(dir.path, "a");
     const levels = { messageDelayLevel: Array(18).fill("400ms").join(" "), flushDelayOffsetInterval: 50 };
-    let broker = await startBroker(ns.addr, store, levels);
-    const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
+    await using cluster = await startCluster({ brokers: [levels] });
+    const { producer } = cluster;
+    let broker = cluster.broker;
     const sent = await producer.send({ topic: "Later", body: "retry-me" });
     const raw = new RemotingClient();
     const offset = parseOffsetMsgId(sent.offsetMsgId).offset;
@@ -482,18 +478,16 @@ describe("push consumer", () => {
     assert.equal(back.code, ResponseCode.SUCCESS);
     await broker.shutdown(1000); // before the retry is due
     assert.equal(broker.store.maxOffset("%RETRY%g", 0), 0);
-    broker = await startBroker(ns.addr, store, levels);
+    broker = await cluster.restart(0);
     await waitFor(() => broker.store.maxOffset("%RETRY%g", 0) === 1, { what: "the retry to be delivered after the restart" });
     const [delivered] = broker.store.getMessage("%RETRY%g", 0, 0, 1).messages;
     assert.ok(delivered);
     await waitFor(() => broker.runtimeInfo().scheduledPending.split(",").every((n) => n === "0"), { what: "the schedule to be empty" });
     await broker.shutdown(1000);
     // Its progress was persisted: a second restart does not deliver it again.
-    broker = await startBroker(ns.addr, store, levels);
+    broker = await cluster.restart(0);
     await waitFor(() => broker.runtimeInfo().scheduledPending.split(",").every((n) => n === "0"), { what: "nothing pending after restart" });
     assert.equal(broker.store.maxOffset("%RETRY%g", 0), 1);
     raw.close();
-    await producer.shutdown();
-    await broker.shutdown(1000);
   });
 });

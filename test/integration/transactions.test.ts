@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { describe, test } from "../harness/testing.ts";
-import { tempDir } from "../harness/temp_dir.ts";
 import { startCluster } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
-import { createTopic, startBroker, startNameServer } from "../harness/servers.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
 import { TransactionProducer } from "../../src/client/transaction_producer.ts";
 import type { LocalTransactionState, TransactionListener } from "../../src/client/producer.ts";
@@ -137,12 +134,9 @@ describe("transactional messages", () => {
   });
 
   test("after a broker restart a decided message is neither resurrected nor repeated, and an undecided one is still checked", async () => {
-    using dir = tempDir();
-    await using ns = await startNameServer();
-    const storeDir = join(dir.path, "b");
     // Checks are slow before the restart, so the undecided one waits across it.
-    let broker = await startBroker(ns.addr, storeDir, { ...FAST_CHECKS, transactionCheckInterval: 60_000 });
-    await createTopic(broker.addr, "Ledger", 1);
+    await using cluster = await startCluster({ brokers: [{ ...FAST_CHECKS, transactionCheckInterval: 60_000 }], topics: { Ledger: 1 }, producerGroup: false });
+    const { ns } = cluster;
     const decisions: Record<string, LocalTransactionState> = { "commit-1": "COMMIT", "rollback-1": "ROLLBACK", "undecided-1": "UNKNOWN" };
     const l = listener((body) => decisions[body], () => "COMMIT");
     const tp = new TransactionProducer({ namesrvAddr: ns.addr, group: "tx-ledger", transactionListener: l });
@@ -156,14 +150,12 @@ describe("transactional messages", () => {
     const raw = new RemotingClient();
     await raw.invoke(addr, createRequest(RequestCode.END_TRANSACTION, { producerGroup: "tx-ledger", commitLogOffset: offset, commitOrRollback: SysFlag.TRANSACTION_COMMIT_TYPE, tranStateTableOffset: 0 }));
     raw.close();
-    await broker.shutdown(500);
-    broker = await startBroker(ns.addr, storeDir, { ...FAST_CHECKS, listenPort: Number(addr.split(":")[1]) });
+    const broker = await cluster.restart(0, { extra: { transactionCheckInterval: FAST_CHECKS.transactionCheckInterval, listenPort: Number(addr.split(":")[1]) } });
     await tp.start(); // heartbeats the restarted broker at once
     await waitFor(async () => (await readAll(ns.addr, "Ledger")).includes("undecided-1"), { what: "the undecided one committed after the restart" });
     await waitFor(() => broker.runtimeInfo().transactionHalfBacklog === "0", { what: "the check point past everything" });
     assert.deepEqual(await readAll(ns.addr, "Ledger"), ["commit-1", "undecided-1"]);
     assert.deepEqual(l.checks, ["undecided-1"], "only the undecided one was checked");
     await tp.shutdown();
-    await broker.shutdown(500);
   });
 });
