@@ -21,31 +21,16 @@ import type { BrokerContext, BrokerStats } from "./broker_context.ts";
 import { BrokerRole } from "./broker_role.ts";
 import { ClientManager } from "./client_manager.ts";
 import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
-import { adminBrokerProcessor, brokerRuntimeInfo } from "./processor/admin_broker_processor.ts";
-import { checkSubscriptions, consumerManageProcessor } from "./processor/consumer_manage_processor.ts";
-import { endTransactionProcessor } from "./processor/end_transaction_processor.ts";
+import { brokerRuntimeInfo } from "./processor/admin_broker_processor.ts";
+import { checkSubscriptions } from "./processor/consumer_manage_processor.ts";
 import { registerProcessors } from "./processor/processor_table.ts";
-import { pullMessageProcessor } from "./processor/pull_message_processor.ts";
-import { queryMessageProcessor } from "./processor/query_message_processor.ts";
-import { sendBackProcessor } from "./processor/send_back_processor.ts";
-import { sendMessageProcessor } from "./processor/send_message_processor.ts";
+import { PROCESSORS } from "./processor/processors.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
 import { RebalanceLockManager } from "./rebalance_lock_manager.ts";
 import { parseDelayLevels, SCHEDULE_TOPIC, ScheduleMessageService } from "./schedule_message_service.ts";
 import { TIMER_TOPIC, TimerMessageService } from "./timer_message_service.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
 import { type CheckBack, PARK_TOPIC, TransactionalMessageService } from "./transactional_message_service.ts";
-
-/** Every family of request codes the broker serves (src/broker/processor/), in registration order. */
-export const PROCESSORS = [
-  sendMessageProcessor,
-  pullMessageProcessor,
-  consumerManageProcessor,
-  sendBackProcessor,
-  endTransactionProcessor,
-  queryMessageProcessor,
-  adminBrokerProcessor,
-];
 
 /**
  * A broker: the message store behind a remoting server, registered with every NameServer.

@@ -1,5 +1,6 @@
 import type { Check } from "../common/check.ts";
 import { BolideError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import type { FileSystem } from "../platform/file_system.ts";
 
@@ -24,12 +25,14 @@ export class MetadataFileError extends BolideError {
  * progress, controller epochs, the timer checkpoint): JSON written to a temporary file and
  * renamed, with one policy for damage. A file that does not parse, or does not hold what its
  * checker expects, stops the broker with MetadataFileError naming the file and the damage; it
- * is never silently reset. Each save first keeps the previous content beside it as `<path>.bak`,
- * so the last good copy is there to restore.
+ * is never silently reset. A save first keeps the previous content beside it as `<path>.bak`
+ * (refreshed at most once a minute), so a good copy is there to restore.
  */
 export class JsonConfigFile<T> {
   /** The content last read or written: a good copy, kept as the backup at the next save. */
   #lastGood: string | undefined;
+  /** When the backup was last written: at most once per metadataBackupIntervalMs (each is an fsync on the event loop). */
+  #backupAt = 0;
 
   constructor(
     private readonly fs: FileSystem,
@@ -61,11 +64,18 @@ export class JsonConfigFile<T> {
     return value;
   }
 
-  /** Writes `value` atomically, keeping the previous good content as the backup first. */
-  save(value: T, pretty = false): void {
+  /**
+   * Writes `value` atomically, keeping an earlier good content as the backup first (the one
+   * before, or at most metadataBackupIntervalMs older: files saved every few seconds would
+   * otherwise pay two fsyncs a save).
+   */
+  save(value: T, pretty = false, now = Date.now()): void {
     const text = JSON.stringify(value, null, pretty ? 1 : undefined);
     if (text === this.#lastGood) return;
-    if (this.#lastGood !== undefined) this.fs.writeTextAtomic(this.backupPath, this.#lastGood);
+    if (this.#lastGood !== undefined && now - this.#backupAt >= Limits.metadataBackupIntervalMs) {
+      this.fs.writeTextAtomic(this.backupPath, this.#lastGood);
+      this.#backupAt = now;
+    }
     this.fs.writeTextAtomic(this.path, text);
     this.#lastGood = text;
   }

@@ -105,6 +105,8 @@ export const Limits = {
   maxBatchMessages: 10_000,
   /** Timers: a failed delivery is tried again after this. */
   timerRetryAfterFailureMs: 1_000,
+  /** Broker: a metadata file's `.bak` copy is refreshed at most this often. */
+  metadataBackupIntervalMs: 60_000,
   /** Broker: long-polling pulls held at once, over every connection. */
   maxHeldPulls: 100_000,
   /** Broker: producer and consumer clients it keeps track of (heartbeats past this get SYSTEM_BUSY). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "../harness/testing.ts";
 import { startCluster } from "../harness/cluster.ts";
-import { PROCESSORS } from "../../src/broker/broker_controller.ts";
+import { PROCESSORS } from "../../src/broker/processor/processors.ts";
 import type { BrokerContext } from "../../src/broker/broker_context.ts";
 import { RemotingClient } from "../../src/remoting/remoting_client.ts";
 import { createRequest } from "../../src/protocol/remoting_command.ts";
