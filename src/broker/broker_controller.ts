@@ -89,8 +89,8 @@ export class BrokerController {
       clusterName: this.config.brokerClusterName,
       brokerName: this.config.brokerName,
       brokerAddr: this.#addr,
-      brokerId: this.#ctx.role.registeredBrokerId,
-      haServerAddr: this.#ctx.role.haAddr,
+      brokerId: this.#ctx?.role.registeredBrokerId ?? this.config.brokerId,
+      haServerAddr: this.#ctx?.role.haAddr ?? "",
     };
   }
 
@@ -153,7 +153,7 @@ export class BrokerController {
   }
 
   async shutdown(graceMs = 5_000): Promise<void> {
-    if (this.#shuttingDown) return;
+    if (this.#shuttingDown || !this.#ctx) return; // stopping, or it never got as far as its services
     this.#shuttingDown = true;
     const { role, schedule, timer, tx, store } = this.#ctx;
     for (const t of this.#timers) clearInterval(t);
@@ -172,6 +172,7 @@ export class BrokerController {
 
   /** For tests: die as a killed process would (no flush, no unregistration). */
   async kill(): Promise<void> {
+    if (!this.#ctx) return;
     this.#shuttingDown = true;
     const { role, schedule, timer, tx, store } = this.#ctx;
     for (const t of this.#timers) clearInterval(t);
