@@ -16,7 +16,7 @@ import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
 import { ClientInstance } from "./client_instance.ts";
-import { pullMessage } from "./pull_api.ts";
+import { type PullRequest, pullRequest, readPullResult } from "./pull_api.ts";
 import type { NameServerClient } from "./name_server_client.ts";
 
 export interface PullConsumerOptions {
@@ -241,7 +241,8 @@ export class PullConsumer {
     try {
       const offset = await this.#start(q);
       const suspend = Math.min(holdMs, this.#opts.brokerSuspendMaxTimeMs);
-      const r = await pullMessage(this.#remoting, this.#addr(q.mq), {
+      const addr = this.#addr(q.mq);
+      const req: PullRequest = {
         group: this.group,
         mq: q.mq,
         offset,
@@ -250,7 +251,9 @@ export class PullConsumer {
         type: q.type,
         tags: q.tags,
         suspendMs: suspend,
-      }, this.#opts.timeoutMs);
+      };
+      const call = pullRequest(req, this.#opts.timeoutMs);
+      const r = readPullResult(await this.#remoting.invoke(addr, call.command, call.waitMs), req, addr);
       if (q.next !== offset) return; // a seek happened meanwhile: this answer is stale
       if (r.status === "NO_NEW_MSG") return;
       q.buffered.push(...r.messages);

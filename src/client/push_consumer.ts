@@ -37,7 +37,7 @@ export type {
   PushConsumerOptions,
   PushConsumerStats,
 } from "./push_consumer_types.ts";
-import { pullMessage, type PullResult } from "./pull_api.ts";
+import { type PullRequest, pullRequest, type PullResult, readPullResult } from "./pull_api.ts";
 import type { NameServerClient } from "./name_server_client.ts";
 import { LocalOffsetFile, OffsetTable } from "./offset_store.ts";
 import { ProcessQueue } from "./process_queue.ts";
@@ -434,7 +434,8 @@ export class PushConsumer {
       let r: PullResult;
       try {
         this.#stats.pulls++;
-        r = await pullMessage(this.#remoting, this.#pullAddr(pq), {
+        const addr = this.#pullAddr(pq);
+        const req: PullRequest = {
           group: this.group,
           mq: pq.mq,
           offset,
@@ -444,7 +445,9 @@ export class PushConsumer {
           tags: sub.tags,
           suspendMs: o.brokerSuspendMaxTimeMs,
           commitOffset,
-        }, o.timeoutMs);
+        };
+        const call = pullRequest(req, o.timeoutMs);
+        r = readPullResult(await this.#remoting.invoke(addr, call.command, call.waitMs), req, addr);
       } catch (err) {
         if (pq.dropped || !this.#running) return;
         if (err instanceof RemotingError || err instanceof InvalidParameterError) {
