@@ -51,7 +51,9 @@ if (values.child) {
     });
     t0 = cpuMs();
     await c.start();
+    const ticker = setInterval(() => console.error(`${dir}: ${got} of ${N}`), 2000);
     await finished;
+    clearInterval(ticker);
     const cpu = cpuMs() - t0;
     console.log(JSON.stringify({ dir, kind: "push", messages: got, usPerMsg: Math.round(cpu * 1000 / got * 1000) / 1000 }));
     await c.shutdown();
