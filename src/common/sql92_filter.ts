@@ -102,12 +102,16 @@ class Parser {
     return n;
   }
 
+  // The cursor never moves past the closing "end" token, so a rule that consumes what it
+  // expected (a bare `a`, `'x'`, `NOT a`) meets "end" and fails with a parse error.
   #peek(): Token {
-    return this.tokens[this.#pos];
+    return this.tokens[Math.min(this.#pos, this.tokens.length - 1)];
   }
 
   #next(): Token {
-    return this.tokens[this.#pos++];
+    const t = this.#peek();
+    if (t.kind !== "end") this.#pos++;
+    return t;
   }
 
   #isKeyword(word: string): boolean {
@@ -246,16 +250,17 @@ class Parser {
   }
 
   #operand(): Operand {
-    const t = this.#next();
+    const t = this.#peek();
     if (t.kind === "string" || t.kind === "number") {
+      this.#pos++;
       const v = t.value!;
       return () => v;
     }
     if (t.kind === "ident" && !KEYWORDS.has(t.text.toUpperCase())) {
+      this.#pos++;
       const name = t.text;
       return (p) => p[name] ?? null;
     }
-    this.#pos--;
     this.#fail("expected a property name or a literal");
   }
 }

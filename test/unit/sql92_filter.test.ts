@@ -52,6 +52,12 @@ describe("SQL92 filter", () => {
       ["a IN 5", /expected \( after IN/],
       ["a BETWEEN 1 5", /expected AND/],
       ["a = 5 b = 6", /unexpected "b"/],
+      // A bare operand is not a condition (it threw a TypeError, so a pull got SYSTEM_ERROR).
+      ["a", /expected a comparison .* at position 2 \(found "end of expression"\)/],
+      ["'x'", /expected a comparison .* at position 4/],
+      ["5", /expected a comparison/],
+      ["NOT a", /expected a comparison .* at position 6/],
+      ["a = 5 AND b", /expected a comparison/],
       ["(".repeat(100) + "a=1" + ")".repeat(100), /nesting deeper than 64/],
       ["x".repeat(5000), /at most 4096/],
     ];

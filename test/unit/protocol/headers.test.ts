@@ -64,6 +64,11 @@ describe("typed bodies", () => {
     });
     const json = encodeBody({ clientID: "c1", consumerDataSet: [{ groupName: 5 }] }, SerializeType.JSON);
     assert.match(refusal(() => HeartbeatBody.decode(json, SerializeType.JSON)), /HeartbeatData\.consumerDataSet\[0\]\.groupName must be a string, got 5/);
+    // A data set that is not an array is named (it once reached `.map` and answered SYSTEM_ERROR).
+    for (const field of ["producerDataSet", "consumerDataSet"]) {
+      const notArray = encodeBody({ clientID: "c1", [field]: { groupName: "g" } });
+      assert.match(refusal(() => HeartbeatBody.decode(notArray, SerializeType.CBOR)), new RegExp(`HeartbeatData\\.${field} must be an array`));
+    }
   });
 
   test("a lock request names the entry that is wrong; an undecodable body says so", () => {
