@@ -2,6 +2,7 @@ import {
   BolideError,
   errorFromResponse,
   InvalidParameterError,
+  NoPermissionError,
   RemotingError,
   SendFailedError,
   ServiceNotAvailableError,
@@ -361,8 +362,13 @@ export class Producer {
     }
     let sysFlag = 0;
     if (compress && body.byteLength > this.#opts.compressMsgBodyOverHowmuch) {
-      body = deflate(body, 5);
-      sysFlag |= SysFlag.COMPRESSED;
+      // Only a smaller form is sent: random bytes deflate to more than they were, and a body
+      // of exactly maxMessageSize must stay sendable.
+      const deflated = deflate(body, 5);
+      if (deflated.byteLength < body.byteLength) {
+        body = deflated;
+        sysFlag |= SysFlag.COMPRESSED;
+      }
     }
     const props: Properties = { ...m.properties };
     const uniqId = createUniqueId();
@@ -516,7 +522,14 @@ export class Producer {
       }
     }
     const info = publishInfoOf(topic, route, viaDefaultTopic, this.#opts.defaultTopicQueueNums);
-    if (info.queues.length === 0) throw new TopicNotExistError(topic, `No writable queue for topic ${topic}: no master broker is up`);
+    if (info.queues.length === 0) {
+      // A master that serves the topic without WRITE is a permission, not an outage.
+      const readOnly = route.queueDatas.filter((q) => (q.perm & Perm.WRITE) === 0 && info.brokerAddrs.has(q.brokerName));
+      if (readOnly.length > 0) {
+        throw new NoPermissionError(`Topic ${topic} is not writable (perm ${readOnly[0].perm} on ${readOnly.map((q) => q.brokerName).join(", ")})`);
+      }
+      throw new TopicNotExistError(topic, `No writable queue for topic ${topic}: no master broker is up`);
+    }
     this.#routes.set(topic, info);
     if (this.#started) void this.#heartbeat();
     return info;

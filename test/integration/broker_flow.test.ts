@@ -128,8 +128,28 @@ describe("broker, producer and pull consumer", () => {
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
     const err = await rejectionOf(producer.send({ topic: "Missing", body: "x" }));
     assert.match(err.message, /No route info of this topic: Missing/);
+    // A read-only topic with its master up is a permission, not "no master broker is up".
+    await waitFor(async () => (await rejectionOf(producer.send({ topic: "ReadOnly", body: "x" }))).name === "NoPermissionError", { what: "ReadOnly's route" });
+    const ro = await rejectionOf(producer.send({ topic: "ReadOnly", body: "x" }));
+    assert.match(ro.message, /Topic ReadOnly is not writable \(perm 4 on /);
+    assert.equal((ro as { code?: number }).code, ResponseCode.NO_PERMISSION);
     raw.close();
     await producer.shutdown();
+  });
+
+  test("a body of exactly maxMessageSize that does not deflate smaller is sent as it is", async () => {
+    await using cluster = await startCluster({ topics: { Max: 1 } });
+    const { ns, producer, broker } = cluster;
+    const body = new Uint8Array(broker.config.maxMessageSize);
+    for (let i = 0; i < body.length; i += 65_536) crypto.getRandomValues(body.subarray(i, i + 65_536));
+    const r = await producer.send({ topic: "Max", body });
+    assert.equal(r.status, "SEND_OK");
+    const c = new PullConsumer({ namesrvAddr: ns.addr, group: "cg-max", consumeFromWhere: "first" });
+    await c.subscribe("Max");
+    const [m] = await drain(c, 1);
+    assert.equal(m.body.byteLength, body.byteLength);
+    assert.ok(Buffer.from(m.body).equals(Buffer.from(body)), "the body arrives unchanged");
+    await c.shutdown();
   });
 
   test("after a restart, sent messages and committed offsets are intact", async () => {
