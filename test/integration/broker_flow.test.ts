@@ -118,6 +118,12 @@ describe("broker, producer and pull consumer", () => {
       ["properties too large", send({ topic: "T", queueId: 0, properties: `big\u0001${"v".repeat(40_000)}\u0002` }, x), ResponseCode.MESSAGE_ILLEGAL],
       ["no write permission", send({ topic: "ReadOnly", queueId: 0 }, x), ResponseCode.NO_PERMISSION],
       ["missing topic field", send({ queueId: 0 }, x), ResponseCode.INVALID_PARAMETER],
+      // The broker's own topics: a timer message sent straight to the timer topic would be put
+      // back to REAL_TOPIC later, around ReadOnly's permission (and auto-create the topic).
+      ...["TBW102", "SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC", "rmq_sys_wheel_timer"].map((topic) =>
+        [`plain send to ${topic}`, send({ topic, queueId: 0, properties: `REAL_TOPIC\u0001ReadOnly\u0002REAL_QID\u00010\u0002TIMER_OUT_MS\u0001${Date.now() + 500}\u0002` }, x), ResponseCode.NO_PERMISSION] as [string, Promise<{ code: number; remark?: string }>, number]
+      ),
+      ["batch to the timer topic", raw.invoke(a.addr, createRequest(RequestCode.SEND_BATCH_MESSAGE, { producerGroup: "pg", topic: "rmq_sys_wheel_timer", queueId: 0, batch: true }, x)), ResponseCode.NO_PERMISSION],
     ];
     for (const [what, p, code] of cases) {
       const r = await p;
@@ -125,6 +131,8 @@ describe("broker, producer and pull consumer", () => {
       assert.ok(r.remark, `${what} says why`);
     }
     assert.equal(a.store.commitLogMaxOffset, 0, "nothing was stored");
+    const table = decodeBody<{ topicConfigTable: Record<string, unknown> }>((await raw.invoke(a.addr, createRequest(RequestCode.GET_ALL_TOPIC_CONFIG))).body).topicConfigTable;
+    for (const topic of ["SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "rmq_sys_wheel_timer"]) assert.equal(table[topic], undefined, `${topic} was not auto-created`);
     const producer = new Producer({ namesrvAddr: ns.addr, group: "pg" });
     const err = await rejectionOf(producer.send({ topic: "Missing", body: "x" }));
     assert.match(err.message, /No route info of this topic: Missing/);

@@ -1,6 +1,6 @@
 import { InvalidParameterError, MessageIllegalError } from "../../common/errors.ts";
 import { createOffsetMsgId } from "../../common/message_id.ts";
-import { validateTopic } from "../../common/names.ts";
+import { AUTO_CREATE_TOPIC_KEY_TOPIC, validateTopic } from "../../common/names.ts";
 import { decodeProperties, hasProperty, MessageProperty, type Properties, SysFlag, transactionType } from "../../common/message.ts";
 import { ResponseCode } from "../../common/response_code.ts";
 import { Perm } from "../../common/route.ts";
@@ -18,7 +18,7 @@ import { fromUtf8 } from "../../util/bytes.ts";
 import type { BrokerContext } from "../broker_context.ts";
 import { SCHEDULE_TOPIC, toScheduled } from "../schedule_message_service.ts";
 import { TIMER_TOPIC, unitDeliverMs } from "../timer_message_service.ts";
-import { HALF_TOPIC } from "../transactional_message_service.ts";
+import { HALF_TOPIC, OP_TOPIC, PARK_TOPIC } from "../transactional_message_service.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
 
 /** Properties that make a message delayed (see `delayed`). */
@@ -40,6 +40,12 @@ export function sendMessageProcessor(ctx: BrokerContext): ProcessorEntry[] {
   ];
 }
 
+/**
+ * Topics only the broker itself writes (RocketMQ's TopicValidator): a plain send to one would
+ * be put back to its REAL_TOPIC later, around that topic's permission, and would auto-create it.
+ */
+const BROKER_ONLY_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY_TOPIC, SCHEDULE_TOPIC, TIMER_TOPIC, HALF_TOPIC, OP_TOPIC, PARK_TOPIC]);
+
 async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection, v2: boolean): Promise<RemotingCommand> {
   const h = decodeSendHeader(req, v2);
   const { stats, config } = ctx;
@@ -49,6 +55,7 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
   }
   const topic = h.topic;
   validateTopic(topic);
+  if (BROKER_ONLY_TOPICS.has(topic)) return createResponse(ResponseCode.NO_PERMISSION, `Sending message to topic[${topic}] is forbidden.`);
   const tc = ctx.topics.forSend(topic, h.defaultTopic, h.defaultTopicQueueNums);
   if ((tc.perm & Perm.WRITE) === 0) {
     return createResponse(ResponseCode.NO_PERMISSION, `the topic[${topic}] sending is forbidden`);
