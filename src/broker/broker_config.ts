@@ -1,4 +1,6 @@
 import { InvalidParameterError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
+import type { ServerLimits } from "../remoting/remoting_server.ts";
 import type { FlushDiskType } from "../store/store_config.ts";
 import { DEFAULT_DELAY_LEVELS, parseDelayLevels } from "./schedule_message_service.ts";
 
@@ -77,6 +79,17 @@ export interface BrokerConfig {
   consumeSlowlyLagBytes: number;
   /** The slave such consumers are sent to. */
   whichBrokerWhenConsumeSlowly: number;
+  /** A connection with no registered client that sends nothing this long is closed (RocketMQ's name). */
+  serverChannelMaxIdleTimeSeconds: number;
+  /** Connections accepted at once, in total and from one client address. */
+  serverMaxConnections: number;
+  serverMaxConnectionsPerAddress: number;
+  /** A frame begun must be complete within this; unread answers close their connection after this. */
+  serverFrameReadTimeoutMillis: number;
+  serverWriteStallTimeoutMillis: number;
+  /** Connection memory: incomplete frames and queued answers over all connections. */
+  serverMaxBufferedFrameBytes: number;
+  serverMaxWriteBacklogBytes: number;
 }
 
 type Kind = "string" | "int" | "bool" | "enum";
@@ -136,6 +149,13 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   accessMessageInMemoryMaxRatio: { kind: "int", default: 40, min: 1, max: 100, help: "far behind = more than this percent of memory behind the log's end" },
   consumeSlowlyLagBytes: { kind: "int", default: 0, min: 0, max: 2 ** 50, help: "far behind = more than this many bytes (0: use accessMessageInMemoryMaxRatio)" },
   whichBrokerWhenConsumeSlowly: { kind: "int", default: 1, min: 1, max: 1024, help: "the slave lagging consumers read from" },
+  serverChannelMaxIdleTimeSeconds: { kind: "int", default: Limits.connectionIdleTimeoutMs / 1000, min: 1, max: 86_400, help: "seconds after which a silent connection with no registered client is closed" },
+  serverMaxConnections: { kind: "int", default: Limits.maxConnections, min: 1, max: 1_000_000, help: "connections accepted at once" },
+  serverMaxConnectionsPerAddress: { kind: "int", default: Limits.maxConnectionsPerAddress, min: 1, max: 1_000_000, help: "connections accepted at once from one client address" },
+  serverFrameReadTimeoutMillis: { kind: "int", default: Limits.frameReadTimeoutMs, min: 100, max: 3_600_000, help: "ms within which a frame begun must be complete" },
+  serverWriteStallTimeoutMillis: { kind: "int", default: Limits.writeStallTimeoutMs, min: 1_000, max: 3_600_000, help: "ms a client may leave answers unread before its connection is closed" },
+  serverMaxBufferedFrameBytes: { kind: "int", default: Limits.maxBufferedFrameBytesTotal, min: Limits.maxFrameBytes, max: 2 ** 40, help: "bytes of incomplete frames held over all connections" },
+  serverMaxWriteBacklogBytes: { kind: "int", default: Limits.maxWriteBacklogBytesTotal, min: Limits.maxWriteBacklogBytes, max: 2 ** 40, help: "bytes of answers queued over all connections" },
 };
 
 function parseValue(name: string, raw: string, s: Setting): string | number | boolean {
@@ -204,4 +224,19 @@ export function brokerSettingsHelp(): string {
   return Object.entries(BROKER_SETTINGS)
     .map(([name, s]) => `  ${name.padEnd(30)} ${s.help} (default ${s.default}${s.values ? `; ${s.values.join("|")}` : ""})`)
     .join("\n");
+}
+
+/** The limits of the broker's remoting server, from its settings. */
+export function serverLimits(c: BrokerConfig): Partial<ServerLimits> {
+  return {
+    connectionIdleTimeoutMs: c.serverChannelMaxIdleTimeSeconds * 1000,
+    maxConnections: c.serverMaxConnections,
+    maxConnectionsPerAddress: Math.min(c.serverMaxConnectionsPerAddress, c.serverMaxConnections),
+    frameReadTimeoutMs: c.serverFrameReadTimeoutMillis,
+    writeStallTimeoutMs: c.serverWriteStallTimeoutMillis,
+    writeStallUnderPressureMs: Math.min(Limits.writeStallUnderPressureMs, c.serverWriteStallTimeoutMillis),
+    connectionSweepIntervalMs: Math.min(Limits.connectionSweepIntervalMs, c.serverFrameReadTimeoutMillis, c.serverChannelMaxIdleTimeSeconds * 1000),
+    maxBufferedFrameBytesTotal: c.serverMaxBufferedFrameBytes,
+    maxWriteBacklogBytesTotal: c.serverMaxWriteBacklogBytes,
+  };
 }

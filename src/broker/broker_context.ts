@@ -1,4 +1,5 @@
 import type { Logger } from "../common/log.ts";
+import type { RemotingServer } from "../remoting/remoting_server.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import type { BrokerRole } from "./broker_role.ts";
@@ -31,6 +32,8 @@ export interface BrokerContext {
   readonly clients: ClientManager;
   readonly locks: RebalanceLockManager;
   readonly holds: PullHoldService;
+  /** The client-facing server's connections and their shared memory, for the runtime info. */
+  readonly remoting: Pick<RemotingServer, "connections" | "budget" | "refusedConnections">;
   readonly schedule: ScheduleMessageService;
   readonly timer: TimerMessageService;
   readonly tx: TransactionalMessageService;

@@ -16,7 +16,7 @@ import { RemotingClient } from "../remoting/remoting_client.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
 import { DefaultMessageStore } from "../store/default_message_store.ts";
 import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
-import { type BrokerConfig, brokerConfig } from "./broker_config.ts";
+import { type BrokerConfig, brokerConfig, serverLimits } from "./broker_config.ts";
 import type { BrokerContext, BrokerStats } from "./broker_context.ts";
 import { BrokerRole } from "./broker_role.ts";
 import { ClientManager } from "./client_manager.ts";
@@ -43,7 +43,7 @@ export class BrokerController {
   readonly #log: Logger;
   readonly #fs: FileSystem;
   #ctx!: BrokerContext;
-  readonly #holds = new PullHoldService(Limits.maxHeldPulls);
+  readonly #holds = new PullHoldService(Limits.maxHeldPulls, Limits.maxHeldPullsPerConnection);
   readonly #clients = new ClientManager(Limits.maxBrokerClients);
   readonly #locks = new RebalanceLockManager();
   readonly #stats: BrokerStats = { sendsInFlight: 0, pullsFound: 0 };
@@ -58,7 +58,14 @@ export class BrokerController {
     this.config = { ...brokerConfig(), ...config };
     this.#log = opts.log ?? silentLogger;
     this.#fs = opts.fs ?? nodeFileSystem;
-    this.#server = new RemotingServer({ host: this.config.brokerIP1, port: this.config.listenPort, log: this.#log });
+    this.#server = new RemotingServer({
+      host: this.config.brokerIP1,
+      port: this.config.listenPort,
+      log: this.#log,
+      limits: serverLimits(this.config),
+      // A registered client's connection expires with the client (channelExpiredTimeout).
+      exemptFromIdle: (conn) => this.#clients.has(conn),
+    });
     // Members of a consumer group are told at once when it changes, so they rebalance now
     // rather than at their next periodic rebalance (RocketMQ's NOTIFY_CONSUMER_IDS_CHANGED).
     this.#clients.onConsumerGroupChange((group) => {
@@ -234,6 +241,7 @@ export class BrokerController {
       clients: this.#clients,
       locks: this.#locks,
       holds: this.#holds,
+      remoting: this.#server,
       stats: this.#stats,
       get addr() {
         return addr();

@@ -126,6 +126,11 @@ export class ClientManager {
     if (!producerGroup && !consumerGroup) this.remove(connection);
   }
 
+  /** A client has registered (heartbeated) on this connection. */
+  has(connection: RemotingConnection): boolean {
+    return this.#clients.has(connection);
+  }
+
   remove(connection: RemotingConnection): void {
     const c = this.#clients.get(connection);
     if (!c) return;

@@ -20,7 +20,7 @@ export class PullHoldService {
   /** Held pulls by the connection that sent them, so a closed connection frees its pulls at once. */
   readonly #byOwner = new Map<object, Set<Held>>();
   #count = 0;
-  constructor(private readonly maxHeld: number) {}
+  constructor(private readonly maxHeld: number, private readonly maxHeldPerOwner: number = maxHeld) {}
 
   get heldCount(): number {
     return this.#count;
@@ -33,6 +33,10 @@ export class PullHoldService {
   wait(topic: string, queueId: number, offset: number, timeoutMs: number, owner?: object, group?: string): Promise<HoldEnd> {
     if (this.#count >= this.maxHeld) return Promise.reject(new SystemBusyError(`${this.#count} pulls are already held; retry later`));
     if (owner && this.#released.has(owner)) return Promise.resolve("released");
+    const mineNow = owner ? this.#byOwner.get(owner)?.size ?? 0 : 0;
+    if (mineNow >= this.maxHeldPerOwner) {
+      return Promise.reject(new SystemBusyError(`${mineNow} pulls are already held on this connection; retry later`));
+    }
     const key = `${topic}@${queueId}`;
     return new Promise((resolve) => {
       let set = this.#held.get(key);

@@ -16,6 +16,30 @@ export const Limits = {
   maxInFlightRequestsPerConnection: 4_096,
   /** Encoded bytes queued for one socket before its reader pauses (server) or invokes wait (client). */
   maxWriteBacklogBytes: 64 * MiB,
+  /**
+   * A server's connections together: bytes buffered for incomplete frames, and encoded answers
+   * queued for sockets. Past the first, the connection whose frame grew it is closed; past the
+   * second, connections stop reading requests and pulls wait until sockets drain. Together they
+   * are the server's connection memory budget (default 256 MiB).
+   */
+  maxBufferedFrameBytesTotal: 128 * MiB,
+  maxWriteBacklogBytesTotal: 128 * MiB,
+  /** A frame whose length has arrived must be complete within this, or its connection is closed. */
+  frameReadTimeoutMs: 30_000,
+  /** Queued answers that make no progress this long (the peer does not read) close the connection. */
+  writeStallTimeoutMs: 30_000,
+  /** While the total write budget is exhausted, a connection stalled this long is closed at once. */
+  writeStallUnderPressureMs: 1_000,
+  /**
+   * A connection with no registered client that sends nothing this long is closed (RocketMQ's
+   * serverChannelMaxIdleTimeSeconds, 120 s); connections of registered clients expire with them.
+   */
+  connectionIdleTimeoutMs: 120_000,
+  /** Connections one server accepts at once, in total and from one client address. */
+  maxConnections: 20_000,
+  maxConnectionsPerAddress: 10_000,
+  /** How often a server looks for connections past the deadlines above. */
+  connectionSweepIntervalMs: 1_000,
   /** Frames smaller than this are copied together into one write; a larger one is written alone. */
   coalesceWriteBytes: 256 * KiB,
   /** At most this many protocol-error log lines per second per server; the rest are counted. */
@@ -107,8 +131,9 @@ export const Limits = {
   timerRetryAfterFailureMs: 1_000,
   /** Broker: a metadata file's `.bak` copy is refreshed at most this often. */
   metadataBackupIntervalMs: 60_000,
-  /** Broker: long-polling pulls held at once, over every connection. */
+  /** Broker: long-polling pulls held at once, over every connection, and on one connection. */
   maxHeldPulls: 100_000,
+  maxHeldPullsPerConnection: 2_048,
   /** Broker: producer and consumer clients it keeps track of (heartbeats past this get SYSTEM_BUSY). */
   maxBrokerClients: 100_000,
 
@@ -170,6 +195,14 @@ export function checkLimits(l: typeof Limits = Limits): void {
   if (l.maxHeaderBytes >= l.maxFrameBytes) fail("maxHeaderBytes must be below maxFrameBytes");
   if (l.maxFrameBytes > 0xffffff * 16 + 4) fail("maxFrameBytes beyond the int32 frame length");
   if (l.maxWriteBacklogBytes < l.maxFrameBytes) fail("maxWriteBacklogBytes must hold one largest frame");
+  if (l.maxBufferedFrameBytesTotal < l.maxFrameBytes) fail("maxBufferedFrameBytesTotal must hold one largest frame");
+  if (l.maxWriteBacklogBytesTotal < l.maxWriteBacklogBytes) fail("maxWriteBacklogBytesTotal below one connection's backlog");
+  if (l.maxConnectionsPerAddress > l.maxConnections) fail("maxConnectionsPerAddress above maxConnections");
+  if (l.writeStallUnderPressureMs > l.writeStallTimeoutMs) fail("writeStallUnderPressureMs above writeStallTimeoutMs");
+  if (l.connectionSweepIntervalMs > Math.min(l.frameReadTimeoutMs, l.writeStallUnderPressureMs, l.connectionIdleTimeoutMs)) {
+    fail("connections are swept less often than their shortest deadline");
+  }
+  if (l.maxHeldPullsPerConnection > l.maxInFlightRequestsPerConnection) fail("more held pulls per connection than requests in flight");
   if (l.coalesceWriteBytes > l.maxWriteBacklogBytes) fail("coalesceWriteBytes must be below maxWriteBacklogBytes");
   if (l.scanNotActiveBrokerIntervalMs > l.brokerChannelExpiredTimeMs) fail("scan interval longer than expiry");
   if (l.maxTopicNameLength > l.maxSystemTopicNameLength) fail("topic name limits reversed");

@@ -126,7 +126,8 @@ export class FrameDecoder {
       off += frameBytes;
     }
     if (off < len) {
-      const rest = chunk.subarray(off);
+      // A tail is copied so the chunk it came from is not kept alive for a few bytes.
+      const rest = off === 0 ? chunk : chunk.slice(off);
       this.#pending.push(rest);
       this.#pendingBytes = rest.byteLength;
       this.#need = rest.byteLength >= FRAME_PREFIX_BYTES ? this.#probe(dv, off) : FRAME_PREFIX_BYTES;

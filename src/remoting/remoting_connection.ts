@@ -19,9 +19,10 @@ import {
 } from "../protocol/remoting_command.ts";
 import { requestCodeName } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
-import { concatBytes } from "../util/bytes.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
-import { MinHeap } from "../util/min_heap.ts";
+import type { ConnectionBudget } from "./connection_budget.ts";
+import { PendingRequests } from "./pending_requests.ts";
+import { coalesce } from "./write_coalescing.ts";
 
 /** Handles one request code. Return the response (opaque and flag are filled in), or throw. */
 export type Processor = (
@@ -40,6 +41,12 @@ export interface ConnectionLimits {
   maxInFlightRequests: number;
   maxWriteBacklogBytes: number;
   coalesceWriteBytes: number;
+  /** A frame whose length arrived must be complete within this (checked by `checkDeadlines`). */
+  frameReadTimeoutMs: number;
+  /** Queued answers that make no progress this long close the connection. */
+  writeStallTimeoutMs: number;
+  /** The same, while the shared write budget is exhausted. */
+  writeStallUnderPressureMs: number;
 }
 
 export const defaultConnectionLimits: ConnectionLimits = {
@@ -49,6 +56,9 @@ export const defaultConnectionLimits: ConnectionLimits = {
   maxInFlightRequests: Limits.maxInFlightRequestsPerConnection,
   maxWriteBacklogBytes: Limits.maxWriteBacklogBytes,
   coalesceWriteBytes: Limits.coalesceWriteBytes,
+  frameReadTimeoutMs: Limits.frameReadTimeoutMs,
+  writeStallTimeoutMs: Limits.writeStallTimeoutMs,
+  writeStallUnderPressureMs: Limits.writeStallUnderPressureMs,
 };
 
 export interface ConnectionOptions {
@@ -59,13 +69,10 @@ export interface ConnectionOptions {
   serializeType?: number;
   /** Called once when a frame error or a failing processor deserves a log line. */
   onProtocolError?(conn: RemotingConnection, err: Error): void;
-}
-
-interface Pending {
-  deferred: Deferred<RemotingCommand>;
-  deadline: number;
-  timeoutMs: number;
-  code: number;
+  /** Memory shared with the other connections of a server (a client's connections have none). */
+  budget?: ConnectionBudget;
+  /** Called when a limit closes the connection, with the reason, for one log line. */
+  onLimitClose?(conn: RemotingConnection, reason: string): void;
 }
 
 /**
@@ -84,10 +91,7 @@ export class RemotingConnection {
   readonly #serializeType: number;
 
   #nextOpaque = 1;
-  readonly #pending = new Map<number, Pending>();
-  readonly #deadlines = new MinHeap<number>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = Infinity;
+  readonly #pending: PendingRequests;
 
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
@@ -99,6 +103,17 @@ export class RemotingConnection {
 
   #inFlight = 0;
   #capacityWaiter: Deferred<void> | undefined;
+  /** Requests read while the connection had no capacity: dispatched one by one as it returns. */
+  #held: RemotingCommand[] = [];
+  readonly #budget: ConnectionBudget | undefined;
+  /** Incomplete-frame bytes charged to the budget. */
+  #frameCharged = 0;
+  /** When the incomplete frame began (0: none), the last read, the last write progress. */
+  #frameSince = 0;
+  /** A frame was completed during the current read (so an incomplete one is a new frame). */
+  #frameEnded = false;
+  #lastReadAt = Date.now();
+  #lastWriteAt = Date.now();
   #closed = false;
   #closeReason = "";
   readonly #closeListeners: ((reason: string) => void)[] = [];
@@ -109,6 +124,8 @@ export class RemotingConnection {
     this.#opts = opts;
     this.#limits = { ...defaultConnectionLimits, ...opts.limits };
     this.#serializeType = opts.serializeType ?? SerializeType.CBOR;
+    this.#budget = opts.budget;
+    this.#pending = new PendingRequests(tcp.remoteAddr);
     this.remoteAddr = tcp.remoteAddr;
     this.localAddr = tcp.localAddr;
     this.#writer = tcp.writable.getWriter();
@@ -134,9 +151,97 @@ export class RemotingConnection {
     return this.#inFlight;
   }
 
-  /** Bytes encoded but not yet handed to the socket. */
+  /** Bytes encoded but not yet handed to the socket, and answers reserved but not yet queued. */
   get writeBacklogBytes(): number {
-    return this.#queuedBytes + this.#writingBytes;
+    return this.#queuedBytes + this.#writingBytes + this.#reservedBytes;
+  }
+
+  readonly #reserved = new Map<RemotingCommand, number>();
+  #reservedBytes = 0;
+
+  /**
+   * Counts `bytes` of the answer to `req` in the backlog from now until it is queued: a
+   * processor that reads a large answer after an await reserves it, so answers produced
+   * together see each other and stop at the limit.
+   */
+  reserveAnswer(req: RemotingCommand, bytes: number): void {
+    if (this.#closed) return;
+    this.#reserved.set(req, (this.#reserved.get(req) ?? 0) + bytes);
+    this.#reservedBytes += bytes;
+    this.#budget?.chargeBacklog(bytes);
+  }
+
+  #releaseReserved(req: RemotingCommand): void {
+    if (this.#reserved.size === 0) return;
+    const bytes = this.#reserved.get(req);
+    if (bytes === undefined) return;
+    this.#reserved.delete(req);
+    this.#reservedBytes -= bytes;
+    this.#budget?.chargeBacklog(-bytes);
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get bufferedFrameBytes(): number {
+    return this.#decoder.bufferedBytes;
+  }
+
+  /** When something was last read from the peer (ms since the epoch). */
+  get lastReadAt(): number {
+    return this.#lastReadAt;
+  }
+
+  /**
+   * Answers may be queued: this connection's backlog and the server's shared one are within
+   * their limits. A producer of large answers (a pull) waits for this before it reads.
+   */
+  get writable(): boolean {
+    return this.writeBacklogBytes <= this.#limits.maxWriteBacklogBytes && !this.#budget?.writeExhausted;
+  }
+
+  /**
+   * Resolves once the connection was writable or closed (a stalled peer is closed by
+   * `checkDeadlines`). Check again after it: several waiters are woken by the same room.
+   */
+  async whenWritable(): Promise<void> {
+    while (!this.#closed && !this.writable) {
+      const d = deferred<void>();
+      const cancel = this.#budget?.onRoom(() => d.resolve());
+      this.#writableWaiters.push(d);
+      await d.promise;
+      cancel?.();
+    }
+  }
+
+  #writableWaiters: Deferred<void>[] = [];
+
+  /**
+   * Closes the connection if it is past a deadline: a frame begun and not finished in time, or
+   * answers its peer has not read for too long (sooner while the server's write budget is used
+   * up). Returns the reason it closed, or undefined. Called by the server's sweep.
+   */
+  checkDeadlines(now: number): string | undefined {
+    if (this.#closed) return undefined;
+    const l = this.#limits;
+    let reason: string | undefined;
+    if (this.#frameSince > 0 && now - this.#frameSince > l.frameReadTimeoutMs) {
+      reason = `frame incomplete after ${l.frameReadTimeoutMs} ms (${this.#decoder.bufferedBytes} bytes received)`;
+    } else if (this.#queuedBytes + this.#writingBytes > 0) {
+      const unsent = this.#queuedBytes + this.#writingBytes;
+      const stalledMs = now - this.#lastWriteAt;
+      if (stalledMs > l.writeStallTimeoutMs) {
+        reason = `peer read nothing of ${unsent} queued bytes for ${l.writeStallTimeoutMs} ms`;
+      } else if (this.#budget?.writeExhausted && stalledMs > l.writeStallUnderPressureMs && !this.writable) {
+        reason = `peer read nothing of ${unsent} queued bytes for ${stalledMs} ms while the server's write budget of ${this.#budget.maxBacklogBytes} bytes is used up`;
+      }
+    }
+    if (reason !== undefined) this.#limitClose(reason);
+    return reason;
+  }
+
+  #limitClose(reason: string): void {
+    if (this.#closed) return;
+    this.#opts.onLimitClose?.(this, reason);
+    this.close(reason);
   }
 
   readonly #peerEndListeners: (() => void)[] = [];
@@ -174,11 +279,9 @@ export class RemotingConnection {
     } catch (err) {
       return Promise.reject(err);
     }
-    const d = deferred<RemotingCommand>();
-    this.#pending.set(opaque, { deferred: d, deadline, timeoutMs, code: request.code });
-    this.#trackDeadline(opaque, deadline);
+    const answer = this.#pending.add(opaque, request.code, deadline, timeoutMs);
     this.#enqueue(parts);
-    return d.promise;
+    return answer;
   }
 
   /** Sends a request that gets no response. Resolves once it is queued for the socket. */
@@ -194,18 +297,24 @@ export class RemotingConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#deadlines.clear();
     const err = new RemotingClosedError(this.remoteAddr, reason);
-    for (const p of this.#pending.values()) p.deferred.reject(err);
-    this.#pending.clear();
+    this.#pending.failAll(err);
     for (const w of this.#drainWaiters) w.reject(err);
     this.#drainWaiters = [];
     for (const w of this.#idleWaiters) w.resolve();
     this.#idleWaiters = [];
     this.#capacityWaiter?.resolve();
+    for (const w of this.#writableWaiters) w.resolve();
+    this.#writableWaiters = [];
+    this.#held = [];
+    this.#budget?.chargeBacklog(-(this.#queuedBytes + this.#writingBytes + this.#reservedBytes));
+    this.#reserved.clear();
+    this.#reservedBytes = 0;
+    this.#budget?.chargeFrame(-this.#frameCharged);
+    this.#frameCharged = 0;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#writingBytes = 0;
     this.#tcp.close();
     for (const l of this.#closeListeners) {
       try {
@@ -264,25 +373,31 @@ export class RemotingConnection {
       for (;;) {
         const { value, done } = await reader.read();
         if (done || this.#closed) break;
+        this.#lastReadAt = Date.now();
         this.#decoder.push(value, this.#onCommand);
-        // Stop reading while too much is in progress: the peer's socket buffers fill and it slows down.
-        while (
-          !this.#closed &&
-          (this.#inFlight >= this.#limits.maxInFlightRequests ||
-            this.writeBacklogBytes > this.#limits.maxWriteBacklogBytes)
-        ) {
-          this.#capacityWaiter = deferred<void>();
-          await this.#capacityWaiter.promise;
+        if (!this.#chargeFrame()) break;
+        // Stop reading while too much is in progress: the peer's socket buffers fill and it
+        // slows down. Requests already read wait their turn here, each checked before it runs.
+        while (!this.#closed && (this.#held.length > 0 || this.#full())) {
+          if (this.#full()) {
+            this.#capacityWaiter = deferred<void>();
+            const cancel = this.#budget?.writeExhausted ? this.#budget.onRoom(() => this.#wake()) : undefined;
+            await this.#capacityWaiter.promise;
+            cancel?.();
+            continue;
+          }
+          this.#dispatch(this.#held.shift()!);
         }
       }
       this.#decoder.end();
       cleanEnd = true;
     } catch (err) {
       reason = err instanceof Error ? err.message : String(err);
-      if (err instanceof FrameError) this.#opts.onProtocolError?.(this, err);
+      if (err instanceof FrameError && !this.#closed) this.#opts.onProtocolError?.(this, err);
     } finally {
       reader.releaseLock();
     }
+    if (this.#closed) return;
     // The peer ended its side after whole frames: answer what it asked before closing ours.
     // Listeners hear of it first, so requests held for a future event can be answered now.
     if (cleanEnd) {
@@ -297,15 +412,34 @@ export class RemotingConnection {
   }
 
   readonly #onCommand = (cmd: RemotingCommand): void => {
+    this.#frameEnded = true;
     if ((cmd.flag & FLAG_RESPONSE) !== 0) {
-      const p = this.#pending.get(cmd.opaque);
-      if (p === undefined) return; // late answer to a request that already timed out
-      this.#pending.delete(cmd.opaque);
-      p.deferred.resolve(cmd);
+      this.#pending.resolve(cmd); // false for a late answer to a request that already timed out
       return;
     }
-    this.#dispatch(cmd);
+    // Checked per request, not per chunk: one chunk can carry hundreds of pulls.
+    if (this.#held.length > 0 || this.#full()) this.#held.push(cmd);
+    else this.#dispatch(cmd);
   };
+
+  /** No capacity for another request: too many in progress, or answers pile up unread. */
+  #full(): boolean {
+    return this.#inFlight >= this.#limits.maxInFlightRequests || !this.writable;
+  }
+
+  /** Charges the incomplete frame's growth to the shared budget; false (and closed) past its total. */
+  #chargeFrame(): boolean {
+    const now = this.#decoder.bufferedBytes;
+    const delta = now - this.#frameCharged;
+    if (now === 0) this.#frameSince = 0;
+    else if (this.#frameCharged === 0 || this.#frameEnded) this.#frameSince = this.#lastReadAt;
+    this.#frameEnded = false;
+    this.#frameCharged = now;
+    if (delta === 0) return true;
+    if (this.#budget === undefined || this.#budget.chargeFrame(delta) || delta <= 0) return true;
+    this.#limitClose(`incomplete frames of all connections past the budget of ${this.#budget.maxFrameBytes} bytes (this one holds ${now})`);
+    return false;
+  }
 
   #dispatch(req: RemotingCommand): void {
     const processor = this.#opts.processors.get(req.code) ?? this.#opts.defaultProcessor;
@@ -336,17 +470,19 @@ export class RemotingConnection {
 
   #finish(req: RemotingCommand, oneway: boolean, result: RemotingCommand | void, err: unknown): void {
     this.#inFlight--;
-    if (this.#capacityWaiter && this.#inFlight < this.#limits.maxInFlightRequests) this.#wake();
     if (this.#closed || oneway) {
+      this.#releaseReserved(req);
       this.#notifyIdle();
-      return;
-    }
-    if (err !== undefined) {
+    } else if (err !== undefined) {
       this.#respond(req, errorResponse(err, req.code));
+      this.#releaseReserved(req);
       if (!(err instanceof BolideError)) this.#opts.onProtocolError?.(this, err as Error);
-      return;
+    } else {
+      // Queued first, then the reservation released: the backlog never dips in between.
+      this.#respond(req, result ?? createResponse(ResponseCode.SUCCESS));
+      this.#releaseReserved(req);
     }
-    this.#respond(req, result ?? createResponse(ResponseCode.SUCCESS));
+    if (this.#capacityWaiter && this.#inFlight < this.#limits.maxInFlightRequests) this.#wake();
   }
 
   #respond(req: RemotingCommand, resp: RemotingCommand): void {
@@ -370,10 +506,14 @@ export class RemotingConnection {
 
   #enqueue(parts: Uint8Array[]): void {
     if (this.#closed) return;
+    let bytes = 0;
     for (const p of parts) {
       this.#queue.push(p);
-      this.#queuedBytes += p.byteLength;
+      bytes += p.byteLength;
     }
+    if (this.#queuedBytes + this.#writingBytes === 0) this.#lastWriteAt = Date.now();
+    this.#queuedBytes += bytes;
+    this.#budget?.chargeBacklog(bytes);
     if (!this.#flushScheduled && !this.#writing) {
       this.#flushScheduled = true;
       void this.#flush();
@@ -392,15 +532,17 @@ export class RemotingConnection {
         this.#queuedBytes = 0;
         for (const buf of coalesce(parts, this.#limits.coalesceWriteBytes)) {
           await this.#writer.write(buf);
+          if (this.#closed) return; // close() released the budget
+          this.#writingBytes -= buf.byteLength;
+          this.#budget?.chargeBacklog(-buf.byteLength);
+          this.#lastWriteAt = Date.now();
         }
-        this.#writingBytes = 0;
         this.#notifyDrain();
       }
     } catch (err) {
       this.close(`write failed: ${(err as Error).message}`);
     } finally {
       this.#writing = false;
-      this.#writingBytes = 0;
       this.#notifyIdle();
     }
   };
@@ -410,6 +552,11 @@ export class RemotingConnection {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const w of waiters) w.resolve();
+    if (this.#writableWaiters.length > 0 && this.writable) {
+      const ws = this.#writableWaiters;
+      this.#writableWaiters = [];
+      for (const w of ws) w.resolve();
+    }
     this.#wake();
   }
 
@@ -432,44 +579,6 @@ export class RemotingConnection {
       clearTimeout(timer);
     }
   }
-
-  // ---- timeouts: one timer for the earliest deadline -----------------------------------------
-
-  #trackDeadline(opaque: number, deadline: number): void {
-    // Answered requests leave stale heap entries; rebuild when they dominate so memory stays bounded.
-    if (this.#deadlines.size > 2 * this.#pending.size + 1024) {
-      this.#deadlines.clear();
-      for (const [o, p] of this.#pending) this.#deadlines.push(p.deadline, o);
-    }
-    this.#deadlines.push(deadline, opaque);
-    if (deadline < this.#timerAt) this.#arm(deadline);
-  }
-
-  #arm(at: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(this.#expire, Math.max(0, at - Date.now()));
-  }
-
-  readonly #expire = (): void => {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    const now = Date.now();
-    for (;;) {
-      const at = this.#deadlines.peekKey();
-      if (at === undefined) return;
-      if (at > now) {
-        this.#arm(at);
-        return;
-      }
-      const opaque = this.#deadlines.pop()!;
-      const p = this.#pending.get(opaque);
-      if (p !== undefined && p.deadline <= now) {
-        this.#pending.delete(opaque);
-        p.deferred.reject(new RemotingTimeoutError(this.remoteAddr, p.timeoutMs, requestCodeName(p.code)));
-      }
-    }
-  };
 }
 
 /** A processor's failure as a response: its own code when it is a BolideError, SYSTEM_ERROR otherwise. */
@@ -477,30 +586,4 @@ export function errorResponse(err: unknown, requestCode: number): RemotingComman
   if (err instanceof BolideError) return createResponse(err.code, err.message);
   const e = err instanceof Error ? err : new Error(String(err));
   return createResponse(ResponseCode.SYSTEM_ERROR, `${requestCodeName(requestCode)} failed: ${e.name}: ${e.message}`);
-}
-
-/** Groups small parts into buffers of up to `limit` bytes (one copy); a larger part goes alone, uncopied. */
-function coalesce(parts: Uint8Array[], limit: number): Uint8Array[] {
-  if (parts.length === 1) return parts;
-  const out: Uint8Array[] = [];
-  let group: Uint8Array[] = [];
-  let groupBytes = 0;
-  const close = () => {
-    if (group.length === 1) out.push(group[0]);
-    else if (group.length > 1) out.push(concatBytes(group, groupBytes));
-    group = [];
-    groupBytes = 0;
-  };
-  for (const p of parts) {
-    if (p.byteLength >= limit) {
-      close();
-      out.push(p);
-      continue;
-    }
-    if (groupBytes + p.byteLength > limit) close();
-    group.push(p);
-    groupBytes += p.byteLength;
-  }
-  close();
-  return out;
 }

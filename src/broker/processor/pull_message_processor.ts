@@ -20,7 +20,7 @@ export function pullMessageProcessor(ctx: BrokerContext): ProcessorEntry[] {
   return [{ code: RequestCode.PULL_MESSAGE, handle: (r, c) => pull(ctx, r, c) }];
 }
 
-async function pull(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand> {
+function pull(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {
   const h = PullMessageRequestHeader.decode(req);
   const { consumerGroup: group, topic, queueId, queueOffset: offset } = h;
   validateGroup(group);
@@ -46,8 +46,9 @@ async function pull(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
     ? Math.min(ctx.config.maxSuspendTimeoutMillis, Math.max(0, h.suspendTimeoutMillis ?? PushConsumerDefaults.brokerSuspendMaxTimeMs))
     : 0;
   const deadline = Date.now() + suspendMs;
-  let released = false;
-  for (;;) {
+
+  /** One look at the queue: the answer, or undefined when there is nothing yet and time is left to hold. */
+  const look = (released: boolean): RemotingCommand | undefined => {
     const r = ctx.store.getMessage(topic, queueId, offset, maxMsgs, maxBytes);
     const ext = { nextBeginOffset: r.nextBeginOffset, minOffset: r.minOffset, maxOffset: r.maxOffset, suggestWhichBrokerId: 0 };
     const answer = (code: number, remark?: string, body?: Uint8Array) => createResponse(code, remark, PullMessageResponseHeader.encode(ext), body);
@@ -63,13 +64,51 @@ async function pull(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
       return answer(ResponseCode.PULL_OFFSET_MOVED, `offset ${offset} is outside ${r.minOffset}..${r.maxOffset}`);
     }
     if (r.status === "OFFSET_FOUND_NULL") return answer(ResponseCode.PULL_RETRY_IMMEDIATELY);
-    const left = deadline - Date.now();
-    if (left <= 0 || ctx.shuttingDown || conn.isClosed || released) {
+    if (deadline - Date.now() <= 0 || ctx.shuttingDown || conn.isClosed || released) {
       ext.nextBeginOffset = offset;
       return answer(ResponseCode.PULL_NOT_FOUND);
     }
-    // Released because the client went away: look once more, then answer without holding again.
-    released = await ctx.holds.wait(topic, queueId, offset, left, conn, group) === "released";
+    return undefined;
+  };
+  // The usual case answers at once, so its answer is queued before the next request is read:
+  // a client that does not read its answers is stopped after one backlog's worth.
+  if (conn.writable) {
+    const now = look(false);
+    if (now !== undefined) return now;
+  }
+  return holdThenLook(ctx, req, conn, look, { topic, queueId, offset, group, deadline, looked: conn.writable });
+}
+
+/**
+ * Long polling: waits for a message (or the end of the hold, or the client going away) and for
+ * room in the connection's backlog, then looks again. The answer's size is reserved on the
+ * connection until it is queued, so pulls woken together cannot overshoot the backlog.
+ */
+async function holdThenLook(
+  ctx: BrokerContext,
+  req: RemotingCommand,
+  conn: RemotingConnection,
+  look: (released: boolean) => RemotingCommand | undefined,
+  q: { topic: string; queueId: number; offset: number; group: string; deadline: number; looked: boolean },
+): Promise<RemotingCommand> {
+  let released = false;
+  let mustWait = q.looked;
+  for (;;) {
+    if (mustWait) {
+      const left = q.deadline - Date.now();
+      // Released because the client went away: look once more, then answer without holding again.
+      if (left > 0 && !released && !ctx.shuttingDown) {
+        released = await ctx.holds.wait(q.topic, q.queueId, q.offset, left, conn, q.group) === "released";
+      }
+    }
+    mustWait = true;
+    // Checked again after every wait: pulls woken together must not all see the same room.
+    while (!conn.writable && !conn.isClosed) await conn.whenWritable();
+    if (conn.isClosed) return createResponse(ResponseCode.SYSTEM_ERROR, "connection closed");
+    const answer = look(released || q.deadline - Date.now() <= 0);
+    if (answer === undefined) continue;
+    if (answer.body) conn.reserveAnswer(req, answer.body.byteLength);
+    return answer;
   }
 }
 
