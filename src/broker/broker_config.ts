@@ -39,6 +39,8 @@ export interface BrokerConfig {
   timerRollIntervalMs: number;
   timerFlushIntervalMs: number;
   timerSegmentBytes: number;
+  /** A due delayed or timer message whose topic is not writable now is parked again this much later. */
+  putBackRetryMillis: number;
   /** A half message undecided this long gets a check-back. */
   transactionTimeout: number;
   transactionCheckInterval: number;
@@ -128,6 +130,7 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   timerRollIntervalMs: { kind: "int", default: 86_400_000, min: 1_000, max: 30 * 86_400_000, help: "ms after which a far timer is stored again (keep below retention)" },
   timerFlushIntervalMs: { kind: "int", default: 1_000, min: 10, max: 60_000, help: "ms between syncs of the TimerLog" },
   timerSegmentBytes: { kind: "int", default: 48 * 1024 * 1024, min: 48 * 1024, max: 48 * 1024 * 1024 * 64, help: "TimerLog segment size (a multiple of 48)" },
+  putBackRetryMillis: { kind: "int", default: Limits.putBackRetryMs, min: 10, max: 3_600_000, help: "ms a due delayed message waits again when its topic is not writable" },
   transactionTimeout: { kind: "int", default: 6_000, min: 10, max: 86_400_000, help: "ms a half message may stay undecided before a check-back" },
   transactionCheckInterval: { kind: "int", default: 30_000, min: 10, max: 3_600_000, help: "ms between check-back rounds" },
   transactionCheckMax: { kind: "int", default: 15, min: 1, max: 1_000, help: "check-backs before a half message is parked" },

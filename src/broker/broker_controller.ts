@@ -1,7 +1,7 @@
 import { Limits } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { createOffsetMsgId } from "../common/message_id.ts";
-import { RETRY_GROUP_TOPIC_PREFIX, validateGroup } from "../common/names.ts";
+import { validateGroup } from "../common/names.ts";
 import { MessageProperty } from "../common/message.ts";
 import { decodeRecord } from "../common/message_record.ts";
 import { ResponseCode } from "../common/response_code.ts";
@@ -15,7 +15,7 @@ import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
 import { DefaultMessageStore } from "../store/default_message_store.ts";
-import type { MessageStore, PutMessageRequest } from "../store/message_store.ts";
+import type { MessageStore } from "../store/message_store.ts";
 import { type BrokerConfig, brokerConfig, serverLimits } from "./broker_config.ts";
 import type { BrokerContext, BrokerStats } from "./broker_context.ts";
 import { BrokerRole } from "./broker_role.ts";
@@ -26,11 +26,12 @@ import { checkSubscriptions } from "./processor/consumer_manage_processor.ts";
 import { registerProcessors } from "./processor/processor_table.ts";
 import { PROCESSORS } from "./processor/processors.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
+import { scheduledDelivery, transactionalPut } from "./put_back.ts";
 import { RebalanceLockManager } from "./rebalance_lock_manager.ts";
 import { parseDelayLevels, SCHEDULE_TOPIC, ScheduleMessageService } from "./schedule_message_service.ts";
 import { TIMER_TOPIC, TimerMessageService } from "./timer_message_service.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
-import { type CheckBack, PARK_TOPIC, TransactionalMessageService } from "./transactional_message_service.ts";
+import { type CheckBack, TransactionalMessageService } from "./transactional_message_service.ts";
 
 /**
  * A broker: the message store behind a remoting server, registered with every NameServer.
@@ -204,7 +205,7 @@ export class BrokerController {
     fs.mkdirp(configDir);
     const topics = new TopicConfigManager(fs, `${configDir}/topics.json`, c);
     const offsets = new ConsumerOffsetManager(fs, `${configDir}/consumerOffset.json`);
-    const deliver = (req: PutMessageRequest) => this.#deliverScheduled(req);
+    const deliver = scheduledDelivery(topics, store, c.putBackRetryMillis, log.child("putback"));
     const schedule = new ScheduleMessageService(store, parseDelayLevels(c.messageDelayLevel), fs, `${configDir}/delayOffset.json`, deliver, log.child("schedule"));
     const timer = new TimerMessageService(store, fs, {
       dir: `${c.storePathRootDir}/timerlog`,
@@ -213,11 +214,7 @@ export class BrokerController {
       flushIntervalMs: c.timerFlushIntervalMs,
       rollIntervalMs: c.timerRollIntervalMs,
     }, deliver, log.child("timer"));
-    const tx = new TransactionalMessageService(store, fs, `${configDir}/transactionOffset.json`, c, (req) => {
-      // Parked half messages are in a topic of their own, readable like any, for an operator.
-      if (req.topic === PARK_TOPIC) topics.ensureSystemTopic(PARK_TOPIC);
-      return store.putMessage(topics.fitQueue(req));
-    }, (check) => this.#checkTransaction(check), log.child("transaction"));
+    const tx = new TransactionalMessageService(store, fs, `${configDir}/transactionOffset.json`, c, transactionalPut(topics, store), (check) => this.#checkTransaction(check), log.child("transaction"));
     const role = new BrokerRole(c, store, topics, offsets, schedule, {
       addr: () => this.#addr,
       shuttingDown: () => this.#shuttingDown,
@@ -266,14 +263,6 @@ export class BrokerController {
       transactionId: msgId,
     }), raw)).catch(() => {});
     return true;
-  }
-
-  /** Writes a due scheduled message to its real topic (created if it is a retry topic). */
-  async #deliverScheduled(req: PutMessageRequest): Promise<void> {
-    const { topics, store } = this.#ctx;
-    if (!topics.get(req.topic) && req.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) topics.ensureSystemTopic(req.topic);
-    else req = topics.fitQueue(req);
-    await store.putMessage(req);
   }
 
   #registerSoon(): void {

@@ -9,7 +9,7 @@ import {
   TopicNotExistError,
 } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
-import { encodePropertiesBytes, MessageProperty, type Properties, SysFlag } from "../common/message.ts";
+import { encodePropertiesBytes, MessageProperty, type Properties, SysFlag, userProperties } from "../common/message.ts";
 import { AUTO_CREATE_TOPIC_KEY_TOPIC, validateGroup, validateTopic } from "../common/names.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { MASTER_ID, Perm, type TopicRouteData } from "../common/route.ts";
@@ -370,7 +370,7 @@ export class Producer {
         sysFlag |= SysFlag.COMPRESSED;
       }
     }
-    const props: Properties = { ...m.properties };
+    const props: Properties = userProperties(m.properties);
     const uniqId = createUniqueId();
     if (m.tags) props[MessageProperty.TAGS] = m.tags;
     const keys = Array.isArray(m.keys) ? m.keys.join(" ") : m.keys;

@@ -129,6 +129,11 @@ export const Limits = {
   maxBatchMessages: 10_000,
   /** Timers: a failed delivery is tried again after this. */
   timerRetryAfterFailureMs: 1_000,
+  /**
+   * Delay levels and timers: a due message whose real topic is not writable now (its permission
+   * changed while it waited) is parked again as a timer this much later.
+   */
+  putBackRetryMs: 10_000,
   /** Broker: a metadata file's `.bak` copy is refreshed at most this often. */
   metadataBackupIntervalMs: 60_000,
   /** Broker: long-polling pulls held at once, over every connection, and on one connection. */

@@ -30,6 +30,31 @@ export const MessageProperty = {
   HEADER_CRC: "__HCRC32",
 } as const;
 
+/**
+ * Properties only the broker sets: where a parked message goes back to (REAL_TOPIC, REAL_QID),
+ * when a parked timer is due, how often a half message was checked, where a dead letter came
+ * from, the record's check. A client's are dropped on every send path (else a message sent with
+ * them would be put back to a topic around its permission) and the Producer refuses them.
+ */
+export const BROKER_PROPERTIES: readonly string[] = [
+  MessageProperty.REAL_TOPIC,
+  MessageProperty.REAL_QUEUE_ID,
+  MessageProperty.TIMER_OUT_MS,
+  MessageProperty.TRANSACTION_CHECK_TIMES,
+  MessageProperty.DLQ_ORIGIN_TOPIC,
+  MessageProperty.DLQ_ORIGIN_MESSAGE_ID,
+  MessageProperty.HEADER_CRC,
+];
+
+/** A copy of a user's properties; InvalidParameterError when one is named like a broker's own. */
+export function userProperties(props: Properties | undefined): Properties {
+  const out: Properties = { ...props };
+  for (const name of BROKER_PROPERTIES) {
+    if (name in out) throw new InvalidParameterError(`Property "${name}" is set by the broker only; use another name`);
+  }
+  return out;
+}
+
 /** sysFlag bits (RocketMQ's MessageSysFlag). */
 export const SysFlag = {
   COMPRESSED: 0x1,
@@ -138,4 +163,15 @@ export function hasProperty(encoded: string | Uint8Array, name: string): boolean
     if (encoded[i + n] === 1) return true;
   }
   return false;
+}
+
+/**
+ * Encoded properties without the broker's own (BROKER_PROPERTIES), as a client sent them: the
+ * same value when none is there (the common case costs a few scans), else re-encoded.
+ */
+export function withoutBrokerProperties(encoded: string | Uint8Array): string | Uint8Array {
+  if (!BROKER_PROPERTIES.some((name) => hasProperty(encoded, name))) return encoded;
+  const props = decodeProperties(typeof encoded === "string" ? encoded : new TextDecoder().decode(encoded));
+  for (const name of BROKER_PROPERTIES) delete props[name];
+  return encodeProperties(props);
 }

@@ -8,6 +8,7 @@ import { createResponse, type RemotingCommand } from "../../protocol/remoting_co
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { PutMessageRequest } from "../../store/message_store.ts";
 import type { BrokerContext } from "../broker_context.ts";
+import { BROKER_ONLY_TOPICS } from "../put_back.ts";
 import { toScheduled } from "../schedule_message_service.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
 
@@ -29,6 +30,10 @@ async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<Remot
   const raw = ctx.store.readRecord(offset);
   if (!raw) return createResponse(ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${offset}`);
   const m = decodeRecord(raw);
+  // A parked, half or op record was never delivered to anyone: sending it back would deliver it.
+  if (BROKER_ONLY_TOPICS.has(m.topic)) {
+    return createResponse(ResponseCode.NO_PERMISSION, `the message at CommitLog offset ${offset} is in topic[${m.topic}], which only the broker writes; it cannot be sent back`);
+  }
   const maxTimes = h.maxReconsumeTimes ?? ctx.config.maxReconsumeTimes;
   let level = h.delayLevel ?? 0;
   const props = { ...m.properties };

@@ -1,7 +1,7 @@
 import { InvalidParameterError, MessageIllegalError } from "../../common/errors.ts";
 import { createOffsetMsgId } from "../../common/message_id.ts";
-import { AUTO_CREATE_TOPIC_KEY_TOPIC, validateTopic } from "../../common/names.ts";
-import { decodeProperties, hasProperty, MessageProperty, type Properties, SysFlag, transactionType } from "../../common/message.ts";
+import { validateTopic } from "../../common/names.ts";
+import { decodeProperties, hasProperty, MessageProperty, type Properties, SysFlag, transactionType, withoutBrokerProperties } from "../../common/message.ts";
 import { ResponseCode } from "../../common/response_code.ts";
 import { Perm } from "../../common/route.ts";
 import { decodeBatch } from "../../protocol/message_batch.ts";
@@ -16,9 +16,10 @@ import type { RemotingConnection } from "../../remoting/remoting_connection.ts";
 import type { PutMessageRequest } from "../../store/message_store.ts";
 import { fromUtf8 } from "../../util/bytes.ts";
 import type { BrokerContext } from "../broker_context.ts";
+import { BROKER_ONLY_TOPICS } from "../put_back.ts";
 import { SCHEDULE_TOPIC, toScheduled } from "../schedule_message_service.ts";
 import { TIMER_TOPIC, unitDeliverMs } from "../timer_message_service.ts";
-import { HALF_TOPIC, OP_TOPIC, PARK_TOPIC } from "../transactional_message_service.ts";
+import { HALF_TOPIC } from "../transactional_message_service.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
 
 /** Properties that make a message delayed (see `delayed`). */
@@ -39,12 +40,6 @@ export function sendMessageProcessor(ctx: BrokerContext): ProcessorEntry[] {
     { code: RequestCode.CANCEL_DELAYED_MESSAGE, writes: true, handle: (r) => cancelDelayed(ctx, r) },
   ];
 }
-
-/**
- * Topics only the broker itself writes (RocketMQ's TopicValidator): a plain send to one would
- * be put back to its REAL_TOPIC later, around that topic's permission, and would auto-create it.
- */
-const BROKER_ONLY_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY_TOPIC, SCHEDULE_TOPIC, TIMER_TOPIC, HALF_TOPIC, OP_TOPIC, PARK_TOPIC]);
 
 async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection, v2: boolean): Promise<RemotingCommand> {
   const h = decodeSendHeader(req, v2);
@@ -78,7 +73,8 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
   stats.sendsInFlight++;
   try {
     if (req.code === RequestCode.SEND_BATCH_MESSAGE || h.batch) {
-      const entries = decodeBatch(body);
+      // The broker's own properties (REAL_TOPIC, TIMER_OUT_MS, …) are dropped whatever the client sent.
+      const entries = decodeBatch(body).map((e) => ({ ...e, properties: e.properties && withoutBrokerProperties(e.properties) }));
       for (const e of entries) {
         if (DELAY_PROPERTIES.some((name) => hasProperty(e.properties ?? "", name))) {
           throw new MessageIllegalError("A batch cannot hold delayed or timer messages; send them one by one");
@@ -94,7 +90,7 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
         queueOffset: results[0].queueOffset,
       }));
     }
-    const message = { ...common, body, flag: h.flag ?? 0, properties: h.properties ?? "" };
+    const message = { ...common, body, flag: h.flag ?? 0, properties: withoutBrokerProperties(h.properties ?? "") };
     const put = transactionType(common.sysFlag) === SysFlag.TRANSACTION_PREPARED_TYPE ? half(message) : delayed(ctx, message);
     const r = await ctx.store.putMessage(put);
     const code = await ctx.role.replicated(r.physicalOffset + r.size, r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT);
