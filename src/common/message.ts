@@ -165,12 +165,42 @@ export function hasProperty(encoded: string | Uint8Array, name: string): boolean
   return false;
 }
 
+/** First characters of BROKER_PROPERTIES' names: most keys are passed over on their first one. */
+const BROKER_PROPERTY_FIRST = new Set(BROKER_PROPERTIES.map((name) => name.charCodeAt(0)));
+
+/**
+ * Whether any of BROKER_PROPERTIES is among the encoded properties: one pass from key to key
+ * (every send goes through this, so no scan per name).
+ */
+function hasBrokerProperty(encoded: string | Uint8Array): boolean {
+  const text = typeof encoded === "string";
+  const sep = text ? PROPERTY_SEPARATOR : 2;
+  for (let i = 0; i < encoded.length;) {
+    const first = text ? (encoded as string).charCodeAt(i) : (encoded as Uint8Array)[i];
+    if (BROKER_PROPERTY_FIRST.has(first)) {
+      for (const name of BROKER_PROPERTIES) if (keyAt(encoded, i, name)) return true;
+    }
+    const next = text ? (encoded as string).indexOf(sep as string, i) : (encoded as Uint8Array).indexOf(sep as number, i);
+    if (next < 0) return false;
+    i = next + 1;
+  }
+  return false;
+}
+
+/** Whether the key starting at `i` is `name` (followed by the name-value separator). */
+function keyAt(encoded: string | Uint8Array, i: number, name: string): boolean {
+  if (typeof encoded === "string") return encoded.startsWith(name, i) && encoded.charCodeAt(i + name.length) === 1;
+  if (i + name.length >= encoded.length || encoded[i + name.length] !== 1) return false;
+  for (let j = 0; j < name.length; j++) if (encoded[i + j] !== name.charCodeAt(j)) return false;
+  return true;
+}
+
 /**
  * Encoded properties without the broker's own (BROKER_PROPERTIES), as a client sent them: the
  * same value when none is there (the common case costs a few scans), else re-encoded.
  */
 export function withoutBrokerProperties(encoded: string | Uint8Array): string | Uint8Array {
-  if (!BROKER_PROPERTIES.some((name) => hasProperty(encoded, name))) return encoded;
+  if (!hasBrokerProperty(encoded)) return encoded;
   const props = decodeProperties(typeof encoded === "string" ? encoded : new TextDecoder().decode(encoded));
   for (const name of BROKER_PROPERTIES) delete props[name];
   return encodeProperties(props);
