@@ -9,7 +9,8 @@ import { InvalidParameterError } from "./errors.ts";
 export type Check<T> = (v: unknown, path: string) => T;
 
 const fail = (path: string, rule: string, v: unknown): never => {
-  const shown = v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "a map" : JSON.stringify(v)?.slice(0, 40) ?? String(v);
+  // A bigint (CBOR's large integers) is shown as digits: JSON.stringify would throw on it.
+  const shown = v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "a map" : typeof v === "bigint" ? `${v}`.slice(0, 40) : JSON.stringify(v)?.slice(0, 40) ?? String(v);
   throw new InvalidParameterError(`${path} must be ${rule}, got ${shown}`);
 };
 

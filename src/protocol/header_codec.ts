@@ -142,14 +142,21 @@ function validateHeader(raw: unknown, type: number, scalarExt = false): Remoting
     cmd.remark = h.remark;
   }
   if (h.extFields !== undefined && h.extFields !== null) {
-    cmd.extFields = scalarExt && typeof h.extFields === "object" ? h.extFields as ExtFields : validateExt(h.extFields, type);
+    if (scalarExt && typeof h.extFields === "object") cmd.extFields = h.extFields as ExtFields;
+    else validateExt(h.extFields, type, cmd);
   }
   return cmd;
 }
 
-function validateExt(raw: unknown, type: number): ExtFields {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new FrameError("header field extFields is not a map");
+/**
+ * Sets `cmd.extFields` to the scalar fields of `raw`. A field of another shape (an array, a map)
+ * is left out and named in `cmd.headerError`: the frame itself is sound, so the request is
+ * answered INVALID_PARAMETER rather than the connection closed.
+ */
+function validateExt(raw: unknown, type: number, cmd: RemotingCommand): void {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
+    cmd.headerError = "header field extFields is not a map";
+    return;
   }
   const out: ExtFields = {};
   const map = raw as Record<string, unknown>;
@@ -160,8 +167,11 @@ function validateExt(raw: unknown, type: number): ExtFields {
     const ok = type === SerializeType.JSON
       ? t === "string" || t === "number" || t === "boolean"
       : t === "string" || t === "number" || t === "boolean" || t === "bigint" || v instanceof Uint8Array;
-    if (!ok) throw new FrameError(`header field extFields.${k.slice(0, 40)} is not a scalar`);
+    if (!ok) {
+      cmd.headerError ??= `header field extFields.${k.slice(0, 40)} is not a scalar (${Array.isArray(v) ? "an array" : t === "object" ? "a map" : t})`;
+      continue;
+    }
     out[k] = v as ExtValue;
   }
-  return out;
+  cmd.extFields = out;
 }

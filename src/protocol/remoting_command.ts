@@ -29,6 +29,8 @@ export interface RemotingCommand {
   body?: Uint8Array;
   /** The serialize type a decoded command arrived in; answers go back in the same type. */
   serializeType?: number;
+  /** Why a decoded request's header fields are unusable (answered INVALID_PARAMETER, never processed). */
+  headerError?: string;
 }
 
 export function createRequest(code: number, extFields?: ExtFields, body?: Uint8Array): RemotingCommand {

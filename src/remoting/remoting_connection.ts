@@ -453,6 +453,10 @@ export class RemotingConnection {
       }
       return;
     }
+    if (req.headerError !== undefined) {
+      if (!oneway) this.#respond(req, createResponse(ResponseCode.INVALID_PARAMETER, req.headerError));
+      return;
+    }
     this.#inFlight++;
     let result: RemotingCommand | void | Promise<RemotingCommand | void>;
     try {

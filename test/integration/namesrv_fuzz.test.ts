@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import net from "node:net";
-import { Encoder } from "cbor-x";
 import { describe, test } from "../harness/testing.ts";
 import { Child, runtimeBinary } from "../harness/process.ts";
 import { FakeBroker, registerBody, topicConfig } from "../harness/servers.ts";
 import { Prng } from "../harness/prng.ts";
 import { NameServerClient } from "../../src/client/name_server_client.ts";
-import { encodeFrameBytes, FrameDecoder } from "../../src/protocol/frame_codec.ts";
+import { BATCH_SIZES, cborx, frame, mutate, randomValue, sendBatch, SENTINEL_OPAQUE } from "../harness/fuzz.ts";
+import { encodeFrameBytes } from "../../src/protocol/frame_codec.ts";
 import { getRouteInfoRequest, registerBrokerRequest } from "../../src/protocol/namesrv_requests.ts";
 import { RequestCode } from "../../src/protocol/request_code.ts";
 import { SerializeType } from "../../src/protocol/serialize_type.ts";
@@ -14,11 +13,7 @@ import type { RemotingCommand } from "../../src/protocol/remoting_command.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 
 const FRAMES = 100_000;
-/** Frames per connection: short batches reach their sentinel, long ones stress one decoder. */
-const BATCH_SIZES = [1, 1, 2, 3, 5, 8, 13, 40, 250];
 const WORKERS = 16;
-const SENTINEL_OPAQUE = 0x7ffffff0;
-const cborx = new Encoder({ useRecords: false, mapsAsObjects: true });
 
 /** Valid frames that mutations start from; none touches the checked topic or broker. */
 function templates(): Uint8Array[] {
@@ -35,90 +30,21 @@ function templates(): Uint8Array[] {
   return cmds.flatMap((c) => [encodeFrameBytes(c, SerializeType.CBOR), encodeFrameBytes(c, SerializeType.JSON)]);
 }
 
-function frame(type: number, header: Uint8Array, body = new Uint8Array(0)): Uint8Array {
-  const b = new Uint8Array(8 + header.byteLength + body.byteLength);
-  const dv = new DataView(b.buffer);
-  dv.setInt32(0, 4 + header.byteLength + body.byteLength);
-  dv.setUint32(4, ((type << 24) | header.byteLength) >>> 0);
-  b.set(header, 8);
-  b.set(body, 8 + header.byteLength);
-  return b;
-}
-
-function randomValue(r: Prng, depth = 0): unknown {
-  switch (r.int(depth > 1 ? 6 : 8)) {
-    case 0: return r.int(2 ** 31) - 2 ** 30;
-    case 1: return "s".repeat(r.int(40));
-    case 2: return r.int(2) === 0;
-    case 3: return null;
-    case 4: return r.next() / 7;
-    case 5: return BigInt(r.next()) ** 3n;
-    case 6: return Array.from({ length: r.int(4) }, () => randomValue(r, depth + 1));
-    default: return Object.fromEntries(Array.from({ length: r.int(4) }, (_, i) => [`k${i}`, randomValue(r, depth + 1)]));
-  }
-}
-
 /** One hostile frame (or a fragment of bytes). */
 function hostile(r: Prng, base: Uint8Array[]): Uint8Array {
-  const t = r.pick(base);
-  switch (r.int(9)) {
-    case 0: { // flip bytes in the header or body
-      const b = t.slice();
-      for (let i = 1 + r.int(4); i > 0; i--) b[8 + r.int(b.byteLength - 8)] = r.next() & 0xff;
-      return b;
-    }
-    case 1: { // flip bytes anywhere, prefix included
-      const b = t.slice();
-      for (let i = 1 + r.int(3); i > 0; i--) b[r.int(b.byteLength)] = r.next() & 0xff;
-      return b;
-    }
-    case 2: return t.subarray(0, r.int(t.byteLength)); // truncated
-    case 3: return r.bytes(1 + r.int(200)); // random bytes
-    case 4: { // lying lengths: negative, huge, header longer than the frame
-      const b = t.slice();
-      const dv = new DataView(b.buffer);
-      const which = r.int(3);
-      if (which === 0) dv.setInt32(0, -1 - r.int(1000));
-      else if (which === 1) dv.setInt32(0, 16 * 1024 * 1024 + 1 + r.int(1 << 20));
-      else dv.setUint32(4, ((0x42 << 24) | (dv.getInt32(0) + r.int(100))) >>> 0);
-      return b;
-    }
-    case 5: // a CBOR header of random shape
+  switch (r.int(4)) {
+    case 0: // a CBOR header of random shape
       return frame(0x42, cborx.encode(r.int(4) === 0 ? randomValue(r) : {
         code: r.int(3) === 0 ? randomValue(r) : r.pick([103, 104, 105, 106, 206, 216, r.int(70000)]),
         flag: r.int(4),
         opaque: r.int(3) === 0 ? randomValue(r) : r.int(1 << 30),
         extFields: r.int(3) === 0 ? randomValue(r) : { topic: randomValue(r), brokerName: randomValue(r), brokerAddr: randomValue(r), brokerId: randomValue(r) },
       }), r.int(2) === 0 ? r.bytes(r.int(300)) : cborx.encode(randomValue(r)));
-    case 6: // a JSON header of random shape
+    case 1: // a JSON header of random shape
       return frame(0, new TextEncoder().encode(JSON.stringify({ code: r.pick([105, 103, 106, "x", null]), opaque: r.int(1000), extFields: { topic: r.pick(["FuzzT", "", "bad topic", 5]) } })));
-    case 7: // an unknown serialize type
-      return frame(r.pick([1, 2, 3, 0x41, 0xff]), r.bytes(r.int(40)));
-    default: return t; // valid frames keep the stream realistic
+    default: // damaged (or intact) templates
+      return mutate(r, r.pick(base));
   }
-}
-
-/** Writes one batch and the sentinel, half-closes, and waits for the server to close the socket. */
-function sendBatch(port: number, bytes: Uint8Array): Promise<{ sentinelAnswered: boolean }> {
-  return new Promise((resolve) => {
-    let sentinelAnswered = false;
-    const decoder = new FrameDecoder();
-    const sock = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
-    const timer = setTimeout(() => sock.destroy(), 10_000);
-    sock.on("connect", () => sock.end(bytes));
-    sock.on("data", (d) => {
-      try {
-        decoder.push(new Uint8Array(d), (c) => {
-          if (c.opaque === SENTINEL_OPAQUE && c.code === 0) sentinelAnswered = true;
-        });
-      } catch { /* the server's answers are well formed; ignore anything after a fault */ }
-    });
-    sock.on("error", () => {});
-    sock.on("close", () => {
-      clearTimeout(timer);
-      resolve({ sentinelAnswered });
-    });
-  });
 }
 
 describe("NameServer under hostile input", () => {

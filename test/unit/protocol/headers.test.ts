@@ -76,4 +76,9 @@ describe("typed bodies", () => {
     assert.match(refusal(() => LockBatchBody.decode(bad, SerializeType.CBOR)), /LockBatchRequestBody\.mqSet\[1\]\.queueId must be an integer/);
     assert.match(refusal(() => LockBatchBody.decode(new Uint8Array([0xff, 0x01]), SerializeType.CBOR)), /LockBatchRequestBody of 2 bytes is not decodable/);
   });
+
+  test("a body field holding a CBOR big integer is refused naming it (the message once threw a TypeError: SYSTEM_ERROR)", () => {
+    const bad = encodeBody({ consumerGroup: 2n ** 70n, clientId: "c", mqSet: [] });
+    assert.match(refusal(() => LockBatchBody.decode(bad, SerializeType.CBOR)), /LockBatchRequestBody\.consumerGroup must be .*, got 1180591620717411303424/);
+  });
 });

@@ -85,6 +85,26 @@ describe("remoting", () => {
     assert.deepEqual(resp.body, body);
   });
 
+  test("a sound frame whose header field is a map or an array gets INVALID_PARAMETER naming the field, and the connection stays open", async () => {
+    await using s = await setup();
+    const sock = net.connect({ host: "127.0.0.1", port: Number(s.addr.split(":")[1]) });
+    const answers: RemotingCommand[] = [];
+    const decoder = new FrameDecoder();
+    sock.on("data", (d) => decoder.push(new Uint8Array(d), (c) => answers.push(c)));
+    const bad = { code: ECHO, flag: 0, opaque: 41, extFields: { topic: { nested: 1 }, ok: "x" } } as unknown as RemotingCommand;
+    const json = new TextEncoder().encode(JSON.stringify({ code: ECHO, flag: 0, opaque: 42, extFields: { queueId: [1, 2] } }));
+    const jsonFrame = new Uint8Array(8 + json.byteLength);
+    new DataView(jsonFrame.buffer).setInt32(0, 4 + json.byteLength);
+    new DataView(jsonFrame.buffer).setInt32(4, json.byteLength);
+    jsonFrame.set(json, 8);
+    sock.write(concatBytes([encodeFrameBytes(bad, SerializeType.CBOR), jsonFrame, encodeFrameBytes({ code: ECHO, flag: 0, opaque: 43, extFields: { a: "1" } })]));
+    await waitFor(() => answers.length === 3, { what: "three answers" });
+    sock.destroy();
+    assert.deepEqual(answers.map((a) => [a.opaque, a.code]), [[41, ResponseCode.INVALID_PARAMETER], [42, ResponseCode.INVALID_PARAMETER], [43, ResponseCode.SUCCESS]]);
+    assert.match(answers[0].remark ?? "", /header field extFields\.topic is not a scalar \(a map\)/);
+    assert.match(answers[1].remark ?? "", /header field extFields\.queueId is not a scalar \(an array\)/);
+  });
+
   test("an unknown code gets REQUEST_CODE_NOT_SUPPORTED with the same opaque", async () => {
     await using s = await setup();
     const resp = await s.client.invoke(s.addr, createRequest(31337));
