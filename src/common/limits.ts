@@ -134,6 +134,8 @@ export const Limits = {
    * changed while it waited) is parked again as a timer this much later.
    */
   putBackRetryMs: 10_000,
+  /** Store: while the disk is full, an append re-reads its usage at most this often. */
+  diskFullRecheckMs: 1_000,
   /** Broker: a metadata file's `.bak` copy is refreshed at most this often. */
   metadataBackupIntervalMs: 60_000,
   /** Broker: long-polling pulls held at once, over every connection, and on one connection. */

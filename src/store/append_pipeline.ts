@@ -35,6 +35,8 @@ export interface AppendHost {
   /** Tells listeners which queues grew and where the log now ends. */
   announce(touched: Iterable<ConsumeQueue>): void;
   awaitSync(end: number): Promise<PutStatus>;
+  /** A CommitLog write failed (a full disk, most likely): the store looks at the disk at once. */
+  writeFailed(err: unknown): void;
 }
 
 /**
@@ -185,6 +187,10 @@ export class AppendPipeline {
       this.host.commitLog.writeOut();
     } catch (err) {
       this.#inFlight -= batch.length;
+      // The refused records leave the buffer: written later, they would be stored (and found by
+      // a recovery) although their senders were told they failed.
+      this.host.commitLog.discardUnwritten();
+      this.host.writeFailed(err);
       const e = new ServiceNotAvailableError(`CommitLog write failed: ${(err as Error).message}`, { cause: err });
       for (const p of batch) p.done.reject(e);
       return;
@@ -198,7 +204,7 @@ export class AppendPipeline {
         q.put(r.queueOffset, r.physicalOffset, r.size, tagsCode(p.tags));
         touched.add(q);
       }
-      if (this.host.index) for (const h of p.keyHashes) this.host.index.addHash(h, r.physicalOffset, r.storeTimestamp);
+      if (this.host.index && p.keyHashes.length > 0) this.#index(p.keyHashes, r);
       end = Math.max(end, r.physicalOffset + r.size);
     }
     this.stage(touched, batch.length);
@@ -220,11 +226,25 @@ export class AppendPipeline {
   };
 
   #stagedDispatchBytes = 0;
+  #indexFailures = 0;
 
+  /** Index entries of a stored record; a failure (a full disk while the index rolls) costs only lookups by key. */
+  #index(hashes: number[], r: PutResult): void {
+    try {
+      for (const h of hashes) this.host.index!.addHash(h, r.physicalOffset, r.storeTimestamp);
+    } catch (err) {
+      if (this.#indexFailures++ % 10_000 === 0) this.log.error(`index entries not written (${this.#indexFailures} so far; lookups by key miss them): ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Writes the staged ConsumeQueue units and index entries. A write that fails (a full disk)
+   * keeps them staged for the next try: they are durable in the CommitLog already, readers get
+   * units from memory meanwhile, and a failure here must not fail appends that were acknowledged.
+   */
   writeStagedDispatch(): void {
-    for (const q of this.#stagedQueues) q.writeStaged();
-    this.#stagedQueues.clear();
-    this.host.index?.writeStaged();
+    for (const q of this.#stagedQueues) if (q.tryWriteStaged()) this.#stagedQueues.delete(q);
+    this.host.index?.tryWriteStaged();
     this.#stagedDispatchBytes = 0;
   }
 }

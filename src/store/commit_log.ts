@@ -168,6 +168,26 @@ export class CommitLog {
     this.#bufLen = 0;
   }
 
+  /**
+   * Drops the buffered records that could not be handed to the file (a write failed: the disk is
+   * full), so the next append goes where they were and nothing refused reaches the file later.
+   * What the failed write may have put in the file past the write position is zeroed where the
+   * disk allows, so a recovery does not find refused records there. Returns the bytes dropped.
+   */
+  discardUnwritten(): number {
+    const dropped = this.#bufLen;
+    if (dropped === 0) return 0;
+    const seg = this.#segments.at(-1)!;
+    try {
+      this.#file(seg).write(new Uint8Array(dropped), this.#bufStart - seg.start);
+    } catch {
+      // still no space: the bytes stay as the failed write left them (a partial record fails its check)
+    }
+    this.#writePos = this.#bufStart;
+    this.#bufLen = 0;
+    return dropped;
+  }
+
   /** fdatasync of the segment holding `offset` (after setEnd shrank it, so the cut is durable). */
   async syncSegmentAt(offset: number): Promise<void> {
     const seg = this.#segmentOf(offset) ?? this.#segments.at(-1);

@@ -81,12 +81,27 @@ export class ConsumeQueue {
   put(offset: number, physicalOffset: number, size: number, tagsCode: number): void {
     if (this.#stagedCount > 0 && offset !== this.#stagedFrom + this.#stagedCount) this.writeStaged();
     if ((this.#stagedCount + 1) * CQ_UNIT_BYTES > this.#staged.byteLength) {
-      if (this.#staged.byteLength >= MAX_STAGED_BYTES) this.writeStaged();
-      else this.#growStage();
+      // On a full disk the units stay staged (the stage grows) until a write goes through; the
+      // store refuses appends meanwhile, so it grows by what was in progress.
+      if (this.#staged.byteLength < MAX_STAGED_BYTES || !this.tryWriteStaged()) this.#growStage();
     }
     if (this.#stagedCount === 0) this.#stagedFrom = offset;
     writeUnit(this.#stagedView, this.#stagedCount * CQ_UNIT_BYTES, physicalOffset, size, tagsCode);
     this.#stagedCount++;
+  }
+
+  /**
+   * writeStaged for the append path: false when the write failed (ENOSPC), the units then kept
+   * staged, served from memory and written at a later try. (Positioned writes: a retry after a
+   * partial one writes the same bytes again.)
+   */
+  tryWriteStaged(): boolean {
+    try {
+      this.writeStaged();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Writes staged units: one write per file they fall in. */
@@ -119,7 +134,10 @@ export class ConsumeQueue {
 
   /** Reads up to `count` units from `offset` (clamped to the stored range); stays within one file. */
   read(offset: number, count: number): Uint8Array {
-    this.writeStaged();
+    if (!this.tryWriteStaged() && offset >= this.#maxOffset && offset >= this.#stagedFrom) {
+      const n = Math.min(count, this.#stagedFrom + this.#stagedCount - offset);
+      return n > 0 ? this.#staged.slice((offset - this.#stagedFrom) * CQ_UNIT_BYTES, (offset - this.#stagedFrom + n) * CQ_UNIT_BYTES) : new Uint8Array(0);
+    }
     if (offset < this.#minOffset || offset >= this.#maxOffset) return new Uint8Array(0);
     const fileStart = offset - (offset % this.#unitsPerFile);
     const n = Math.min(count, this.#maxOffset - offset, fileStart + this.#unitsPerFile - offset);

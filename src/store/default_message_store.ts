@@ -60,6 +60,7 @@ export class DefaultMessageStore implements MessageStore {
 
   #diskFull = false;
   #diskUsage = 0;
+  #diskCheckedAt = 0;
   #closed = false;
 
   /** Opens (and if needed recovers) the store at `config.storePathRootDir`. */
@@ -121,6 +122,7 @@ export class DefaultMessageStore implements MessageStore {
       queue: (topic, queueId) => this.#queue(topic, queueId),
       announce: (touched) => this.#announce(touched),
       awaitSync: (end) => this.#flusher.awaitSync(end),
+      writeFailed: () => this.checkDisk(),
     }, this.#log);
   }
 
@@ -218,6 +220,9 @@ export class DefaultMessageStore implements MessageStore {
 
   #checkWritable(n: number): void {
     if (this.#closed) throw new ServiceNotAvailableError("The message store is shut down");
+    // While full, an append looks again (at most once a second): writes resume within a second
+    // of space coming back, not at the next retention round.
+    if (this.#diskFull && Date.now() - this.#diskCheckedAt >= Limits.diskFullRecheckMs) this.checkDisk();
     if (this.#diskFull) {
       throw new ServiceNotAvailableError(
         `Disk full: usage ${(this.#diskUsage * 100).toFixed(1)}% of ${this.#root} is above ${(this.config.diskFullRatio * 100).toFixed(0)}%; writes resume when space is freed`,
@@ -480,6 +485,7 @@ export class DefaultMessageStore implements MessageStore {
     }
     this.#diskFull = full;
     this.#diskUsage = usage;
+    this.#diskCheckedAt = Date.now();
     return usage;
   }
 
@@ -534,6 +540,8 @@ export class DefaultMessageStore implements MessageStore {
     await this.#flusher.drainSyncWaiters();
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
+    // A timed queue flush still running would write the checkpoint after the files are closed.
+    await this.#flusher.flushQueues();
     await this.#commitLog.sync();
     for (const q of this.#queues.values()) await q.sync();
     await this.#index?.flush();

@@ -109,9 +109,17 @@ export class FlushService {
   }
 
   /** Makes ConsumeQueues and the index durable up to the current dispatch point, then records it. */
-  async flushQueues(): Promise<void> {
-    if (this.#queueFlushRunning) return;
+  flushQueues(): Promise<void> {
+    if (this.#queueFlushRunning) return this.#queueFlush;
     this.#queueFlushRunning = true;
+    this.#queueFlush = this.#flushQueuesOnce();
+    return this.#queueFlush;
+  }
+
+  /** The queue flush in progress (resolved when none): a close waits for it before closing the files. */
+  #queueFlush: Promise<void> = Promise.resolve();
+
+  async #flushQueuesOnce(): Promise<void> {
     try {
       const point = this.parts.position.dispatched;
       this.parts.writeStagedDispatch();

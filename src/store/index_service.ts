@@ -128,8 +128,9 @@ export class IndexService {
     const idx = st.count++;
     if (this.#stagedCount === 0) this.#stagedFrom = idx;
     if ((this.#stagedCount + 1) * ENTRY_BYTES > this.#staged.byteLength && this.#staged.byteLength >= 1024 * 1024) {
-      this.writeStaged(); // bounded: a recovery re-indexing millions of records writes as it goes
-      this.#stagedFrom = idx;
+      // Bounded: a recovery re-indexing millions of records writes as it goes (on a full disk
+      // the entries stay staged, and the stage grows, until a write goes through).
+      if (this.tryWriteStaged()) this.#stagedFrom = idx;
     }
     if ((this.#stagedCount + 1) * ENTRY_BYTES > this.#staged.byteLength) {
       const bigger = new Uint8Array(this.#staged.byteLength * 2);
@@ -153,6 +154,16 @@ export class IndexService {
   /** Records how far the dispatcher has indexed (the header's endPhyOffset at the next flush). */
   markDispatched(end: number): void {
     if (this.#active) this.#active.endPhyOffset = end;
+  }
+
+  /** writeStaged for the append path: false when the write failed (ENOSPC), the entries kept staged. */
+  tryWriteStaged(): boolean {
+    try {
+      this.writeStaged();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   writeStaged(): void {

@@ -5,7 +5,7 @@ import { describe, test } from "../../harness/testing.ts";
 import { tempDir } from "../../harness/temp_dir.ts";
 import { Prng } from "../../harness/prng.ts";
 import { DefaultMessageStore } from "../../../src/store/default_message_store.ts";
-import type { PutResult } from "../../../src/store/message_store.ts";
+import type { MessageStore, PutResult } from "../../../src/store/message_store.ts";
 import { decodeRecord } from "../../../src/common/message_record.ts";
 import { FaultFileSystem } from "../../harness/fault_file_system.ts";
 import { nodeFileSystem } from "../../../src/platform/file_system.ts";
@@ -166,6 +166,53 @@ describe("MessageStore recovery", () => {
     assert.deepEqual(got.sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
     // The store goes on from there.
     assert.equal((await again.putMessage({ topic: "T", queueId: 0, body: new Uint8Array([1]) })).queueOffset, 34);
+    await again.close();
+  });
+
+  test("a CommitLog write that fails (ENOSPC) refuses its batch, and nothing refused is stored later or found by a recovery", async () => {
+    using dir = tempDir();
+    let full = false;
+    // The disk fills mid-write: half the bytes land, then ENOSPC (as a real full disk does).
+    const fs = {
+      ...nodeFileSystem,
+      open(path: string, opts?: { create?: boolean }) {
+        const f = nodeFileSystem.open(path, opts);
+        if (!path.includes("commitlog")) return f;
+        return {
+          get path() {
+            return f.path;
+          },
+          write(data: Uint8Array, position: number) {
+            if (!full) return f.write(data, position);
+            f.write(data.subarray(0, data.byteLength >> 1), position);
+            throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+          },
+          read: (b: Uint8Array, p: number) => f.read(b, p),
+          sync: () => f.sync(),
+          size: () => f.size(),
+          truncate: (n: number) => f.truncate(n),
+          close: () => f.close(),
+        };
+      },
+    };
+    const store = DefaultMessageStore.open(config(dir.path, { fs }));
+    const put = (b: string) => store.putMessage({ topic: "T", queueId: 0, body: new TextEncoder().encode(b.padEnd(200, ".")) });
+    const before = [];
+    for (const b of ["a", "b", "c"]) before.push(await put(b));
+    full = true;
+    const refused = await Promise.allSettled([put("x"), put("y")]);
+    assert.deepEqual(refused.map((r) => r.status), ["rejected", "rejected"]);
+    assert.match(String((refused[0] as PromiseRejectedResult).reason), /CommitLog write failed: ENOSPC/);
+    full = false;
+    const later = [await put("d"), await put("e")];
+    assert.deepEqual(later.map((r) => r.queueOffset), [3, 4], "the queue goes on where the refused ones would have been");
+    // In the CommitLog too: the refused records were dropped, not written after the disk recovered.
+    assert.equal(later[0].physicalOffset, before[2].physicalOffset + before[2].size, "the next record follows the last stored one");
+    const bodies = (s: MessageStore) => served(s).get(0)!.map((b) => b.replace(/\.+$/, ""));
+    assert.deepEqual(bodies(store), ["a", "b", "c", "d", "e"]);
+    store.kill(); // a crash with nothing checkpointed: the recovery rescans the whole CommitLog
+    const again = DefaultMessageStore.open(config(dir.path));
+    assert.deepEqual(bodies(again), ["a", "b", "c", "d", "e"], "no refused record was found by the recovery");
     await again.close();
   });
 });
