@@ -28,6 +28,12 @@ export interface BrokerConfig {
   /** Sends queued (received, not yet stored) past which new sends get SYSTEM_BUSY. */
   maxSendBacklog: number;
   commitLogSegmentBytes: number;
+  /** Hours a CommitLog segment is kept after its last write (RocketMQ's fileReservedTime; fractions allowed). */
+  fileReservedTime: number;
+  /** Hours of the day at which expired segments are deleted, "04" or "03;04" (RocketMQ's deleteWhen). */
+  deleteWhen: string;
+  /** Disk usage (percent) above which expired segments are deleted at any hour (RocketMQ's diskMaxUsedSpaceRatio). */
+  diskMaxUsedSpaceRatio: number;
   /** Delay of each level, "1s 5s 10s …" (units ms, s, m, h, d); retries use levels 3 and up. */
   messageDelayLevel: string;
   /** Sends back past which a message goes to the dead-letter queue, unless the consumer says otherwise. */
@@ -94,7 +100,7 @@ export interface BrokerConfig {
   serverMaxWriteBacklogBytes: number;
 }
 
-type Kind = "string" | "int" | "bool" | "enum";
+type Kind = "string" | "int" | "number" | "bool" | "enum";
 interface Setting {
   kind: Kind;
   default: string | number | boolean;
@@ -122,6 +128,9 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   channelExpiredTimeout: { kind: "int", default: 120_000, min: 100, max: 3_600_000, help: "ms after which a silent client is dropped" },
   maxSuspendTimeoutMillis: { kind: "int", default: 30_000, min: 0, max: 300_000, help: "longest a long-polling pull is held" },
   maxSendBacklog: { kind: "int", default: 10_000, min: 1, max: 1_000_000, help: "sends in progress before SYSTEM_BUSY" },
+  fileReservedTime: { kind: "number", default: 72, min: 0.001, max: 87_600, help: "hours a CommitLog segment is kept (fractions allowed)" },
+  deleteWhen: { kind: "string", default: "04", help: "hours of the day expired segments are deleted at, \"04\" or \"03;04\"" },
+  diskMaxUsedSpaceRatio: { kind: "int", default: 75, min: 1, max: 90, help: "disk usage percent above which expired segments are deleted at any hour" },
   commitLogSegmentBytes: { kind: "int", default: 1024 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 40, help: "CommitLog segment size" },
   messageDelayLevel: { kind: "string", default: DEFAULT_DELAY_LEVELS, help: "delay of each delay level (retries back off along them)" },
   maxReconsumeTimes: { kind: "int", default: 16, min: 0, max: 10_000, help: "retries before a message goes to %DLQ%<group>" },
@@ -171,6 +180,14 @@ function parseValue(name: string, raw: string, s: Setting): string | number | bo
     }
     return n;
   }
+  if (s.kind === "number") {
+    const n = Number(v);
+    if (v === "" || !Number.isFinite(n)) throw new InvalidParameterError(`Setting ${name}: "${v}" is not a number`);
+    if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
+      throw new InvalidParameterError(`Setting ${name}: ${n} is outside ${s.min}..${s.max}`);
+    }
+    return n;
+  }
   if (s.kind === "bool") {
     if (v !== "true" && v !== "false") throw new InvalidParameterError(`Setting ${name}: "${v}" is not true or false`);
     return v === "true";
@@ -212,6 +229,9 @@ export function brokerConfig(...layers: Record<string, string | undefined>[]): B
     }
   }
   parseDelayLevels(out.messageDelayLevel as string);
+  if (!/^\d{1,2}(;\d{1,2})*$/.test(out.deleteWhen as string) || (out.deleteWhen as string).split(";").some((h) => Number(h) > 23)) {
+    throw new InvalidParameterError(`Setting deleteWhen: "${out.deleteWhen}" is not hours of the day such as "04" or "03;04"`);
+  }
   if ((out.timerSegmentBytes as number) % 48 !== 0) throw new InvalidParameterError(`Setting timerSegmentBytes: ${out.timerSegmentBytes} is not a multiple of 48`);
   if (out.enableControllerMode) {
     if ((out.brokerId as number) < 1) throw new InvalidParameterError(`Setting brokerId: controller mode needs a replica id >= 1 (the master registers as 0), got ${out.brokerId}`);

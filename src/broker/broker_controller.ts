@@ -110,6 +110,9 @@ export class BrokerController {
       flushDiskType: c.flushDiskType,
       maxMessageSize: c.maxMessageSize,
       commitLogSegmentBytes: c.commitLogSegmentBytes,
+      fileReservedTimeHours: c.fileReservedTime,
+      deleteWhen: c.deleteWhen,
+      diskMaxUsedSpaceRatio: c.diskMaxUsedSpaceRatio / 100,
       fs: this.#fs,
     }, this.#log.child("store"));
     const configDir = `${c.storePathRootDir}/config`;
