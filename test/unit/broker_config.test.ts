@@ -39,7 +39,14 @@ autoCreateTopicEnable=false
       [{ brokerRole: "SLAVE" }, /brokerRole and brokerId disagree: a SLAVE has brokerId > 0/],
       [{ brokerId: "2" }, /brokerRole and brokerId disagree/],
       [{ inSyncReplicas: "0" }, /inSyncReplicas: 0 is outside 1..16/],
+      [{ fileReservedTime: "soon" }, /fileReservedTime: "soon" is not a number/],
+      [{ fileReservedTime: "0" }, /fileReservedTime: 0 is outside 0.001..87600/],
+      [{ deleteWhen: "4am" }, /deleteWhen: "4am" is not hours of the day/],
+      [{ deleteWhen: "03;25" }, /deleteWhen: "03;25" is not hours of the day/],
+      [{ diskMaxUsedSpaceRatio: "95" }, /diskMaxUsedSpaceRatio: 95 is outside 1..90/],
     ];
+    const retention = brokerConfig({ fileReservedTime: "0.25", deleteWhen: "03;04", diskMaxUsedSpaceRatio: "80" });
+    assert.deepEqual([retention.fileReservedTime, retention.deleteWhen, retention.diskMaxUsedSpaceRatio], [0.25, "03;04", 80]);
     assert.equal(brokerConfig({ brokerRole: "SLAVE", brokerId: "2" }).brokerId, 2);
     for (const [layer, why] of cases) {
       assert.throws(() => brokerConfig(layer), (e: Error) => e instanceof InvalidParameterError && why.test(e.message), JSON.stringify(layer));
