@@ -1,12 +1,12 @@
 import { NoPermissionError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
-import { decodeProperties, MessageProperty, type Properties } from "../common/message.ts";
+import { decodeProperties, type Properties } from "../common/message.ts";
 import { AUTO_CREATE_TOPIC_KEY_TOPIC, RETRY_GROUP_TOPIC_PREFIX } from "../common/names.ts";
 import { Perm } from "../common/route.ts";
 import type { MessageStore, PutMessageRequest, PutResult } from "../store/message_store.ts";
 import { fromUtf8 } from "../util/bytes.ts";
 import { SCHEDULE_TOPIC } from "./schedule_message_service.ts";
-import { TIMER_TOPIC } from "./timer_message_service.ts";
+import { TIMER_TOPIC, toTimer } from "./timer_message_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
 import { HALF_TOPIC, OP_TOPIC, PARK_TOPIC } from "./transactional_message_service.ts";
 
@@ -76,15 +76,5 @@ export function transactionalPut(topics: TopicConfigManager, store: MessageStore
 function reparked(req: PutMessageRequest, dueMs: number): PutMessageRequest {
   const p = req.properties ?? {};
   const properties: Properties = typeof p === "string" ? decodeProperties(p) : p instanceof Uint8Array ? decodeProperties(fromUtf8(p)) : { ...p };
-  return {
-    ...req,
-    topic: TIMER_TOPIC,
-    queueId: 0,
-    properties: {
-      ...properties,
-      [MessageProperty.REAL_TOPIC]: req.topic,
-      [MessageProperty.REAL_QUEUE_ID]: String(req.queueId),
-      [MessageProperty.TIMER_OUT_MS]: String(dueMs),
-    },
-  };
+  return toTimer(req, properties, dueMs);
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "../common/log.ts";
-import { MessageProperty } from "../common/message.ts";
+import { MessageProperty, type Properties } from "../common/message.ts";
 import { Offsets as RecordOffsets, recordProperty, type StoredMessage } from "../common/message_record.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
 import { check } from "../common/check.ts";
@@ -517,6 +517,21 @@ export class TimerMessageService {
 /** Where a timer's unit goes: its due time, or the roll point when that comes first. */
 export function unitDeliverMs(timerOut: number, storeTimestamp: number, rollIntervalMs: number): number {
   return Math.min(timerOut, storeTimestamp + rollIntervalMs);
+}
+
+/** `put` (whose properties are `props`) parked in TIMER_TOPIC, due at `dueMs`, its real topic and queue kept. */
+export function toTimer(put: PutMessageRequest, props: Properties, dueMs: number): PutMessageRequest {
+  return {
+    ...put,
+    topic: TIMER_TOPIC,
+    queueId: 0,
+    properties: {
+      ...props,
+      [MessageProperty.REAL_TOPIC]: put.topic,
+      [MessageProperty.REAL_QUEUE_ID]: String(put.queueId),
+      [MessageProperty.TIMER_OUT_MS]: String(dueMs),
+    },
+  };
 }
 
 /** A rolled timer: the same message stored again in TIMER_TOPIC, due at the same time. */

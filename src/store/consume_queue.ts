@@ -2,6 +2,7 @@ import type { FileSystem } from "../platform/file_system.ts";
 import { offsetName, parseOffsetName } from "./file_names.ts";
 import type { HandleCache } from "./handle_cache.ts";
 import { Limits } from "../common/limits.ts";
+import { succeeded } from "../util/attempt.ts";
 
 /** One ConsumeQueue unit: commitlog offset int64, size int32, tag hash int64 (RocketMQ §2.2). */
 export const CQ_UNIT_BYTES = 20;
@@ -96,12 +97,7 @@ export class ConsumeQueue {
    * partial one writes the same bytes again.)
    */
   tryWriteStaged(): boolean {
-    try {
-      this.writeStaged();
-      return true;
-    } catch {
-      return false;
-    }
+    return succeeded(() => this.writeStaged());
   }
 
   /** Writes staged units: one write per file they fall in. */

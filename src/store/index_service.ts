@@ -2,6 +2,7 @@ import { readInt64, writeInt64 } from "../util/bytes.ts";
 import type { FileSystem, StoreFile } from "../platform/file_system.ts";
 import { indexKeyHash } from "../common/index_key.ts";
 import { offsetName, parseOffsetName } from "./file_names.ts";
+import { succeeded } from "../util/attempt.ts";
 
 /**
  * Key → CommitLog offset lookup (RocketMQ's IndexFile, §2.3). Each file: a 40-byte header, a
@@ -158,12 +159,7 @@ export class IndexService {
 
   /** writeStaged for the append path: false when the write failed (ENOSPC), the entries kept staged. */
   tryWriteStaged(): boolean {
-    try {
-      this.writeStaged();
-      return true;
-    } catch {
-      return false;
-    }
+    return succeeded(() => this.writeStaged());
   }
 
   writeStaged(): void {

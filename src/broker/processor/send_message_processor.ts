@@ -18,7 +18,7 @@ import { fromUtf8 } from "../../util/bytes.ts";
 import type { BrokerContext } from "../broker_context.ts";
 import { BROKER_ONLY_TOPICS } from "../put_back.ts";
 import { SCHEDULE_TOPIC, toScheduled } from "../schedule_message_service.ts";
-import { TIMER_TOPIC, unitDeliverMs } from "../timer_message_service.ts";
+import { TIMER_TOPIC, toTimer, unitDeliverMs } from "../timer_message_service.ts";
 import { HALF_TOPIC } from "../transactional_message_service.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
 
@@ -131,17 +131,7 @@ function delayed(ctx: BrokerContext, put: PutWithProperties): PutMessageRequest 
     }
     delete props[MessageProperty.DELAY_TIME_LEVEL];
     if (deliverMs <= now) return { ...put, properties: props };
-    return {
-      ...put,
-      topic: TIMER_TOPIC,
-      queueId: 0,
-      properties: {
-        ...props,
-        [MessageProperty.REAL_TOPIC]: put.topic,
-        [MessageProperty.REAL_QUEUE_ID]: String(put.queueId),
-        [MessageProperty.TIMER_OUT_MS]: String(deliverMs),
-      },
-    };
+    return toTimer(put, props, deliverMs);
   }
   const level = Number(props[MessageProperty.DELAY_TIME_LEVEL]);
   if (!Number.isInteger(level) || level < 0) {
