@@ -1,10 +1,9 @@
 import { NoPermissionError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
-import { decodeProperties, type Properties } from "../common/message.ts";
+import { propertiesOf } from "../common/message.ts";
 import { AUTO_CREATE_TOPIC_KEY_TOPIC, RETRY_GROUP_TOPIC_PREFIX } from "../common/names.ts";
 import { Perm } from "../common/route.ts";
 import type { MessageStore, PutMessageRequest, PutResult } from "../store/message_store.ts";
-import { fromUtf8 } from "../util/bytes.ts";
 import { SCHEDULE_TOPIC } from "./schedule_message_service.ts";
 import { TIMER_TOPIC, toTimer } from "./timer_message_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
@@ -74,7 +73,5 @@ export function transactionalPut(topics: TopicConfigManager, store: MessageStore
 
 /** `req` parked in the timer topic again, due at `dueMs`, its real topic and queue kept. */
 function reparked(req: PutMessageRequest, dueMs: number): PutMessageRequest {
-  const p = req.properties ?? {};
-  const properties: Properties = typeof p === "string" ? decodeProperties(p) : p instanceof Uint8Array ? decodeProperties(fromUtf8(p)) : { ...p };
-  return toTimer(req, properties, dueMs);
+  return toTimer(req, propertiesOf(req.properties), dueMs);
 }

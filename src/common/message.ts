@@ -1,3 +1,4 @@
+import { fromUtf8 } from "../util/bytes.ts";
 import { InvalidParameterError } from "./errors.ts";
 
 /** Message property keys (RocketMQ's MessageConst), stored in each record's properties string. */
@@ -113,6 +114,13 @@ export function decodeProperties(s: string): Properties {
   return out;
 }
 
+/** Properties in any of the forms a put carries them (a map, encoded text, its UTF-8 bytes) as a fresh map. */
+export function propertiesOf(p: Properties | string | Uint8Array | undefined): Properties {
+  if (p === undefined) return {};
+  if (typeof p === "string") return decodeProperties(p);
+  return p instanceof Uint8Array ? decodeProperties(fromUtf8(p)) : { ...p };
+}
+
 const scratch = new Uint8Array(MAX_PROPERTIES_BYTES + 1);
 
 /**
@@ -201,7 +209,7 @@ function keyAt(encoded: string | Uint8Array, i: number, name: string): boolean {
  */
 export function withoutBrokerProperties(encoded: string | Uint8Array): string | Uint8Array {
   if (!hasBrokerProperty(encoded)) return encoded;
-  const props = decodeProperties(typeof encoded === "string" ? encoded : new TextDecoder().decode(encoded));
+  const props = propertiesOf(encoded);
   for (const name of BROKER_PROPERTIES) delete props[name];
   return encodeProperties(props);
 }

@@ -1,7 +1,7 @@
 import { InvalidParameterError, MessageIllegalError } from "../../common/errors.ts";
 import { createOffsetMsgId } from "../../common/message_id.ts";
 import { validateTopic } from "../../common/names.ts";
-import { decodeProperties, hasProperty, MessageProperty, type Properties, SysFlag, transactionType, withoutBrokerProperties } from "../../common/message.ts";
+import { hasProperty, MessageProperty, type Properties, propertiesOf, SysFlag, transactionType, withoutBrokerProperties } from "../../common/message.ts";
 import { ResponseCode } from "../../common/response_code.ts";
 import { Perm } from "../../common/route.ts";
 import { decodeBatch } from "../../protocol/message_batch.ts";
@@ -14,7 +14,6 @@ import { createResponse, type RemotingCommand, successResponse } from "../../pro
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { RemotingConnection } from "../../remoting/remoting_connection.ts";
 import type { PutMessageRequest } from "../../store/message_store.ts";
-import { fromUtf8 } from "../../util/bytes.ts";
 import type { BrokerContext } from "../broker_context.ts";
 import { BROKER_ONLY_TOPICS } from "../put_back.ts";
 import { SCHEDULE_TOPIC, toScheduled } from "../schedule_message_service.ts";
@@ -73,14 +72,19 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
   stats.sendsInFlight++;
   try {
     if (req.code === RequestCode.SEND_BATCH_MESSAGE || h.batch) {
-      // The broker's own properties (REAL_TOPIC, TIMER_OUT_MS, …) are dropped whatever the client sent.
-      const entries = decodeBatch(body).map((e) => ({ ...e, properties: e.properties && withoutBrokerProperties(e.properties) }));
+      const entries = decodeBatch(body);
       for (const e of entries) {
         if (DELAY_PROPERTIES.some((name) => hasProperty(e.properties ?? "", name))) {
           throw new MessageIllegalError("A batch cannot hold delayed or timer messages; send them one by one");
         }
       }
-      const results = await ctx.store.putMessages(entries.map((e) => ({ ...common, body: e.body, flag: e.flag, properties: e.properties })));
+      const results = await ctx.store.putMessages(entries.map((e) => ({
+        ...common,
+        body: e.body,
+        flag: e.flag,
+        // The broker's own properties (REAL_TOPIC, TIMER_OUT_MS, …) are dropped whatever the client sent.
+        properties: withoutBrokerProperties(e.properties),
+      })));
       const timedOut = results.some((r) => r.status !== "PUT_OK");
       const last = results[results.length - 1];
       const code = await ctx.role.replicated(last.physicalOffset + last.size, timedOut ? ResponseCode.FLUSH_DISK_TIMEOUT : ResponseCode.SUCCESS);
@@ -114,7 +118,7 @@ function delayed(ctx: BrokerContext, put: PutWithProperties): PutMessageRequest 
   const raw = put.properties;
   if (!DELAY_PROPERTIES.some((name) => hasProperty(raw, name))) return put;
   if (transactionType(put.sysFlag ?? 0) === SysFlag.TRANSACTION_PREPARED_TYPE) return put;
-  const props: Properties = decodeProperties(typeof raw === "string" ? raw : fromUtf8(raw));
+  const props: Properties = propertiesOf(raw);
   const at = props[MessageProperty.TIMER_DELIVER_MS];
   const after = props[MessageProperty.TIMER_DELAY_MS];
   delete props[MessageProperty.TIMER_DELIVER_MS];
@@ -149,7 +153,7 @@ function delayed(ctx: BrokerContext, put: PutWithProperties): PutMessageRequest 
  */
 function half(put: PutWithProperties): PutMessageRequest {
   const raw = put.properties;
-  const props: Properties = decodeProperties(typeof raw === "string" ? raw : fromUtf8(raw));
+  const props: Properties = propertiesOf(raw);
   if (!props[MessageProperty.PRODUCER_GROUP]) throw new MessageIllegalError("A half message needs its producer group (property PGROUP)");
   return {
     ...put,
