@@ -65,8 +65,14 @@ export interface ConnectionOptions {
   processors: ReadonlyMap<number, Processor>;
   defaultProcessor?: Processor;
   limits?: Partial<ConnectionLimits>;
-  /** Serialize type of the requests this side sends. */
+  /** Serialize type of the requests this side sends (CBOR by default). */
   serializeType?: number;
+  /**
+   * Send requests in the serialize type of the last request read (a server's connections): a
+   * RocketMQ client speaking JSON cannot read a CBOR NOTIFY_CONSUMER_IDS_CHANGED, and closes the
+   * socket when it gets one.
+   */
+  followPeerSerializeType?: boolean;
   /** Called once when a frame error or a failing processor deserves a log line. */
   onProtocolError?(conn: RemotingConnection, err: Error): void;
   /** Memory shared with the other connections of a server (a client's connections have none). */
@@ -88,7 +94,7 @@ export class RemotingConnection {
   readonly #limits: ConnectionLimits;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #decoder: FrameDecoder;
-  readonly #serializeType: number;
+  #serializeType: number;
 
   #nextOpaque = 1;
   readonly #pending: PendingRequests;
@@ -132,6 +138,11 @@ export class RemotingConnection {
     this.#writer.closed.catch(() => {});
     this.#decoder = new FrameDecoder(this.#limits);
     void this.#readLoop();
+  }
+
+  /** The serialize type of the requests this side sends (a server's: the peer's last one). */
+  get serializeType(): number {
+    return this.#serializeType;
   }
 
   get isClosed(): boolean {
@@ -417,6 +428,7 @@ export class RemotingConnection {
       this.#pending.resolve(cmd); // false for a late answer to a request that already timed out
       return;
     }
+    if (this.#opts.followPeerSerializeType && cmd.serializeType !== undefined) this.#serializeType = cmd.serializeType;
     // Checked per request, not per chunk: one chunk can carry hundreds of pulls.
     if (this.#held.length > 0 || this.#full()) this.#held.push(cmd);
     else this.#dispatch(cmd);

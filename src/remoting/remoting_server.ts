@@ -160,6 +160,7 @@ export class RemotingServer {
           defaultProcessor: this.#defaultProcessor,
           limits: l,
           budget: this.#budget,
+          followPeerSerializeType: true,
           onProtocolError: (c, err) => {
             const what = err instanceof FrameError ? "closing connection" : "request failed";
             this.#errorLog.write(`${what} from ${c.remoteAddr}: ${err.message}`);
