@@ -20,19 +20,19 @@ export interface OnsMessage {
   reconsumeTimes: number;
 }
 
-export interface OnsProducer {
+export interface OnsClient {
   ready(): Promise<void>;
-  send(msg: OnsMessage): Promise<{ sendStatus: string; msgId: string; messageQueue: { queueId: number } }>;
   close(): Promise<void>;
   on(event: "error", fn: (err: Error) => void): void;
+}
+
+export interface OnsProducer extends OnsClient {
+  send(msg: OnsMessage): Promise<{ sendStatus: string; msgId: string; messageQueue: { queueId: number } }>;
   _mqClient: { createTopic(addr: string, defaultTopic: string, config: Record<string, unknown>, timeoutMs: number): Promise<void> };
 }
 
-export interface OnsConsumer {
-  ready(): Promise<void>;
+export interface OnsConsumer extends OnsClient {
   subscribe(topic: string, expression: string, handler: (msg: OnsMessage) => Promise<unknown>): void;
-  close(): Promise<void>;
-  on(event: "error", fn: (err: Error) => void): void;
 }
 
 export const ACTION_RETRY: symbol = ons.Consumer.ACTION_RETRY;
@@ -67,7 +67,8 @@ export function clientOptions(namesrvAddr: string, instanceName: string): Record
  */
 async function innerProducer(options: Record<string, unknown>): Promise<void> {
   if (ons.Producer.defaultProducer) return;
-  const opts = { ...options, producerGroup: "CLIENT_INNER_PRODUCER" };
+  // Its own instance name, so its own MQClient: one shared with a test's clients would outlive them.
+  const opts = { ...options, producerGroup: "CLIENT_INNER_PRODUCER", instanceName: "inner" };
   const inner = new ons.Producer(opts) as OnsProducer;
   inner.on("error", (err) => keep("inner producer error")(err.message));
   ons.Producer.defaultProducer = inner;
@@ -104,4 +105,16 @@ export async function createTopic(p: OnsProducer, brokerAddr: string, topic: str
   await p._mqClient.createTopic(brokerAddr, "TBW102", {
     topicName: topic, readQueueNums: queues, writeQueueNums: queues, perm: 6, topicFilterType: "SINGLE_TAG", topicSysFlag: 0, order: false,
   }, 3_000);
+}
+
+/**
+ * Closes a client. Close drops its error listeners, but its MQClient may still deliver an error
+ * queued just before (an emitter with no listener throws), so one is put back.
+ */
+export async function closeClient(c: OnsClient): Promise<void> {
+  try {
+    await c.close();
+  } finally {
+    c.on("error", (err) => keep("closed client error")(err.message));
+  }
 }
