@@ -40,6 +40,8 @@ export interface BrokerContext {
   readonly role: BrokerRole;
   readonly slaveSync: SlaveSynchronize;
   readonly stats: BrokerStats;
+  /** Resolves when the NameServers have the topic table as it is now (a change registers at once). */
+  registered(): Promise<void>;
   /** "host:port" clients use. */
   readonly addr: string;
   readonly shuttingDown: boolean;

@@ -54,6 +54,8 @@ export class BrokerController {
   #addr = "";
   #shuttingDown = false;
   #registerScheduled = false;
+  /** The latest registration a topic change started (its body is read when it starts). */
+  #registration: Promise<void> = Promise.resolve();
 
   constructor(config: Partial<BrokerConfig> | BrokerConfig, opts: { log?: Logger; fs?: FileSystem } = {}) {
     this.config = { ...brokerConfig(), ...config };
@@ -233,6 +235,11 @@ export class BrokerController {
       },
       registerAll: () => this.registerAll(),
     }, log);
+    const registered = () => { // bounded: a NameServer that is down must not hold the answer
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((r) => timer = setTimeout(r, Limits.topicRegistrationWaitMs));
+      return Promise.race([this.#registration, late]).finally(() => clearTimeout(timer));
+    };
     const addr = () => this.#addr;
     const shuttingDown = () => this.#shuttingDown;
     return {
@@ -243,6 +250,7 @@ export class BrokerController {
       holds: this.#holds,
       remoting: this.#server,
       stats: this.#stats,
+      registered,
       get addr() {
         return addr();
       },
@@ -271,9 +279,9 @@ export class BrokerController {
   #registerSoon(): void {
     if (this.#registerScheduled || this.#shuttingDown) return;
     this.#registerScheduled = true;
-    queueMicrotask(() => {
+    this.#registration = Promise.resolve().then(() => {
       this.#registerScheduled = false;
-      void this.registerAll();
+      return this.registerAll();
     });
   }
 

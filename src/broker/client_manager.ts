@@ -11,12 +11,24 @@ interface ClientInfo {
   consumerGroups: Set<string>;
   /** Latest heartbeat data per consumer group. */
   consumerData: Map<string, ConsumerData>;
+  /** The LanguageCode and version of its last heartbeat (RocketMQ's ConsumerConnection shows them). */
+  language?: number;
+  version?: number;
 }
 
 /** A group's members and whether they all subscribe alike (RocketMQ silently skips messages when not). */
 export interface ConsumerGroupView {
   group: string;
-  members: { clientId: string; clientAddr: string; messageModel: string; consumeFromWhere: string; subscriptions: SubscriptionData[] }[];
+  members: {
+    clientId: string;
+    clientAddr: string;
+    language?: number;
+    version?: number;
+    consumeType: string;
+    messageModel: string;
+    consumeFromWhere: string;
+    subscriptions: SubscriptionData[];
+  }[];
   subscriptionsConsistent: boolean;
 }
 
@@ -62,7 +74,14 @@ export class ClientManager {
    * subscriptions (as it states them) changed — joins are reported to onConsumerGroupChange
    * listeners — or undefined when the client table is full.
    */
-  heartbeat(connection: RemotingConnection, clientId: string, producers: string[], consumers: ConsumerData[], now = Date.now()): string[] | undefined {
+  heartbeat(
+    connection: RemotingConnection,
+    clientId: string,
+    producers: string[],
+    consumers: ConsumerData[],
+    now = Date.now(),
+    from: { language?: number; version?: number } = {},
+  ): string[] | undefined {
     let c = this.#clients.get(connection);
     if (!c) {
       if (this.#clients.size >= this.maxClients) return undefined;
@@ -71,6 +90,8 @@ export class ClientManager {
     }
     c.clientId = clientId;
     c.lastUpdate = now;
+    c.language = from.language;
+    c.version = from.version;
     for (const g of producers) c.producerGroups.add(g);
     const joined = consumers.map((d) => d.groupName).filter((g) => !c!.consumerGroups.has(g));
     const changed = new Set<string>();
@@ -108,6 +129,9 @@ export class ClientManager {
       members.push({
         clientId: c.clientId,
         clientAddr: c.connection.remoteAddr,
+        language: c.language,
+        version: c.version,
+        consumeType: d.consumeType,
         messageModel: d.messageModel,
         consumeFromWhere: d.consumeFromWhere,
         subscriptions: d.subscriptionDataSet,

@@ -112,6 +112,11 @@ export const Limits = {
   maxHaHoldMs: 30_000,
   /** Broker: timeout of a registration with a NameServer (RocketMQ's registerBrokerTimeoutMills). */
   registerBrokerTimeoutMs: 24_000,
+  /**
+   * Broker: how long UPDATE_AND_CREATE_TOPIC (and the heartbeat that creates a group's retry
+   * topic) waits for the NameServers to have the topic before answering anyway.
+   */
+  topicRegistrationWaitMs: 2_000,
   /** Broker: timeout of UNREGISTER_BROKER at shutdown, and of a slave's metadata requests to its master. */
   unregisterBrokerTimeoutMs: 3_000,
   slaveSyncTimeoutMs: 5_000,

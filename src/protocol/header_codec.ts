@@ -20,6 +20,11 @@ const LANGUAGES = [
   "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS",
 ] as const;
 
+/** A LanguageCode ordinal's name ("OTHER" for one Bolide does not know). */
+export function languageName(ordinal: number | undefined): string {
+  return LANGUAGES[ordinal ?? 7] ?? "OTHER";
+}
+
 function headerOf(cmd: RemotingCommand): HeaderFields {
   const h: HeaderFields = { code: cmd.code, flag: cmd.flag, opaque: cmd.opaque };
   if (cmd.language !== undefined) h.language = cmd.language;

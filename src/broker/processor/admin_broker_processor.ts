@@ -33,7 +33,11 @@ export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
   ];
 }
 
-function createTopic(ctx: BrokerContext, req: RemotingCommand): RemotingCommand {
+/**
+ * Answered once the NameServers have the topic: a RocketMQ client looks the route up right after
+ * (ali-ons cannot send to a topic the NameServer does not know yet).
+ */
+async function createTopic(ctx: BrokerContext, req: RemotingCommand): Promise<RemotingCommand> {
   const h = CreateTopicRequestHeader.decode(req);
   const read = h.readQueueNums ?? 16;
   ctx.topics.update({
@@ -44,6 +48,7 @@ function createTopic(ctx: BrokerContext, req: RemotingCommand): RemotingCommand 
     topicSysFlag: h.topicSysFlag ?? 0,
     order: h.order ?? false,
   });
+  await ctx.registered();
   return successResponse();
 }
 

@@ -1,5 +1,14 @@
 import { InvalidParameterError, SystemBusyError } from "../../common/errors.ts";
-import { ConsumerConnectionBody, ConsumerListBody, HeartbeatBody, LockBatchBody, LockBatchResultBody } from "../../protocol/bodies/client_bodies.ts";
+import {
+  ConsumerConnectionBody,
+  ConsumerListBody,
+  HeartbeatBody,
+  LockBatchBody,
+  LockBatchResultBody,
+  subscriptionDataOf,
+} from "../../protocol/bodies/client_bodies.ts";
+import { languageName } from "../../protocol/header_codec.ts";
+import type { ConsumerGroupView } from "../client_manager.ts";
 import { RETRY_GROUP_TOPIC_PREFIX, validateGroup } from "../../common/names.ts";
 import { ResponseCode } from "../../common/response_code.ts";
 import {
@@ -20,6 +29,7 @@ import { topicQueue, typeOf } from "./_request.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
 
 type LockBatchRequest = ReturnType<typeof LockBatchBody.decode>;
+type ConsumerConnection = ReturnType<typeof ConsumerConnectionBody.decode>;
 
 /**
  * RocketMQ's ConsumerManageProcessor and ClientManageProcessor: consumer offsets and queue
@@ -62,7 +72,7 @@ export function consumerManageProcessor(ctx: BrokerContext): ProcessorEntry[] {
         validateGroup(group);
         const view = clients.groupView(group);
         if (view.members.length === 0) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${group}] not online`);
-        return successResponse(undefined, ConsumerConnectionBody.encode(view, typeOf(r)));
+        return successResponse(undefined, ConsumerConnectionBody.encode(consumerConnectionOf(view), typeOf(r)));
       },
     },
     {
@@ -87,6 +97,23 @@ export function consumerManageProcessor(ctx: BrokerContext): ProcessorEntry[] {
   ];
 }
 
+/** RocketMQ's ConsumerConnection of a group's view (its table holds the first member's subscriptions), with the view itself. */
+function consumerConnectionOf(view: ConsumerGroupView): ConsumerConnection {
+  const first = view.members[0];
+  const subscriptionTable: ConsumerConnection["subscriptionTable"] = {};
+  for (const s of first?.subscriptions ?? []) subscriptionTable[s.topic] = subscriptionDataOf(s);
+  return {
+    connectionSet: view.members.map((m) => ({ clientId: m.clientId, clientAddr: m.clientAddr, language: languageName(m.language), version: m.version ?? 0 })),
+    subscriptionTable,
+    consumeType: first?.consumeType ?? "CONSUME_PASSIVELY",
+    messageModel: first?.messageModel ?? "CLUSTERING",
+    consumeFromWhere: first?.consumeFromWhere ?? "",
+    group: view.group,
+    members: view.members.map((m) => ({ clientId: m.clientId, clientAddr: m.clientAddr, messageModel: m.messageModel, consumeFromWhere: m.consumeFromWhere, subscriptions: m.subscriptions })),
+    subscriptionsConsistent: view.subscriptionsConsistent,
+  };
+}
+
 const offsetAnswer = (offset: number) => successResponse(OffsetResponseHeader.encode({ offset }));
 
 function queryOffset(ctx: BrokerContext, req: RemotingCommand): RemotingCommand {
@@ -106,24 +133,34 @@ function updateOffset(ctx: BrokerContext, req: RemotingCommand): RemotingCommand
   validateGroup(group);
   const [topic, queueId] = topicQueue(h);
   const offset = h.commitOffset;
+  // RocketMQ clients (ali-ons) persist a queue whose in-memory offset is 0 as -1: answered, and
+  // never stored over a real offset.
+  if (offset === -1) return successResponse();
   if (offset < 0) throw new InvalidParameterError(`commitOffset ${offset} is negative`);
   ctx.slaveSync.commitOffset(group, topic, queueId, offset);
   return successResponse();
 }
 
-function heartbeat(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection): RemotingCommand {
+async function heartbeat(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand> {
   const hb = HeartbeatBody.decode(req.body, typeOf(req));
   const producers = hb.producerDataSet.map((p) => p.groupName);
   const consumers = hb.consumerDataSet;
   for (const d of consumers) validateGroup(d.groupName);
-  const changed = ctx.clients.heartbeat(conn, hb.clientID, producers, consumers);
+  const changed = ctx.clients.heartbeat(conn, hb.clientID, producers, consumers, Date.now(), { language: req.language, version: req.version });
   if (!changed) throw new SystemBusyError("too many clients");
+  let created = false;
   for (const d of consumers) {
     // As RocketMQ does: a clustering group's retry topic exists once a member heartbeats, so
     // its members find it in their routes and subscribe to it.
-    if (d.messageModel === "CLUSTERING") ctx.topics.ensureSystemTopic(RETRY_GROUP_TOPIC_PREFIX + d.groupName);
+    const retry = RETRY_GROUP_TOPIC_PREFIX + d.groupName;
+    if (d.messageModel === "CLUSTERING" && !ctx.topics.get(retry)) {
+      ctx.topics.ensureSystemTopic(retry);
+      created = true;
+    }
   }
   for (const group of changed) checkSubscriptions(ctx, group);
+  // A new retry topic is in the NameServers before the answer: the member's next route lookup finds it.
+  if (created) await ctx.registered();
   return successResponse();
 }
 

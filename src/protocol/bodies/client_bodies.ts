@@ -85,8 +85,33 @@ export const ConsumerListBody = defineBody("GetConsumerListByGroupResponseBody",
   consumerIdList: check.optional(check.array(check.string(), Limits.maxBrokerClients)),
 }));
 
-/** GET_CONSUMER_CONNECTION_LIST's answer: a group's members and whether they subscribe alike. */
+const subscriptionTableEntry = check.object({
+  topic: check.string(),
+  subString: check.string(),
+  tagsSet: check.array(check.string(), Limits.maxSubscriptionsPerConsumer * 64),
+  codeSet: check.array(check.int(-(2 ** 31), 2 ** 31 - 1), Limits.maxSubscriptionsPerConsumer * 64),
+  subVersion: check.int(),
+  expressionType: check.string(),
+  classFilterMode: check.bool(),
+});
+
+/**
+ * GET_CONSUMER_CONNECTION_LIST's answer. RocketMQ's ConsumerConnection (connectionSet,
+ * subscriptionTable keyed by topic, consumeType, messageModel, consumeFromWhere: what
+ * `mqadmin consumerConnection` reads), plus Bolide's view: every member with its own
+ * subscriptions, and whether they agree (RocketMQ's table keeps one member's).
+ */
 export const ConsumerConnectionBody = defineBody("ConsumerConnection", check.object({
+  connectionSet: check.array(check.object({
+    clientId: check.string(),
+    clientAddr: check.string(),
+    language: check.string(),
+    version: check.int(),
+  }), Limits.maxBrokerClients),
+  subscriptionTable: check.record(subscriptionTableEntry, Limits.maxSubscriptionsPerConsumer),
+  consumeType: check.string(),
+  messageModel: check.string(),
+  consumeFromWhere: check.string(),
   group: check.string(),
   members: check.array(check.object({
     clientId: check.string(),
@@ -97,3 +122,21 @@ export const ConsumerConnectionBody = defineBody("ConsumerConnection", check.obj
   }), Limits.maxBrokerClients),
   subscriptionsConsistent: check.bool(),
 }));
+
+/** Java's String.hashCode, which RocketMQ keeps per tag in SubscriptionData.codeSet. */
+export function javaHashCode(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** A subscription as RocketMQ's SubscriptionData serializes it (tags split, with their hash codes). */
+export function subscriptionDataOf(s: SubscriptionData): ReturnType<typeof subscriptionTableEntry> {
+  const tags = s.expressionType === "TAG" && s.subString.trim() !== "*" && s.subString.trim() !== ""
+    ? s.subString.split("||").map((t) => t.trim()).filter((t) => t !== "")
+    : [];
+  return {
+    topic: s.topic, subString: s.subString, tagsSet: tags, codeSet: tags.map(javaHashCode),
+    subVersion: 0, expressionType: s.expressionType, classFilterMode: false,
+  };
+}

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { describe, test } from "../harness/testing.ts";
+import { startCluster } from "../harness/cluster.ts";
+import { waitFor } from "../harness/wait.ts";
+import type { BrokerContext } from "../../src/broker/broker_context.ts";
+import { PROCESSORS } from "../../src/broker/processor/processors.ts";
+import { ResponseCode } from "../../src/common/response_code.ts";
+import { encodeBatch } from "../../src/protocol/message_batch.ts";
+import { RequestCode } from "../../src/protocol/request_code.ts";
+import { JsonRemoting, type RawAnswer } from "./_json_client.ts";
+
+/** Every request code the broker serves, read off its processors: a new one fails this file until it has an entry below. */
+const SERVED: number[] = PROCESSORS.flatMap((p) => p(new Proxy({}, { get: () => undefined }) as BrokerContext).map((e) => e.code));
+
+/** The ACL fields an ONS client adds to every request; served while there is no ACL. */
+const ACL = { AccessKey: "ak", OnsChannel: "ALIYUN", Signature: "c2lnbmF0dXJl" };
+
+const T = "JsonT";
+const G = "JsonG";
+const CLIENT = "127.0.0.1@json";
+const props = (p: Record<string, string>) => Object.entries(p).map(([k, v]) => `${k}\u0001${v}\u0002`).join("");
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+interface Entry {
+  code: number;
+  /** Header fields as a Java client sends them (strings). */
+  ext: Record<string, unknown>;
+  body?: Uint8Array;
+  /** The codes a well-formed answer may have (SUCCESS by default). */
+  codes?: number[];
+  /** Checks of the answer beyond its form: a JSON body's shape, header fields. */
+  check?(a: RawAnswer, body: unknown): void;
+}
+
+/** One request per served code, in an order where each finds what it needs (a stored message, a member). */
+function entries(stored: { offset: string; msgId: string }): Entry[] {
+  const hb = { clientID: CLIENT, producerDataSet: [{ groupName: "JsonP" }], consumerDataSet: [{ groupName: G, consumeType: "CONSUME_PASSIVELY", messageModel: "CLUSTERING", consumeFromWhere: "CONSUME_FROM_FIRST_OFFSET", subscriptionDataSet: [{ topic: T, subString: "A || B", classFilterMode: false, tagsSet: ["A", "B"], codeSet: [65, 66], subVersion: 1 }], unitMode: false }] };
+  const mq = { topic: T, brokerName: "broker-a", queueId: 0 };
+  return [
+    { code: RequestCode.SEND_MESSAGE, ext: { producerGroup: "JsonP", topic: T, defaultTopic: "TBW102", defaultTopicQueueNums: "4", queueId: "0", sysFlag: "0", bornTimestamp: String(Date.now()), flag: "0", properties: props({ TAGS: "A", KEYS: "k1" }), reconsumeTimes: "0", unitMode: "false" }, body: utf8("v1"), check: (a) => assert.match(String(a.header.extFields?.msgId), /^[0-9A-F]{32}$/) },
+    { code: RequestCode.SEND_MESSAGE_V2, ext: { a: "JsonP", b: T, c: "TBW102", d: "4", e: "2", f: "0", g: String(Date.now()), h: "0", i: props({ TAGS: "B" }), j: "0", k: "false" }, body: utf8("v2") },
+    { code: RequestCode.SEND_BATCH_MESSAGE, ext: { a: "JsonP", b: T, c: "TBW102", d: "4", e: "3", f: "0", g: String(Date.now()), h: "0", i: "", j: "0", k: "false", m: "true" }, body: encodeBatch([{ flag: 0, body: utf8("b1"), properties: utf8(props({ TAGS: "A" })) }, { flag: 0, body: utf8("b2"), properties: new Uint8Array(0) }]) },
+    { code: RequestCode.CANCEL_DELAYED_MESSAGE, ext: { topic: T, uniqKey: "00000000000000000000000000000000" }, codes: [ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND, ResponseCode.NO_MESSAGE] },
+    { code: RequestCode.HEART_BEAT, ext: {}, body: utf8(JSON.stringify(hb)) },
+    { code: RequestCode.GET_CONSUMER_LIST_BY_GROUP, ext: { consumerGroup: G }, check: (_a, b) => assert.deepEqual(b, { consumerIdList: [CLIENT] }) },
+    {
+      code: RequestCode.GET_CONSUMER_CONNECTION_LIST, ext: { consumerGroup: G }, check: (_a, b) => {
+        const c = b as { connectionSet: { clientId: string; language: string }[]; subscriptionTable: Record<string, { tagsSet: string[]; codeSet: number[] }>; messageModel: string; consumeFromWhere: string };
+        assert.equal(c.connectionSet[0].clientId, CLIENT);
+        assert.equal(c.connectionSet[0].language, "JAVA");
+        assert.deepEqual(c.subscriptionTable[T].tagsSet, ["A", "B"]);
+        assert.deepEqual(c.subscriptionTable[T].codeSet, [65, 66]); // Java's "A".hashCode()
+        assert.equal(c.messageModel, "CLUSTERING");
+        assert.equal(c.consumeFromWhere, "CONSUME_FROM_FIRST_OFFSET");
+      },
+    },
+    {
+      code: RequestCode.PULL_MESSAGE, ext: { consumerGroup: G, topic: T, queueId: "1", queueOffset: "0", maxMsgNums: "32", sysFlag: "4", commitOffset: "0", suspendTimeoutMillis: "0", subscription: "*", subVersion: "1" },
+      check: (a) => {
+        for (const f of ["nextBeginOffset", "minOffset", "maxOffset"]) assert.equal(typeof a.header.extFields?.[f], "string", f);
+        assert.ok(a.body.length > 0);
+      },
+    },
+    { code: RequestCode.QUERY_CONSUMER_OFFSET, ext: { topic: T, consumerGroup: G, queueId: "1" } },
+    { code: RequestCode.UPDATE_CONSUMER_OFFSET, ext: { topic: T, consumerGroup: G, queueId: "1", commitOffset: "1" } },
+    { code: RequestCode.GET_MAX_OFFSET, ext: { topic: T, queueId: "1" }, check: (a) => assert.equal(a.header.extFields?.offset, "1") },
+    { code: RequestCode.GET_MIN_OFFSET, ext: { topic: T, queueId: "1" }, check: (a) => assert.equal(a.header.extFields?.offset, "0") },
+    { code: RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, ext: { topic: T, queueId: "1", timestamp: String(Date.now() - 60_000) } },
+    { code: RequestCode.GET_EARLIEST_MSG_STORETIME, ext: { topic: T, queueId: "1" } },
+    { code: RequestCode.LOCK_BATCH_MQ, ext: {}, body: utf8(JSON.stringify({ consumerGroup: G, clientId: CLIENT, mqSet: [mq] })), check: (_a, b) => assert.deepEqual(b, { lockOKMQSet: [mq] }) },
+    { code: RequestCode.UNLOCK_BATCH_MQ, ext: {}, body: utf8(JSON.stringify({ consumerGroup: G, clientId: CLIENT, mqSet: [mq] })) },
+    { code: RequestCode.CONSUMER_SEND_MSG_BACK, ext: { offset: stored.offset, group: G, delayLevel: "0", originMsgId: stored.msgId, originTopic: T, unitMode: "false", maxReconsumeTimes: "16" } },
+    { code: RequestCode.END_TRANSACTION, ext: { producerGroup: "JsonP", tranStateTableOffset: "0", commitLogOffset: stored.offset, commitOrRollback: "8", fromTransactionCheck: "false", msgId: stored.msgId, transactionId: "tx" }, codes: [ResponseCode.SUCCESS, ResponseCode.SYSTEM_ERROR, ResponseCode.INVALID_PARAMETER, ResponseCode.NO_MESSAGE] },
+    { code: RequestCode.QUERY_MESSAGE, ext: { topic: T, key: "k1", maxNum: "32", beginTimestamp: "0", endTimestamp: String(Date.now() + 60_000) }, check: (a) => assert.ok(a.body.length > 0) },
+    { code: RequestCode.VIEW_MESSAGE_BY_ID, ext: { offset: stored.offset }, check: (a) => assert.ok(a.body.length > 0) },
+    { code: RequestCode.UPDATE_AND_CREATE_TOPIC, ext: { topic: "JsonNew", defaultTopic: "TBW102", readQueueNums: "2", writeQueueNums: "2", perm: "6", topicFilterType: "SINGLE_TAG", topicSysFlag: "0", order: "false" } },
+    { code: RequestCode.GET_ALL_TOPIC_CONFIG, ext: {}, check: (_a, b) => assert.equal((b as { topicConfigTable: Record<string, { writeQueueNums: number }> }).topicConfigTable.JsonNew.writeQueueNums, 2) },
+    { code: RequestCode.DELETE_TOPIC_IN_BROKER, ext: { topic: "JsonNew" } },
+    { code: RequestCode.GET_BROKER_RUNTIME_INFO, ext: {}, check: (_a, b) => assert.equal(typeof (b as { table: Record<string, string> }).table, "object") },
+    { code: RequestCode.GET_ALL_CONSUMER_OFFSET, ext: {}, check: (_a, b) => assert.equal((b as { offsetTable: Record<string, Record<string, number>> }).offsetTable[`${T}@${G}`]["1"], 1) },
+    { code: RequestCode.GET_ALL_DELAY_OFFSET, ext: {}, check: (_a, b) => assert.equal(typeof (b as { offsetTable: object }).offsetTable, "object") },
+    { code: RequestCode.UNREGISTER_CLIENT, ext: { clientID: CLIENT, consumerGroup: G } },
+  ];
+}
+
+/** Codes whose answer body is message records, not a structured body. */
+const RECORD_BODIES = new Set<number>([RequestCode.PULL_MESSAGE, RequestCode.QUERY_MESSAGE, RequestCode.VIEW_MESSAGE_BY_ID]);
+
+/** What every answer to a RocketMQ client must be: JSON, marked a response, its opaque, a numeric code, string extFields. */
+function assertWellFormed(a: RawAnswer, opaqueWanted: number | undefined, what: string): unknown {
+  assert.equal(a.serializeType, 0, `${what}: answered in serialize type ${a.serializeType}`);
+  assert.equal(a.header.flag & 1, 1, `${what}: response flag`);
+  if (opaqueWanted !== undefined) assert.equal(a.header.opaque, opaqueWanted, `${what}: opaque`);
+  assert.equal(typeof a.header.code, "number", `${what}: code`);
+  if (a.header.remark !== undefined && a.header.remark !== null) assert.equal(typeof a.header.remark, "string", `${what}: remark`);
+  for (const [k, v] of Object.entries(a.header.extFields ?? {})) assert.equal(typeof v, "string", `${what}: extFields.${k} is ${typeof v}`);
+  return a.body.length > 0 ? a.body : undefined;
+}
+
+describe("JSON headers: every request code the broker serves, as a RocketMQ client sends it", () => {
+  test("each is answered well-formed, in JSON, with ACL fields tolerated", async () => {
+    await using c = await startCluster({ topics: { [T]: 4 }, producerGroup: false });
+    const rmq = await JsonRemoting.connect(c.broker.addr);
+    try {
+      // A message to point the offset-based requests at.
+      const first = await rmq.request(RequestCode.SEND_MESSAGE_V2, { ...ACL, a: "JsonP", b: T, c: "TBW102", d: "4", e: "1", f: "0", g: String(Date.now()), h: "0", i: props({ TAGS: "A", KEYS: "k1" }), j: "0", k: "false" }, utf8("first"));
+      assert.equal(first.header.code, ResponseCode.SUCCESS, first.header.remark);
+      const msgId = String(first.header.extFields!.msgId);
+      const stored = { msgId, offset: BigInt(`0x${msgId.slice(16)}`).toString() };
+      const all = entries(stored);
+      assert.deepEqual([...new Set(all.map((e) => e.code))].sort((x, y) => x - y), [...new Set(SERVED)].sort((x, y) => x - y), "an entry for every served code");
+      for (const e of all) {
+        const name = Object.entries(RequestCode).find(([, v]) => v === e.code)![0];
+        const a = await rmq.request(e.code, { ...ACL, ...e.ext }, e.body);
+        const raw = assertWellFormed(a, undefined, name);
+        assert.ok((e.codes ?? [ResponseCode.SUCCESS]).includes(a.header.code), `${name}: code ${a.header.code} ${a.header.remark ?? ""}`);
+        let body: unknown;
+        if (raw !== undefined && !RECORD_BODIES.has(e.code)) {
+          try {
+            body = JSON.parse(a.body.toString("utf8"));
+          } catch (err) {
+            assert.fail(`${name}: body is not JSON (${(err as Error).message}): ${a.body.subarray(0, 40).toString("hex")}`);
+          }
+        }
+        e.check?.(a, body);
+      }
+      assert.deepEqual(rmq.unsolicited.filter((u) => u.serializeType !== 0), [], "server requests in JSON too");
+    } finally {
+      rmq.close();
+    }
+  });
+
+  test("RocketMQ's quirks: a 'oneway' offset update with flag 0 and a commit of -1 are answered; the real oneway bit gets no answer; unknown codes keep their opaque", async () => {
+    await using c = await startCluster({ topics: { [T]: 4 }, producerGroup: false });
+    const rmq = await JsonRemoting.connect(c.broker.addr);
+    try {
+      const q = { topic: T, consumerGroup: G, queueId: "0" };
+      const set = await rmq.request(RequestCode.UPDATE_CONSUMER_OFFSET, { ...q, commitOffset: 5 }); // a raw number, as ali-ons sends it
+      assert.equal(set.header.code, ResponseCode.SUCCESS, set.header.remark);
+      const minus = await rmq.request(RequestCode.UPDATE_CONSUMER_OFFSET, { ...q, commitOffset: "-1" });
+      assertWellFormed(minus, undefined, "commit -1");
+      assert.equal(minus.header.code, ResponseCode.SUCCESS, minus.header.remark);
+      const read = await rmq.request(RequestCode.QUERY_CONSUMER_OFFSET, q);
+      assert.equal(read.header.extFields?.offset, "5", "a commit of -1 does not overwrite a stored offset");
+
+      // The oneway bit (flag 2): stored, never answered. The ping after it is answered first.
+      rmq.send({ code: RequestCode.SEND_MESSAGE_V2, language: "JAVA", version: 395, opaque: 9_999, flag: 2, extFields: { a: "JsonP", b: T, c: "TBW102", d: "4", e: "0", f: "0", g: String(Date.now()), h: "0", i: "", j: "0", k: "false" } }, utf8("oneway"));
+      const unknown = await rmq.request(54_321, {});
+      assertWellFormed(unknown, undefined, "unknown code");
+      assert.equal(unknown.header.code, ResponseCode.REQUEST_CODE_NOT_SUPPORTED);
+      await waitFor(async () => (await rmq.request(RequestCode.GET_MAX_OFFSET, { topic: T, queueId: "0" })).header.extFields?.offset === "1", { what: "the oneway send stored" });
+      assert.equal(rmq.unsolicited.filter((u) => u.header.opaque === 9_999).length, 0, "no answer to a oneway request");
+    } finally {
+      rmq.close();
+    }
+  });
+});
