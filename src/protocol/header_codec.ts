@@ -3,6 +3,7 @@ import { FrameError } from "../common/errors.ts";
 import { fromUtf8, utf8 } from "../util/bytes.ts";
 import type { ExtFields, ExtValue, RemotingCommand } from "./remoting_command.ts";
 import { SerializeType } from "./serialize_type.ts";
+import { decodeRocketMqHeader, encodeRocketMqHeader } from "./rocketmq_header.ts";
 import { fastDecodeMap, type HeaderFields, headerSizeBound, NOT_FAST, writeHeaderMap } from "./cbor_header.ts";
 
 /**
@@ -71,6 +72,8 @@ export function encodeHeader(cmd: RemotingCommand, type: number, reserve = 0): {
     header = cbor.encode(headerOf(cmd)); // a view of cbor-x's reused buffer: copied just below
   } else if (type === SerializeType.JSON) {
     header = utf8(JSON.stringify(jsonHeaderOf(cmd)));
+  } else if (type === SerializeType.ROCKETMQ) {
+    header = encodeRocketMqHeader(cmd);
   } else {
     throw new RangeError(`Cannot encode header: serialize type ${type} is not supported`);
   }
@@ -117,8 +120,10 @@ export function decodeHeader(whole: Uint8Array, type: number, start = 0, end = w
     } catch (cause) {
       throw new FrameError(`JSON header of ${bytes.byteLength} bytes is not decodable (${(cause as Error).message})`, { cause });
     }
+  } else if (type === SerializeType.ROCKETMQ) {
+    return decodeRocketMqHeader(whole, start, end);
   } else {
-    throw new FrameError(`serialize type ${type} is not supported (Bolide reads ${SerializeType.CBOR} CBOR and ${SerializeType.JSON} JSON)`);
+    throw new FrameError(`serialize type ${type} is not supported (Bolide reads ${SerializeType.CBOR} CBOR, ${SerializeType.JSON} JSON and ${SerializeType.ROCKETMQ} RocketMQ binary)`);
   }
   return validateHeader(raw, type);
 }

@@ -5,7 +5,11 @@ import { waitFor } from "../harness/wait.ts";
 import type { BrokerContext } from "../../src/broker/broker_context.ts";
 import { PROCESSORS } from "../../src/broker/processor/processors.ts";
 import { ResponseCode } from "../../src/common/response_code.ts";
+import { encodeFrameBytes, FrameDecoder } from "../../src/protocol/frame_codec.ts";
 import { encodeBatch } from "../../src/protocol/message_batch.ts";
+import type { RemotingCommand } from "../../src/protocol/remoting_command.ts";
+import { SerializeType } from "../../src/protocol/serialize_type.ts";
+import net from "node:net";
 import { RequestCode } from "../../src/protocol/request_code.ts";
 import { JsonRemoting, type RawAnswer } from "./_json_client.ts";
 
@@ -152,6 +156,31 @@ describe("JSON headers: every request code the broker serves, as a RocketMQ clie
       assert.equal(rmq.unsolicited.filter((u) => u.header.opaque === 9_999).length, 0, "no answer to a oneway request");
     } finally {
       rmq.close();
+    }
+  });
+
+  test("RocketMQ's binary header (serialize type 1) is read and answered in kind, JSON bodies included", async () => {
+    await using c = await startCluster({ topics: { [T]: 4 }, producerGroup: false });
+    const [host, port] = c.broker.addr.split(":");
+    const socket = net.connect(Number(port), host);
+    const answers: RemotingCommand[] = [];
+    const decoder = new FrameDecoder();
+    socket.on("data", (d: Buffer) => decoder.push(new Uint8Array(d), (cmd) => answers.push(cmd)));
+    try {
+      const hb = { clientID: CLIENT, producerDataSet: [], consumerDataSet: [{ groupName: G, consumeType: "CONSUME_PASSIVELY", messageModel: "CLUSTERING", consumeFromWhere: "CONSUME_FROM_FIRST_OFFSET", subscriptionDataSet: [{ topic: T, subString: "*" }] }] };
+      socket.write(encodeFrameBytes({ code: RequestCode.HEART_BEAT, language: 0, version: 409, opaque: 1, flag: 0, body: utf8(JSON.stringify(hb)) }, SerializeType.ROCKETMQ));
+      socket.write(encodeFrameBytes({ code: RequestCode.GET_MAX_OFFSET, language: 0, version: 409, opaque: 2, flag: 0, extFields: { ...ACL, topic: T, queueId: "0" } }, SerializeType.ROCKETMQ));
+      socket.write(encodeFrameBytes({ code: RequestCode.GET_CONSUMER_LIST_BY_GROUP, language: 0, version: 409, opaque: 3, flag: 0, extFields: { consumerGroup: G } }, SerializeType.ROCKETMQ));
+      const responses = () => answers.filter((a) => (a.flag & 1) === 1);
+      await waitFor(() => responses().length >= 3, { what: "three answers" });
+      const byOpaque = new Map(responses().map((a) => [a.opaque, a]));
+      for (const a of responses()) assert.equal(a.code, ResponseCode.SUCCESS, a.remark);
+      // Answers and the broker's own requests (NOTIFY_CONSUMER_IDS_CHANGED on the join) alike.
+      for (const a of answers) assert.equal(a.serializeType, SerializeType.ROCKETMQ, `code ${a.code} flag ${a.flag}`);
+      assert.equal(byOpaque.get(2)!.extFields?.offset, "0");
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(byOpaque.get(3)!.body)), { consumerIdList: [CLIENT] });
+    } finally {
+      socket.destroy();
     }
   });
 });
