@@ -134,7 +134,7 @@ describe("JSON headers: every request code the broker serves, as a RocketMQ clie
     }
   });
 
-  test("RocketMQ's quirks: a 'oneway' offset update with flag 0 and a commit of -1 are answered; the real oneway bit gets no answer; unknown codes keep their opaque", async () => {
+  test("RocketMQ's quirks: a 'oneway' offset update with flag 0 and a commit of -1 are answered; the real oneway bit gets no answer; unknown codes keep their opaque; a query by unique id", async () => {
     await using c = await startCluster({ topics: { [T]: 4 }, producerGroup: false });
     const rmq = await JsonRemoting.connect(c.broker.addr);
     try {
@@ -154,6 +154,21 @@ describe("JSON headers: every request code the broker serves, as a RocketMQ clie
       assert.equal(unknown.header.code, ResponseCode.REQUEST_CODE_NOT_SUPPORTED);
       await waitFor(async () => (await rmq.request(RequestCode.GET_MAX_OFFSET, { topic: T, queueId: "0" })).header.extFields?.offset === "1", { what: "the oneway send stored" });
       assert.equal(rmq.unsolicited.filter((u) => u.header.opaque === 9_999).length, 0, "no answer to a oneway request");
+
+      // queryMsgById with the unique id a Java client set (UNIQ_KEY), not a message that only has it as a key.
+      const uniq = "0A000009" + "04D2" + "1234ABCD" + "0012D687" + "0001";
+      const send = (p: Record<string, string>, body: string) => rmq.request(RequestCode.SEND_MESSAGE_V2, { a: "JsonP", b: T, c: "TBW102", d: "4", e: "1", f: "0", g: String(Date.now()), h: "0", i: props(p), j: "0", k: "false" }, utf8(body));
+      assert.equal((await send({ UNIQ_KEY: uniq }, "by id")).header.code, ResponseCode.SUCCESS);
+      assert.equal((await send({ KEYS: uniq }, "by key")).header.code, ResponseCode.SUCCESS);
+      const q2 = { topic: T, key: uniq, maxNum: "32", beginTimestamp: "0", endTimestamp: String(Date.now() + 60_000) };
+      const both = await waitFor(async () => {
+        const a = await rmq.request(RequestCode.QUERY_MESSAGE, q2);
+        return a.header.code === ResponseCode.SUCCESS && a.body.includes(Buffer.from("by key")) && a.body.includes(Buffer.from("by id")) ? a : undefined;
+      }, { what: "both indexed" });
+      assertWellFormed(both, undefined, "query by key");
+      const byId = await rmq.request(RequestCode.QUERY_MESSAGE, { ...q2, _UNIQUE_KEY_QUERY: "true" });
+      assert.equal(byId.header.code, ResponseCode.SUCCESS, byId.header.remark);
+      assert.ok(byId.body.includes(Buffer.from("by id")) && !byId.body.includes(Buffer.from("by key")));
     } finally {
       rmq.close();
     }

@@ -1,4 +1,5 @@
 import { Limits } from "../../common/limits.ts";
+import { MessageProperty } from "../../common/message.ts";
 import { validateTopic } from "../../common/names.ts";
 import { ResponseCode } from "../../common/response_code.ts";
 import { QueryMessageRequestHeader, QueryMessageResponseHeader, ViewMessageRequestHeader } from "../../protocol/headers/query_message_header.ts";
@@ -27,7 +28,9 @@ function queryMessage(ctx: BrokerContext, req: RemotingCommand): RemotingCommand
   const { topic, key, ...h } = QueryMessageRequestHeader.decode(req);
   validateTopic(topic);
   const maxNum = Math.min(Limits.maxQueryMessages, Math.max(1, h.maxNum ?? 32));
-  const found = ctx.store.queryMessage(topic, key, maxNum, h.beginTimestamp ?? 0, h.endTimestamp ?? Number.MAX_SAFE_INTEGER);
+  let found = ctx.store.queryMessage(topic, key, maxNum, h.beginTimestamp ?? 0, h.endTimestamp ?? Number.MAX_SAFE_INTEGER);
+  // Unique ids and keys share the index: a query by unique id drops messages that only have it as a key.
+  if (h.uniqueKeyQuery) found = found.filter((m) => m.properties[MessageProperty.UNIQ_KEY] === key);
   if (found.length === 0) return createResponse(ResponseCode.QUERY_NOT_FOUND, `no message of ${topic} with key ${key}`);
   const raws = found.map((m) => ctx.store.readRecord(m.physicalOffset)!).filter(Boolean);
   return successResponse(QueryMessageResponseHeader.encode({ indexLastUpdatePhyoffset: ctx.store.dispatchedOffset }), concatBytes(raws));

@@ -6,6 +6,8 @@ export const QueryMessageRequestHeader = defineHeader("QueryMessageRequestHeader
   maxNum: optional(field.int()),
   beginTimestamp: optional(field.int()),
   endTimestamp: optional(field.int()),
+  /** RocketMQ's queryMsgById by unique id: only messages whose UNIQ_KEY is `key` (not its KEYS). */
+  uniqueKeyQuery: optional(field.bool({ wire: "_UNIQUE_KEY_QUERY" })),
 });
 
 export const QueryMessageResponseHeader = defineHeader("QueryMessageResponseHeader", {
