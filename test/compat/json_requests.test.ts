@@ -198,4 +198,55 @@ describe("JSON headers: every request code the broker serves, as a RocketMQ clie
       socket.destroy();
     }
   });
+
+  test("transactions from a JSON client: a half message, the broker's CHECK_TRANSACTION_STATE in JSON, END_TRANSACTION commits it", async () => {
+    await using c = await startCluster({ topics: { [T]: 4 }, producerGroup: false, brokers: [{ transactionTimeout: 10, transactionCheckInterval: 100 }] });
+    const rmq = await JsonRemoting.connect(c.broker.addr);
+    try {
+      const hb = await rmq.request(RequestCode.HEART_BEAT, {}, utf8(JSON.stringify({ clientID: CLIENT, producerDataSet: [{ groupName: "TxP" }], consumerDataSet: [] })));
+      assert.equal(hb.header.code, ResponseCode.SUCCESS, hb.header.remark);
+      const uniq = "0A0000090001000000010012D6870001";
+      const half = await rmq.request(RequestCode.SEND_MESSAGE_V2, { a: "TxP", b: T, c: "TBW102", d: "4", e: "2", f: "4", g: String(Date.now()), h: "0", i: props({ TRAN_MSG: "true", PGROUP: "TxP", UNIQ_KEY: uniq }), j: "0", k: "false" }, utf8("half"));
+      assert.equal(half.header.code, ResponseCode.SUCCESS, half.header.remark);
+      const maxOffset = async () => (await rmq.request(RequestCode.GET_MAX_OFFSET, { topic: T, queueId: "2" })).header.extFields?.offset;
+      assert.equal(await maxOffset(), "0", "a half message is not visible");
+      // The broker asks this producer (a server request: in JSON, never answered by the client).
+      const check = await waitFor(() => rmq.unsolicited.find((u) => u.header.code === RequestCode.CHECK_TRANSACTION_STATE), { timeoutMs: 10_000, what: "a CHECK_TRANSACTION_STATE" });
+      assert.equal(check.serializeType, 0);
+      assert.equal(check.header.flag & 1, 0, "a request, not a response");
+      const ext = check.header.extFields as Record<string, string>;
+      assert.equal(ext.msgId, uniq);
+      assert.ok(check.body.includes(Buffer.from("half")), "the half message rides in the body");
+      // Java answers with a oneway END_TRANSACTION.
+      rmq.send({ code: RequestCode.END_TRANSACTION, language: "JAVA", version: 395, opaque: 777, flag: 2, extFields: { producerGroup: "TxP", tranStateTableOffset: ext.tranStateTableOffset, commitLogOffset: ext.commitLogOffset, commitOrRollback: "8", fromTransactionCheck: "true", msgId: uniq, transactionId: ext.transactionId } });
+      await waitFor(async () => await maxOffset() === "1", { what: "the committed message visible" });
+    } finally {
+      rmq.close();
+    }
+  });
+
+  test("the NameServer answers a RocketMQ client in JSON, in RocketMQ's shapes (TopicRouteData, ClusterInfo, TopicList)", async () => {
+    await using c = await startCluster({ topics: { [T]: 4 }, producerGroup: false });
+    const ns = await JsonRemoting.connect(c.namesrvAddr);
+    try {
+      const route = await ns.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { ...ACL, topic: T });
+      const r = JSON.parse(assertWellFormed(route, undefined, "route") ? route.body.toString() : "null");
+      assert.equal(route.header.code, ResponseCode.SUCCESS);
+      assert.deepEqual(r.brokerDatas, [{ cluster: c.broker.config.brokerClusterName, brokerName: "broker-a", brokerAddrs: { 0: c.broker.addr } }]);
+      assert.deepEqual(r.queueDatas.map((q: Record<string, unknown>) => [q.brokerName, q.readQueueNums, q.writeQueueNums, q.perm, q.topicSysFlag]), [["broker-a", 4, 4, 6, 0]]);
+      const missing = await ns.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: "NoSuchTopic" });
+      assertWellFormed(missing, undefined, "missing route");
+      assert.equal(missing.header.code, ResponseCode.TOPIC_NOT_EXIST);
+      const info = await ns.request(RequestCode.GET_BROKER_CLUSTER_INFO, {});
+      assertWellFormed(info, undefined, "cluster info");
+      const ci = JSON.parse(info.body.toString());
+      assert.deepEqual(ci.clusterAddrTable, { [c.broker.config.brokerClusterName]: ["broker-a"] });
+      assert.equal(ci.brokerAddrTable["broker-a"].brokerAddrs["0"], c.broker.addr);
+      const list = await ns.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, {});
+      assertWellFormed(list, undefined, "topic list");
+      assert.ok(JSON.parse(list.body.toString()).topicList.includes(T));
+    } finally {
+      ns.close();
+    }
+  });
 });
