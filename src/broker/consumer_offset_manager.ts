@@ -36,6 +36,12 @@ export class ConsumerOffsetManager {
     this.#dirty = true;
   }
 
+  /** The topics `group` has committed offsets for (RocketMQ's whichTopicByConsumer). */
+  topicsOf(group: string): string[] {
+    const suffix = `@${group}`;
+    return [...this.#table.keys()].filter((k) => k.endsWith(suffix)).map((k) => k.slice(0, -suffix.length));
+  }
+
   removeTopic(topic: string): void {
     for (const key of [...this.#table.keys()]) if (key.startsWith(`${topic}@`)) this.#table.delete(key);
     this.#dirty = true;

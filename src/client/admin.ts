@@ -8,7 +8,13 @@ import { KVTableBody } from "../protocol/bodies/broker_bodies.ts";
 import { ConsumerConnectionBody } from "../protocol/bodies/client_bodies.ts";
 import { ConsumerGroupRequestHeader } from "../protocol/headers/consumer_header.ts";
 import { SendMessageRequestHeader } from "../protocol/headers/send_message_header.ts";
-import { CreateTopicRequestHeader, DeleteTopicRequestHeader } from "../protocol/headers/topic_header.ts";
+import { type ConsumeStats, ConsumeStatsBody, type TopicStatsTable, TopicStatsTableBody } from "../protocol/bodies/stats_bodies.ts";
+import {
+  CreateTopicRequestHeader,
+  DeleteTopicRequestHeader,
+  GetConsumeStatsRequestHeader,
+  GetTopicStatsInfoRequestHeader,
+} from "../protocol/headers/topic_header.ts";
 import { createRequest, type ExtFields, type RemotingCommand } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { ClientInstance } from "./client_instance.ts";
@@ -129,6 +135,39 @@ export class Admin {
       out.push({ ...b, ...ConsumerConnectionBody.decode(r.body, r.serializeType) });
     }
     return out;
+  }
+
+  /** Each queue's min and max offset and last update time, from every master that has `topic` (GET_TOPIC_STATS_INFO). */
+  async topicStats(topic: string): Promise<TopicStatsTable["offsetTable"]> {
+    validateTopic(topic);
+    const out: TopicStatsTable["offsetTable"] = [];
+    for (const b of await this.#mastersOf(topic)) {
+      const r = await this.#call(b.addr, RequestCode.GET_TOPIC_STATS_INFO, GetTopicStatsInfoRequestHeader.encode({ topic }));
+      out.push(...TopicStatsTableBody.decode(r.body, r.serializeType).offsetTable);
+    }
+    return out;
+  }
+
+  /**
+   * A consumer group's progress on every master (GET_CONSUME_STATS): per queue the broker's
+   * max offset, the group's committed offset and the store time of the last message consumed;
+   * the lag is their difference. On `topic` only, or on every topic the group consumes.
+   */
+  async consumeStats(group: string, topic?: string): Promise<ConsumeStats["offsetTable"]> {
+    validateGroup(group);
+    if (topic) validateTopic(topic);
+    const out: ConsumeStats["offsetTable"] = [];
+    for (const b of topic ? await this.#mastersOf(topic) : await this.masters()) {
+      const r = await this.#call(b.addr, RequestCode.GET_CONSUME_STATS, GetConsumeStatsRequestHeader.encode({ consumerGroup: group, topic }));
+      out.push(...ConsumeStatsBody.decode(r.body, r.serializeType).offsetTable);
+    }
+    return out;
+  }
+
+  /** The masters that serve `topic`, by its route. */
+  async #mastersOf(topic: string): Promise<MasterBroker[]> {
+    const route = await this.topicRoute(topic);
+    return route.brokerDatas.map((b) => ({ brokerName: b.brokerName, addr: b.brokerAddrs[String(MASTER_ID)] })).filter((b) => b.addr);
   }
 
   /**

@@ -30,6 +30,7 @@ export const check = {
     return fail(p, `an integer${range}`, v);
   },
   bool: (): Check<boolean> => (v, p) => typeof v === "boolean" ? v : fail(p, "true or false", v),
+  number: (): Check<number> => (v, p) => typeof v === "number" && Number.isFinite(v) ? v : fail(p, "a finite number", v),
   /** Absent (undefined or null) is allowed. */
   optional: <T>(c: Check<T>): Check<T | undefined> => (v, p) => v === undefined || v === null ? undefined : c(v, p),
   array: <T>(c: Check<T>, max: number): Check<T[]> => (v, p) => {

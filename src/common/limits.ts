@@ -161,6 +161,8 @@ export const Limits = {
   maxQueueId: 65_535,
   /** Queues of one topic on one broker (read or write). */
   maxQueueNums: 65_535,
+  /** Admin: queues one TopicStatsTable or ConsumeStats answer may list (read back by the Admin client). */
+  maxStatsQueues: 1_000_000,
   /** Store: a ConsumeQueue's staged units are written once they fill this much. */
   consumeQueueStageBytes: 256 * KiB,
   /** SQL92 filters: longest expression and deepest nesting accepted. */

@@ -80,6 +80,23 @@ function entries(stored: { offset: string; msgId: string }): Entry[] {
     { code: RequestCode.UPDATE_AND_CREATE_TOPIC, ext: { topic: "JsonNew", defaultTopic: "TBW102", readQueueNums: "2", writeQueueNums: "2", perm: "6", topicFilterType: "SINGLE_TAG", topicSysFlag: "0", order: "false" } },
     { code: RequestCode.GET_ALL_TOPIC_CONFIG, ext: {}, check: (_a, b) => assert.equal((b as { topicConfigTable: Record<string, { writeQueueNums: number }> }).topicConfigTable.JsonNew.writeQueueNums, 2) },
     { code: RequestCode.DELETE_TOPIC_IN_BROKER, ext: { topic: "JsonNew" } },
+    {
+      code: RequestCode.GET_TOPIC_STATS_INFO, ext: { topic: T }, check: (a) => {
+        const t = fastjsonQueueMap(a.body) as { offsetTable: Record<string, { minOffset: number; maxOffset: number; lastUpdateTimestamp: number }> };
+        const q1 = t.offsetTable[JSON.stringify({ brokerName: "broker-a", queueId: 1, topic: T })];
+        assert.deepEqual([q1.minOffset, q1.maxOffset], [0, 1]);
+        assert.ok(q1.lastUpdateTimestamp > 0);
+      },
+    },
+    {
+      code: RequestCode.GET_CONSUME_STATS, ext: { consumerGroup: G, topic: T }, check: (a) => {
+        const c = fastjsonQueueMap(a.body) as { consumeTps: number; offsetTable: Record<string, { brokerOffset: number; consumerOffset: number; lastTimestamp: number }> };
+        const q1 = c.offsetTable[JSON.stringify({ brokerName: "broker-a", queueId: 1, topic: T })];
+        assert.deepEqual([q1.brokerOffset, q1.consumerOffset], [1, 1]); // committed above
+        assert.ok(q1.lastTimestamp > 0);
+        assert.equal(typeof c.consumeTps, "number");
+      },
+    },
     { code: RequestCode.GET_BROKER_RUNTIME_INFO, ext: {}, check: (_a, b) => assert.equal(typeof (b as { table: Record<string, string> }).table, "object") },
     { code: RequestCode.GET_ALL_CONSUMER_OFFSET, ext: {}, check: (_a, b) => assert.equal((b as { offsetTable: Record<string, Record<string, number>> }).offsetTable[`${T}@${G}`]["1"], 1) },
     { code: RequestCode.GET_ALL_DELAY_OFFSET, ext: {}, check: (_a, b) => assert.equal(typeof (b as { offsetTable: object }).offsetTable, "object") },
@@ -89,6 +106,18 @@ function entries(stored: { offset: string; msgId: string }): Entry[] {
 
 /** Codes whose answer body is message records, not a structured body. */
 const RECORD_BODIES = new Set<number>([RequestCode.PULL_MESSAGE, RequestCode.QUERY_MESSAGE, RequestCode.VIEW_MESSAGE_BY_ID]);
+/** Codes whose body is fastjson's map keyed by MessageQueue objects (not JSON: RocketMQ's tools read it so). */
+const QUEUE_KEYED_BODIES = new Set<number>([RequestCode.GET_TOPIC_STATS_INFO, RequestCode.GET_CONSUME_STATS]);
+
+/**
+ * Reads fastjson's `{{"brokerName":…,"queueId":…,"topic":…}:{…}}` by hand: checks the exact key
+ * form (fields in fastjson's alphabetical order) and turns each key into its JSON text.
+ */
+function fastjsonQueueMap(body: Buffer): unknown {
+  const text = body.toString("utf8");
+  assert.match(text, /"offsetTable":\{(\{"brokerName":"[^"]*","queueId":\d+,"topic":"[^"]*"\}:\{[^{}]*\},?)*\}/, text.slice(0, 200));
+  return JSON.parse(text.replace(/\{"brokerName":"[^"]*","queueId":\d+,"topic":"[^"]*"\}(?=:)/g, (k) => JSON.stringify(k)));
+}
 
 /** What every answer to a RocketMQ client must be: JSON, marked a response, its opaque, a numeric code, string extFields. */
 function assertWellFormed(a: RawAnswer, opaqueWanted: number | undefined, what: string): unknown {
@@ -119,7 +148,7 @@ describe("JSON headers: every request code the broker serves, as a RocketMQ clie
         const raw = assertWellFormed(a, undefined, name);
         assert.ok((e.codes ?? [ResponseCode.SUCCESS]).includes(a.header.code), `${name}: code ${a.header.code} ${a.header.remark ?? ""}`);
         let body: unknown;
-        if (raw !== undefined && !RECORD_BODIES.has(e.code)) {
+        if (raw !== undefined && !RECORD_BODIES.has(e.code) && !QUEUE_KEYED_BODIES.has(e.code)) {
           try {
             body = JSON.parse(a.body.toString("utf8"));
           } catch (err) {

@@ -2,7 +2,15 @@ import { TopicNotExistError } from "../../common/errors.ts";
 import { PERM_READ_WRITE } from "../../common/route.ts";
 import { rssBytes } from "../../platform/runtime.ts";
 import { ConsumerOffsetTableBody, DelayOffsetTableBody, KVTableBody, TopicConfigTableBody } from "../../protocol/bodies/broker_bodies.ts";
-import { CreateTopicRequestHeader, DeleteTopicRequestHeader } from "../../protocol/headers/topic_header.ts";
+import { ConsumeStatsBody, TopicStatsTableBody } from "../../protocol/bodies/stats_bodies.ts";
+import {
+  CreateTopicRequestHeader,
+  DeleteTopicRequestHeader,
+  GetConsumeStatsRequestHeader,
+  GetTopicStatsInfoRequestHeader,
+} from "../../protocol/headers/topic_header.ts";
+import { validateGroup, validateTopic } from "../../common/names.ts";
+import { consumeStats, topicStats } from "../consume_stats.ts";
 import { type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { BrokerContext } from "../broker_context.ts";
@@ -10,8 +18,9 @@ import { typeOf } from "./_request.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
 
 /**
- * RocketMQ's AdminBrokerProcessor: topics (create, delete, the whole table), the broker's
- * runtime figures, and the tables a slave copies from its master.
+ * RocketMQ's AdminBrokerProcessor: topics (create, delete, the whole table), topic and
+ * consumer-group statistics, the broker's runtime figures, and the tables a slave copies from
+ * its master.
  */
 export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
   return [
@@ -20,6 +29,23 @@ export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
     {
       code: RequestCode.GET_ALL_TOPIC_CONFIG,
       handle: (r) => successResponse(undefined, TopicConfigTableBody.encode(ctx.topics.registerBody().topicConfigSerializeWrapper, typeOf(r))),
+    },
+    {
+      code: RequestCode.GET_TOPIC_STATS_INFO,
+      handle: (r) => {
+        const { topic } = GetTopicStatsInfoRequestHeader.decode(r);
+        validateTopic(topic);
+        return successResponse(undefined, TopicStatsTableBody.encode(topicStats(ctx, topic), typeOf(r)));
+      },
+    },
+    {
+      code: RequestCode.GET_CONSUME_STATS,
+      handle: (r) => {
+        const h = GetConsumeStatsRequestHeader.decode(r);
+        validateGroup(h.consumerGroup);
+        if (h.topic) validateTopic(h.topic);
+        return successResponse(undefined, ConsumeStatsBody.encode(consumeStats(ctx, h.consumerGroup, h.topic || undefined), typeOf(r)));
+      },
     },
     { code: RequestCode.GET_BROKER_RUNTIME_INFO, handle: (r) => successResponse(undefined, KVTableBody.encode({ table: brokerRuntimeInfo(ctx) }, typeOf(r))) },
     {

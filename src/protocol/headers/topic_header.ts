@@ -13,6 +13,14 @@ export const CreateTopicRequestHeader = defineHeader("CreateTopicRequestHeader",
 
 export const DeleteTopicRequestHeader = defineHeader("DeleteTopicRequestHeader", { topic: field.string() });
 
+export const GetTopicStatsInfoRequestHeader = defineHeader("GetTopicStatsInfoRequestHeader", { topic: field.string() });
+
+/** GET_CONSUME_STATS: a group's progress, on one topic or on all it consumes. */
+export const GetConsumeStatsRequestHeader = defineHeader("GetConsumeStatsRequestHeader", {
+  consumerGroup: field.string(),
+  topic: optional(field.string()),
+});
+
 export const GetRouteInfoRequestHeader = defineHeader("GetRouteInfoRequestHeader", { topic: field.string() });
 
 export const DeleteTopicFromNamesrvRequestHeader = defineHeader("DeleteTopicFromNamesrvRequestHeader", {
