@@ -72,7 +72,14 @@ export type {
   TransactionSendResult,
 } from "./src/client/producer.ts";
 export type { PullConsumerOptions } from "./src/client/pull_consumer.ts";
-export type { ConsumeStats, OffsetWrapper, TopicOffset, TopicStatsTable } from "./src/protocol/bodies/stats_bodies.ts";
+export type {
+  ConsumerRunningInfo,
+  ConsumeStats,
+  OffsetWrapper,
+  ProcessQueueInfo,
+  TopicOffset,
+  TopicStatsTable,
+} from "./src/protocol/bodies/stats_bodies.ts";
 export type { TransactionProducerOptions } from "./src/client/transaction_producer.ts";
 export type {
   ConsumeConcurrentlyStatus,

@@ -172,6 +172,12 @@ export class ClientManager {
     return out;
   }
 
+  /** The connection of the member of `group` whose heartbeats name it `clientId`. */
+  connectionOf(group: string, clientId: string): RemotingConnection | undefined {
+    for (const c of this.#members(group)) if (c.clientId === clientId && !c.connection.isClosed) return c.connection;
+    return undefined;
+  }
+
   connectionsOf(group: string): RemotingConnection[] {
     return [...this.#members(group)].map((c) => c.connection);
   }

@@ -6,9 +6,16 @@ import { ResponseCode } from "../common/response_code.ts";
 import { type ClusterInfo, MASTER_ID, PERM_READ_WRITE, type TopicRouteData } from "../common/route.ts";
 import { KVTableBody } from "../protocol/bodies/broker_bodies.ts";
 import { ConsumerConnectionBody } from "../protocol/bodies/client_bodies.ts";
-import { ConsumerGroupRequestHeader } from "../protocol/headers/consumer_header.ts";
+import { ConsumerGroupRequestHeader, GetConsumerRunningInfoRequestHeader } from "../protocol/headers/consumer_header.ts";
 import { SendMessageRequestHeader } from "../protocol/headers/send_message_header.ts";
-import { type ConsumeStats, ConsumeStatsBody, type TopicStatsTable, TopicStatsTableBody } from "../protocol/bodies/stats_bodies.ts";
+import {
+  type ConsumerRunningInfo,
+  ConsumerRunningInfoBody,
+  type ConsumeStats,
+  ConsumeStatsBody,
+  type TopicStatsTable,
+  TopicStatsTableBody,
+} from "../protocol/bodies/stats_bodies.ts";
 import {
   CreateTopicRequestHeader,
   DeleteTopicRequestHeader,
@@ -162,6 +169,19 @@ export class Admin {
       out.push(...ConsumeStatsBody.decode(r.body, r.serializeType).offsetTable);
     }
     return out;
+  }
+
+  /**
+   * What a member of `group` is doing (GET_CONSUMER_RUNNING_INFO, relayed by a broker it is
+   * connected to): its settings, subscriptions, each queue it holds and each topic's rates.
+   * `clientId` as consumerConnections lists it.
+   */
+  async consumerRunningInfo(group: string, clientId: string): Promise<ConsumerRunningInfo> {
+    validateGroup(group);
+    const at = (await this.consumerConnections(group)).find((c) => c.connectionSet.some((x) => x.clientId === clientId));
+    if (!at) throw errorFromResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer ${clientId} of group ${group} is not online`, "GET_CONSUMER_RUNNING_INFO", "");
+    const r = await this.#call(at.addr, RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader.encode({ consumerGroup: group, clientId }), Limits.callConsumerTimeoutMs + this.#timeoutMs);
+    return ConsumerRunningInfoBody.decode(r.body, r.serializeType);
   }
 
   /** The masters that serve `topic`, by its route. */

@@ -2,8 +2,9 @@ import { InvalidParameterError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { HeartbeatBody, type ConsumerData } from "../protocol/bodies/client_bodies.ts";
-import { ConsumerGroupRequestHeader, UnregisterClientRequestHeader } from "../protocol/headers/consumer_header.ts";
-import { createRequest, type RemotingCommand } from "../protocol/remoting_command.ts";
+import { type ConsumerRunningInfo, ConsumerRunningInfoBody } from "../protocol/bodies/stats_bodies.ts";
+import { ConsumerGroupRequestHeader, GetConsumerRunningInfoRequestHeader, UnregisterClientRequestHeader } from "../protocol/headers/consumer_header.ts";
+import { createRequest, createResponse, type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
@@ -32,6 +33,8 @@ export interface ConsumerMember {
   heartbeatData(): ConsumerData;
   /** NOTIFY_CONSUMER_IDS_CHANGED: the group's members changed, rebalance now. */
   onMembersChanged(): void;
+  /** GET_CONSUMER_RUNNING_INFO: settings, subscriptions, held queues and rates (push consumers). */
+  runningInfo?(): ConsumerRunningInfo;
 }
 
 /**
@@ -76,6 +79,13 @@ export class ClientInstance {
     this.namesrv = new NameServerClient({ namesrvAddr: addrs, remoting: this.remoting, timeoutMs });
     this.remoting.registerProcessor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (req) => {
       this.#consumers.get(ConsumerGroupRequestHeader.decode(req).consumerGroup)?.onMembersChanged();
+    });
+    // An operator asks, through a broker, what this member of a group is doing.
+    this.remoting.registerProcessor(RequestCode.GET_CONSUMER_RUNNING_INFO, (req) => {
+      const h = GetConsumerRunningInfoRequestHeader.decode(req);
+      const info = this.#consumers.get(h.consumerGroup)?.runningInfo?.();
+      if (!info) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `no push consumer of group ${h.consumerGroup} in client ${this.clientId}`);
+      return successResponse(undefined, ConsumerRunningInfoBody.encode(info, req.serializeType));
     });
     this.remoting.registerProcessor(RequestCode.CHECK_TRANSACTION_STATE, (req) => {
       for (const p of this.#producers.values()) p.checkTransaction?.(req);

@@ -16,6 +16,7 @@ import {
   type MessageListenerOrderly,
   type PushConsumerStats,
 } from "./push_consumer_types.ts";
+import type { ConsumeStatusRecorder } from "./consume_status.ts";
 
 export interface ConsumeOptions {
   messageModel: "CLUSTERING" | "BROADCASTING";
@@ -32,6 +33,8 @@ export interface ConsumeHost {
   readonly running: boolean;
   readonly listener: Listener;
   readonly stats: Pick<PushConsumerStats, "consumed" | "failed" | "sentBack">;
+  /** Per-topic rates and times for GET_CONSUMER_RUNNING_INFO. */
+  readonly status: ConsumeStatusRecorder;
   readonly offsets: OffsetTable;
   readonly maxReconsumeTimes: number;
   readonly brokerAddrs: ReadonlyMap<string, string>;
@@ -107,6 +110,7 @@ export class ConsumeMessageService {
     if (pq.dropped) return;
     const listener = this.host.listener.fn as MessageListenerConcurrently;
     let status: ConsumeConcurrentlyStatus;
+    const began = Date.now();
     try {
       status = (await listener(msgs, { mq: pq.mq })) ?? "CONSUME_SUCCESS";
       if ((status as unknown) === ABANDONED) return;
@@ -118,6 +122,8 @@ export class ConsumeMessageService {
       this.log.warn(`listener threw on ${msgs.length} message(s) of ${queueKeyOf(pq.mq)}: ${(err as Error).message}`);
       status = "RECONSUME_LATER";
     }
+    pq.lastConsumeAt = Date.now();
+    this.host.status.consumed(pq.mq.topic, status === "CONSUME_SUCCESS", msgs.length, pq.lastConsumeAt - began);
     // A dropped queue now belongs to another member, which consumes from the stored offset.
     if (pq.dropped) return;
     let done = msgs;
@@ -193,6 +199,7 @@ export class ConsumeMessageService {
         const msgs = pq.take(this.opts.consumeMessageBatchMaxSize);
         if (msgs.length === 0) return;
         let status: ConsumeOrderlyStatus;
+        const began = Date.now();
         try {
           status = (await listener(msgs, { mq: pq.mq })) ?? "SUCCESS";
           if (status !== "SUCCESS" && status !== "SUSPEND_CURRENT_QUEUE_A_MOMENT") status = "SUSPEND_CURRENT_QUEUE_A_MOMENT";
@@ -200,6 +207,8 @@ export class ConsumeMessageService {
           this.log.warn(`orderly listener threw on ${queueKeyOf(pq.mq)}: ${(err as Error).message}`);
           status = "SUSPEND_CURRENT_QUEUE_A_MOMENT";
         }
+        pq.lastConsumeAt = Date.now();
+        this.host.status.consumed(pq.mq.topic, status === "SUCCESS", msgs.length, pq.lastConsumeAt - began);
         if (status === "SUCCESS") {
           this.host.stats.consumed += msgs.length;
           // Committed even when the queue was dropped meanwhile: the drop waits for this call

@@ -22,6 +22,9 @@ export class ProcessQueue {
   lastLockAt = 0;
   /** Orderly: a consume loop is running for this queue. */
   consuming: Promise<void> | undefined;
+  /** When its last pull answered and its last listener call ended (0: never), for the running info. */
+  lastPullAt = 0;
+  lastConsumeAt = 0;
 
   constructor(mq: MessageQueue) {
     this.mq = mq;
@@ -33,6 +36,12 @@ export class ProcessQueue {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Lowest and highest offset held (-1 when none is). */
+  get cachedRange(): [number, number] {
+    const first = this.#firstOffset();
+    return first === undefined ? [-1, -1] : [first, this.#maxOffset];
   }
 
   /** Offset distance between the lowest and highest message held (concurrent-mode flow control). */

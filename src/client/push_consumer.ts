@@ -41,6 +41,8 @@ import { type PullRequest, pullRequest, type PullResult, readPullResult } from "
 import type { NameServerClient } from "./name_server_client.ts";
 import { LocalOffsetFile, OffsetTable } from "./offset_store.ts";
 import { ProcessQueue } from "./process_queue.ts";
+import { ConsumeStatusRecorder } from "./consume_status.ts";
+import { runningInfoOf } from "./consumer_running_info.ts";
 
 
 /**
@@ -75,6 +77,8 @@ export class PushConsumer {
   readonly #locks: QueueLockService;
   readonly #consume: ConsumeMessageService;
   #stats = { pulls: 0, flowControlPauses: 0, consumed: 0, failed: 0, sentBack: 0, rebalances: 0 };
+  readonly #status = new ConsumeStatusRecorder();
+  readonly #startedAt = Date.now();
   #onStop: (() => void)[] = [];
 
   constructor(opts: PushConsumerOptions) {
@@ -116,6 +120,7 @@ export class PushConsumer {
         return maxReconsumeTimes();
       },
       stats: this.#stats,
+      status: this.#status,
       offsets: this.#offsets,
       brokerAddrs: this.#brokerAddrs,
       lockValid: (pq) => this.#locks.lockValid(pq),
@@ -270,6 +275,13 @@ export class PushConsumer {
       onMembersChanged: () => {
         if (this.#running) void this.rebalance();
       },
+      runningInfo: () => runningInfoOf({
+        options: { ...this.#opts, consumeType: "CONSUME_PASSIVELY", startedAt: this.#startedAt, orderly: this.#listener?.orderly ?? false },
+        subscriptions: [...this.#subs.values()].map((s) => ({ topic: s.topic, subString: s.expression, expressionType: s.type })),
+        queues: [...this.#pqs.values()],
+        committed: (mq) => this.#offsets.get(mq),
+        status: this.#status,
+      }),
     };
     this.#instance.registerConsumer(member, o.heartbeatBrokerIntervalMs, this.#log);
     this.#member = member;
@@ -447,7 +459,11 @@ export class PushConsumer {
           commitOffset,
         };
         const call = pullRequest(req, o.timeoutMs);
+        const began = Date.now();
         r = readPullResult(await this.#remoting.invoke(addr, call.command, call.waitMs), req, addr);
+        pq.lastPullAt = Date.now();
+        // A held pull's wait is not its round trip: only pulls that found messages are timed.
+        if (r.messages.length > 0) this.#status.pulled(pq.mq.topic, r.messages.length, pq.lastPullAt - began);
       } catch (err) {
         if (pq.dropped || !this.#running) return;
         if (err instanceof RemotingError || err instanceof InvalidParameterError) {

@@ -46,6 +46,8 @@ export const Limits = {
   protocolErrorLogsPerSecond: 10,
 
   defaultInvokeTimeoutMs: 3_000,
+  /** Broker: how long a request relayed to a consumer (GET_CONSUMER_RUNNING_INFO) waits for its answer. */
+  callConsumerTimeoutMs: 5_000,
   defaultConnectTimeoutMs: 3_000,
 
   /** NameServer: a broker silent this long leaves every route (RocketMQ DEFAULT_BROKER_CHANNEL_EXPIRED_TIME). */

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "../harness/testing.ts";
 import { waitFor } from "../harness/wait.ts";
+import { ResponseCode } from "../../src/common/response_code.ts";
+import { RequestCode } from "../../src/protocol/request_code.ts";
 import { BolideProcesses } from "./_bolide.ts";
+import { JsonRemoting } from "./_json_client.ts";
 import { clientLog, clientOptions, closeClient, createTopic, message, type OnsMessage, type OnsProducer, startConsumer, startProducer } from "./_ons.ts";
 
 /** What a test sent, by msgId, to check what arrives against. */
@@ -222,4 +225,28 @@ describe("ali-ons 3.12 consumers against Bolide processes", () => {
       await closeClient(p);
     }
   }, 90_000);
+
+  test("the broker's own requests reach ali-ons in JSON: GET_CONSUMER_RUNNING_INFO is dropped by the client, answered SYSTEM_ERROR to the asker, and the client keeps consuming", async () => {
+    await using bolide = await BolideProcesses.start();
+    const opts = clientOptions(bolide.namesrvAddr, "asked");
+    const p = await startProducer({ ...opts, producerGroup: "AskedP" });
+    await createTopic(p, bolide.brokerAddr, "CompatAsked");
+    const got = new Set<string>();
+    const c = await startConsumer({ ...opts, consumerGroup: "AskedC", consumeFromWhere: "CONSUME_FROM_FIRST_OFFSET" }, [["CompatAsked", "*", async (m) => void got.add(m.msgId)]]);
+    const admin = await JsonRemoting.connect(bolide.brokerAddr);
+    try {
+      const first = await sendNumbered(p, "CompatAsked", 0, 5);
+      await waitUntil(() => [...first.keys()].every((id) => got.has(id)), 20_000, () => `${got.size} of 5`);
+      const a = await admin.request(RequestCode.GET_CONSUMER_RUNNING_INFO, { consumerGroup: "AskedC", clientId: "127.0.0.1@asked" }, undefined, 0, 15_000);
+      assert.equal(a.header.code, ResponseCode.SYSTEM_ERROR, a.header.remark);
+      assert.match(String(a.header.remark), /did not answer/);
+      const after = await sendNumbered(p, "CompatAsked", 5, 5);
+      await waitUntil(() => [...after.keys()].every((id) => got.has(id)), 20_000, () => "consumed after the broker's request");
+      assert.equal(clientLog.filter((l) => /JSON|Unexpected token/.test(l)).length, 0, clientLog.join("\n"));
+    } finally {
+      admin.close();
+      await closeClient(c);
+      await closeClient(p);
+    }
+  }, 60_000);
 });

@@ -97,6 +97,7 @@ function entries(stored: { offset: string; msgId: string }): Entry[] {
         assert.equal(typeof c.consumeTps, "number");
       },
     },
+    { code: RequestCode.GET_CONSUMER_RUNNING_INFO, ext: { consumerGroup: G, clientId: "not-a-member", jstackEnable: "false" }, codes: [ResponseCode.CONSUMER_NOT_ONLINE] },
     { code: RequestCode.GET_BROKER_RUNTIME_INFO, ext: {}, check: (_a, b) => assert.equal(typeof (b as { table: Record<string, string> }).table, "object") },
     { code: RequestCode.GET_ALL_CONSUMER_OFFSET, ext: {}, check: (_a, b) => assert.equal((b as { offsetTable: Record<string, Record<string, number>> }).offsetTable[`${T}@${G}`]["1"], 1) },
     { code: RequestCode.GET_ALL_DELAY_OFFSET, ext: {}, check: (_a, b) => assert.equal(typeof (b as { offsetTable: object }).offsetTable, "object") },

@@ -4,6 +4,11 @@ import { startCluster } from "../harness/cluster.ts";
 import { rejectionOf } from "../harness/wait.ts";
 import { Admin } from "../../src/client/admin.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
+import { PushConsumer } from "../../src/client/push_consumer.ts";
+import { ResponseCode } from "../../src/common/response_code.ts";
+import { RequestCode } from "../../src/protocol/request_code.ts";
+import { JsonRemoting } from "../compat/_json_client.ts";
+import { waitFor } from "../harness/wait.ts";
 import { TopicNotExistError } from "../../src/common/errors.ts";
 import { ConsumeStatsBody, TopicStatsTableBody } from "../../src/protocol/bodies/stats_bodies.ts";
 import { SerializeType } from "../../src/protocol/serialize_type.ts";
@@ -48,5 +53,42 @@ describe("topic and consumer-group statistics (GET_TOPIC_STATS_INFO, GET_CONSUME
       new TextDecoder().decode(ConsumeStatsBody.encode(consume, SerializeType.JSON)),
       `{"consumeTps":1.5,"offsetTable":{{"brokerName":"broker-a","queueId":3,"topic":"T-1_%x"}:{"brokerOffset":9,"consumerOffset":4,"pullOffset":4,"lastTimestamp":3}}}`,
     );
+  });
+
+  test("GET_CONSUMER_RUNNING_INFO: the broker asks the member and relays its answer (CBOR to Admin, fastjson's form to a JSON admin)", async () => {
+    await using c = await startCluster({ topics: { Running: 4 } });
+    for (let i = 0; i < 40; i++) await c.producer.send({ topic: "Running", body: `m${i}`, tags: "a" });
+    let got = 0;
+    const push = c.track(new PushConsumer({ namesrvAddr: c.namesrvAddr, group: "RunningG", consumeFromWhere: "first" }));
+    push.subscribe("Running", "a || b").registerMessageListener(() => {
+      got++;
+      return "CONSUME_SUCCESS";
+    });
+    await push.start();
+    await waitFor(() => got >= 40, { what: "40 consumed" });
+    await using admin = new Admin({ namesrvAddr: c.namesrvAddr });
+    const info = await admin.consumerRunningInfo("RunningG", push.clientId);
+    // Its subscription and, as RocketMQ's consumers do, its retry topic's.
+    assert.deepEqual(info.subscriptionSet.map((s) => [s.topic, s.tagsSet]), [["Running", ["a", "b"]], ["%RETRY%RunningG", []]]);
+    const queues = info.mqTable.filter((q) => q.mq.topic === "Running");
+    assert.deepEqual(queues.map((q) => q.mq.queueId).sort(), [0, 1, 2, 3]);
+    assert.equal(queues.reduce((n, q) => n + q.info.commitOffset, 0), 40, "every queue's offset past what it consumed");
+    for (const q of queues) assert.ok(q.info.lastPullTimestamp > 0 && !q.info.droped);
+    assert.ok(info.statusTable.Running.consumeOKTPS > 0, JSON.stringify(info.statusTable));
+    assert.equal(info.statusTable.Running.consumeFailedMsgs, 0);
+    assert.equal(info.properties.PROP_CONSUMEORDERLY, "false");
+    assert.equal(info.properties.messageModel, "CLUSTERING");
+
+    const rmq = await JsonRemoting.connect(c.broker.addr);
+    try {
+      const a = await rmq.request(RequestCode.GET_CONSUMER_RUNNING_INFO, { consumerGroup: "RunningG", clientId: push.clientId, jstackEnable: "false" });
+      assert.equal(a.header.code, ResponseCode.SUCCESS, a.header.remark);
+      assert.equal(a.serializeType, 0);
+      assert.match(a.body.toString(), /"mqTable":\{\{"brokerName":"broker-a","queueId":\d,"topic":"Running"\}:\{"commitOffset":/);
+      const missing = await rmq.request(RequestCode.GET_CONSUMER_RUNNING_INFO, { consumerGroup: "RunningG", clientId: "nobody" });
+      assert.equal(missing.header.code, ResponseCode.CONSUMER_NOT_ONLINE);
+    } finally {
+      rmq.close();
+    }
   });
 });

@@ -2,7 +2,10 @@ import { TopicNotExistError } from "../../common/errors.ts";
 import { PERM_READ_WRITE } from "../../common/route.ts";
 import { rssBytes } from "../../platform/runtime.ts";
 import { ConsumerOffsetTableBody, DelayOffsetTableBody, KVTableBody, TopicConfigTableBody } from "../../protocol/bodies/broker_bodies.ts";
-import { ConsumeStatsBody, TopicStatsTableBody } from "../../protocol/bodies/stats_bodies.ts";
+import { ConsumerRunningInfoBody, ConsumeStatsBody, TopicStatsTableBody } from "../../protocol/bodies/stats_bodies.ts";
+import { GetConsumerRunningInfoRequestHeader } from "../../protocol/headers/consumer_header.ts";
+import { Limits } from "../../common/limits.ts";
+import { ResponseCode } from "../../common/response_code.ts";
 import {
   CreateTopicRequestHeader,
   DeleteTopicRequestHeader,
@@ -11,7 +14,7 @@ import {
 } from "../../protocol/headers/topic_header.ts";
 import { validateGroup, validateTopic } from "../../common/names.ts";
 import { consumeStats, topicStats } from "../consume_stats.ts";
-import { type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
+import { createRequest, createResponse, type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { BrokerContext } from "../broker_context.ts";
 import { typeOf } from "./_request.ts";
@@ -47,6 +50,7 @@ export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
         return successResponse(undefined, ConsumeStatsBody.encode(consumeStats(ctx, h.consumerGroup, h.topic || undefined), typeOf(r)));
       },
     },
+    { code: RequestCode.GET_CONSUMER_RUNNING_INFO, handle: (r) => consumerRunningInfo(ctx, r) },
     { code: RequestCode.GET_BROKER_RUNTIME_INFO, handle: (r) => successResponse(undefined, KVTableBody.encode({ table: brokerRuntimeInfo(ctx) }, typeOf(r))) },
     {
       code: RequestCode.GET_ALL_CONSUMER_OFFSET,
@@ -83,6 +87,27 @@ function deleteTopic(ctx: BrokerContext, req: RemotingCommand): RemotingCommand 
   if (!ctx.topics.delete(topic)) throw new TopicNotExistError(topic);
   ctx.offsets.removeTopic(topic);
   return successResponse();
+}
+
+/**
+ * Asks the member of a group what it is doing (RocketMQ's callConsumer) and relays its answer
+ * in the asker's serialize type. A client that never answers (ali-ons drops server requests)
+ * gets SYSTEM_ERROR after Limits.callConsumerTimeoutMs.
+ */
+async function consumerRunningInfo(ctx: BrokerContext, req: RemotingCommand): Promise<RemotingCommand> {
+  const h = GetConsumerRunningInfoRequestHeader.decode(req);
+  validateGroup(h.consumerGroup);
+  const conn = ctx.clients.connectionOf(h.consumerGroup, h.clientId);
+  if (!conn) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer ${h.clientId} of group ${h.consumerGroup} is not online`);
+  let answer: RemotingCommand;
+  try {
+    answer = await conn.invoke(createRequest(RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader.encode(h)), Limits.callConsumerTimeoutMs);
+  } catch (err) {
+    return createResponse(ResponseCode.SYSTEM_ERROR, `the consumer ${h.clientId} of group ${h.consumerGroup} did not answer GET_CONSUMER_RUNNING_INFO: ${(err as Error).message}`);
+  }
+  if (answer.code !== ResponseCode.SUCCESS) return createResponse(answer.code, answer.remark);
+  const info = ConsumerRunningInfoBody.decode(answer.body, answer.serializeType);
+  return successResponse(undefined, ConsumerRunningInfoBody.encode(info, typeOf(req)));
 }
 
 /** The broker's runtime figures (GET_BROKER_RUNTIME_INFO), as strings, as RocketMQ reports them. */

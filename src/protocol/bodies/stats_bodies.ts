@@ -44,15 +44,27 @@ function mqKey(mq: MessageQueueData): string {
   return `{"brokerName":${JSON.stringify(mq.brokerName)},"queueId":${mq.queueId},"topic":${JSON.stringify(mq.topic)}}`;
 }
 
-function encodeKeyedByQueue(rest: Record<string, unknown>, table: { mq: MessageQueueData; offset: object }[], type: number | undefined): Uint8Array {
-  if (type === SerializeType.CBOR || type === undefined) return encodeBody({ ...rest, offsetTable: table }, type);
-  const entries = table.map((e) => `${mqKey(e.mq)}:${JSON.stringify(e.offset)}`).join(",");
+function encodeKeyedByQueue<E extends { mq: MessageQueueData }>(
+  rest: Record<string, unknown>,
+  field: string,
+  table: E[],
+  value: (e: E) => unknown,
+  type: number | undefined,
+): Uint8Array {
+  if (type === SerializeType.CBOR || type === undefined) return encodeBody({ ...rest, [field]: table }, type);
+  const entries = table.map((e) => `${mqKey(e.mq)}:${JSON.stringify(value(e))}`).join(",");
   const head = JSON.stringify(rest).slice(1, -1);
-  return utf8(`{${head}${head ? "," : ""}"offsetTable":{${entries}}}`);
+  return utf8(`{${head}${head ? "," : ""}${JSON.stringify(field)}:{${entries}}}`);
 }
 
 /** Reads fastjson's object keys by quoting them, then parses as JSON. */
-function decodeKeyedByQueue(body: Uint8Array | undefined, type: number | undefined, what: string): Record<string, unknown> & { offsetTable: { mq: unknown; offset: unknown }[] } {
+function decodeKeyedByQueue(
+  body: Uint8Array | undefined,
+  type: number | undefined,
+  what: string,
+  field = "offsetTable",
+  valueKey = "offset",
+): Record<string, unknown> {
   if (type === SerializeType.CBOR || type === undefined) return decodeBody(body, type, what);
   if (!body || body.byteLength === 0) throw new InvalidParameterError(`${what} is empty`);
   const text = fromUtf8(body).replace(/([{,])(\{"brokerName":"(?:[^"\\]|\\.)*","queueId":-?\d+,"topic":"(?:[^"\\]|\\.)*"\}):/g, (_m, sep: string, key: string) => `${sep}${JSON.stringify(key)}:`);
@@ -62,8 +74,8 @@ function decodeKeyedByQueue(body: Uint8Array | undefined, type: number | undefin
   } catch (cause) {
     throw new InvalidParameterError(`${what} of ${body.byteLength} bytes is not decodable: ${(cause as Error).message}`, { cause });
   }
-  const table = (raw.offsetTable ?? {}) as Record<string, unknown>;
-  return { ...raw, offsetTable: Object.entries(table).map(([k, offset]) => ({ mq: JSON.parse(k), offset })) };
+  const table = (raw[field] ?? {}) as Record<string, unknown>;
+  return { ...raw, [field]: Object.entries(table).map(([k, v]) => ({ mq: JSON.parse(k), [valueKey]: v })) };
 }
 
 const mq = check.object({ topic: check.string(), brokerName: check.string(), queueId: check.int(0) });
@@ -72,7 +84,7 @@ const offsetWrapper = check.object({ brokerOffset: check.int(), consumerOffset: 
 
 export const TopicStatsTableBody = {
   name: "TopicStatsTable",
-  encode: (v: TopicStatsTable, type: number | undefined): Uint8Array => encodeKeyedByQueue({}, v.offsetTable, type),
+  encode: (v: TopicStatsTable, type: number | undefined): Uint8Array => encodeKeyedByQueue({}, "offsetTable", v.offsetTable, (e) => e.offset, type),
   decode(body: Uint8Array | undefined, type: number | undefined): TopicStatsTable {
     const raw = decodeKeyedByQueue(body, type, "TopicStatsTable");
     return check.object({ offsetTable: check.array(check.object({ mq, offset: topicOffset }), Limits.maxStatsQueues) })(raw, "TopicStatsTable");
@@ -81,7 +93,7 @@ export const TopicStatsTableBody = {
 
 export const ConsumeStatsBody = {
   name: "ConsumeStats",
-  encode: (v: ConsumeStats, type: number | undefined): Uint8Array => encodeKeyedByQueue({ consumeTps: v.consumeTps }, v.offsetTable, type),
+  encode: (v: ConsumeStats, type: number | undefined): Uint8Array => encodeKeyedByQueue({ consumeTps: v.consumeTps }, "offsetTable", v.offsetTable, (e) => e.offset, type),
   decode(body: Uint8Array | undefined, type: number | undefined): ConsumeStats {
     const raw = decodeKeyedByQueue(body, type, "ConsumeStats");
     const v = check.object({
@@ -92,5 +104,69 @@ export const ConsumeStatsBody = {
       consumeTps: v.consumeTps ?? 0,
       offsetTable: v.offsetTable.map((e) => ({ mq: e.mq, offset: { ...e.offset, pullOffset: e.offset.pullOffset ?? e.offset.consumerOffset } })),
     };
+  },
+};
+
+/** A queue as the consumer holds it (RocketMQ's ProcessQueueInfo). */
+export interface ProcessQueueInfo {
+  commitOffset: number;
+  cachedMsgMinOffset: number;
+  cachedMsgMaxOffset: number;
+  cachedMsgCount: number;
+  cachedMsgSizeInMiB: number;
+  locked: boolean;
+  lastLockTimestamp: number;
+  droped: boolean; // sic: RocketMQ's field name
+  lastPullTimestamp: number;
+  lastConsumeTimestamp: number;
+}
+
+/**
+ * GET_CONSUMER_RUNNING_INFO's answer (RocketMQ's ConsumerRunningInfo): the consumer's settings,
+ * subscriptions, every queue it holds and each topic's rates. mqTable is keyed by MessageQueue
+ * like ConsumeStats.
+ */
+export interface ConsumerRunningInfo {
+  properties: Record<string, string>;
+  subscriptionSet: { topic: string; subString: string; tagsSet: string[]; codeSet: number[]; subVersion: number; expressionType: string; classFilterMode: boolean }[];
+  mqTable: { mq: MessageQueueData; info: ProcessQueueInfo }[];
+  statusTable: Record<string, { pullRT: number; pullTPS: number; consumeRT: number; consumeOKTPS: number; consumeFailedTPS: number; consumeFailedMsgs: number }>;
+  jstack?: string;
+}
+
+const processQueueInfo = check.object({
+  commitOffset: check.int(),
+  cachedMsgMinOffset: check.int(),
+  cachedMsgMaxOffset: check.int(),
+  cachedMsgCount: check.int(),
+  cachedMsgSizeInMiB: check.number(),
+  locked: check.bool(),
+  lastLockTimestamp: check.int(),
+  droped: check.bool(),
+  lastPullTimestamp: check.int(),
+  lastConsumeTimestamp: check.int(),
+});
+const consumeStatus = check.object({
+  pullRT: check.number(), pullTPS: check.number(), consumeRT: check.number(), consumeOKTPS: check.number(), consumeFailedTPS: check.number(), consumeFailedMsgs: check.int(),
+});
+const subscriptionData = check.object({
+  topic: check.string(), subString: check.string(), tagsSet: check.array(check.string(), 4_096), codeSet: check.array(check.int(), 4_096),
+  subVersion: check.int(), expressionType: check.string(), classFilterMode: check.bool(),
+});
+
+export const ConsumerRunningInfoBody = {
+  name: "ConsumerRunningInfo",
+  encode: (v: ConsumerRunningInfo, type: number | undefined): Uint8Array =>
+    encodeKeyedByQueue({ properties: v.properties, subscriptionSet: v.subscriptionSet, statusTable: v.statusTable, ...(v.jstack ? { jstack: v.jstack } : {}) }, "mqTable", v.mqTable, (e) => e.info, type),
+  decode(body: Uint8Array | undefined, type: number | undefined): ConsumerRunningInfo {
+    const raw = decodeKeyedByQueue(body, type, "ConsumerRunningInfo", "mqTable", "info");
+    const v = check.object({
+      properties: check.record(check.string(), 1_024),
+      subscriptionSet: check.array(subscriptionData, Limits.maxSubscriptionsPerConsumer),
+      mqTable: check.array(check.object({ mq, info: processQueueInfo }), Limits.maxStatsQueues),
+      statusTable: check.record(consumeStatus, Limits.maxSubscriptionsPerConsumer * 2),
+      jstack: check.optional(check.string()),
+    })(raw, "ConsumerRunningInfo");
+    return v.jstack === undefined ? { properties: v.properties, subscriptionSet: v.subscriptionSet, mqTable: v.mqTable, statusTable: v.statusTable } : v;
   },
 };

@@ -34,6 +34,13 @@ export const UnregisterClientRequestHeader = defineHeader("UnregisterClientReque
 /** GET_CONSUMER_LIST_BY_GROUP, GET_CONSUMER_CONNECTION_LIST and NOTIFY_CONSUMER_IDS_CHANGED: one group. */
 export const ConsumerGroupRequestHeader = defineHeader("GetConsumerListByGroupRequestHeader", { consumerGroup: field.string() });
 
+/** GET_CONSUMER_RUNNING_INFO: from an admin to the broker, and from the broker to the member. */
+export const GetConsumerRunningInfoRequestHeader = defineHeader("GetConsumerRunningInfoRequestHeader", {
+  consumerGroup: field.string(),
+  clientId: field.string(),
+  jstackEnable: optional(field.bool()),
+});
+
 export const ConsumerSendMsgBackRequestHeader = defineHeader("ConsumerSendMsgBackRequestHeader", {
   offset: field.int({ min: 0 }),
   group: field.string(),
