@@ -3,6 +3,7 @@ import { BolideError } from "../common/errors.ts";
 import { VERSION } from "../common/version.ts";
 import { Admin } from "../client/admin.ts";
 import { parseArgs } from "../platform/args.ts";
+import { ListenError } from "../platform/tcp.ts";
 import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.ts";
 import { runBench } from "./bench_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
@@ -147,6 +148,7 @@ export async function main(args: string[] = argv()): Promise<void> {
   } catch (err) {
     if (err instanceof UsageError) fail(err.message, 2);
     if (err instanceof BolideError) fail(`${err.name} (code ${err.code}): ${err.message}`, 1);
+    if (err instanceof ListenError) fail(err.message, 1);
     throw err;
   }
 }

@@ -43,6 +43,11 @@ describe("the compiled binary", () => {
     await bad.exited;
     assert.equal(bad.exitCode, 2);
     assert.match(bad.stderr, /--port must be an integer from 0 to 65535/);
+    // A port that is taken: one line naming it, exit 1, no stack trace.
+    await using busy = new Child(BINARY, ["namesrv", "--port", addr.split(":")[1]]);
+    await busy.exited;
+    assert.equal(busy.exitCode, 1, busy.stderr);
+    assert.equal(busy.stderr.trim(), `bolide: cannot listen on 127.0.0.1:${addr.split(":")[1]}: the port is already in use (another bolide, or RocketMQ, may be running there)`);
   });
 
   test("dist/bolide start runs a NameServer and a broker; the CLI sends and reads a message back", async () => {
