@@ -1,3 +1,4 @@
+import { InvalidParameterError } from "../common/errors.ts";
 import type { MessageExt } from "../client/message.ts";
 import { MessageQuery } from "../client/message_query.ts";
 import { printLine } from "../platform/runtime.ts";
@@ -33,7 +34,14 @@ export async function messageCommand(sub: string | undefined, values: Values, na
         // Unique ids and offset ids are both 32 hex digits: with a topic the id is looked up as
         // a unique id first (what users hold), then as an offset id.
         let m = topic ? await query.getByUniqueId(topic, id) : undefined;
-        if (!m) m = await query.getByOffsetId(id).catch((err) => (topic ? undefined : Promise.reject(err)));
+        if (!m) {
+          m = await query.getByOffsetId(id).catch((err) => {
+            if (topic) return undefined;
+            // Without a topic only an offset id can be looked up: say what to add.
+            if (err instanceof InvalidParameterError) throw new UsageError(`${err.message}: give --topic to look up a unique id`);
+            throw err;
+          });
+        }
         if (!m) throw new UsageError(`no message with id ${id}${topic ? ` in ${topic}` : ""}`);
         printLine(JSON.stringify({ ...summary(m), properties: m.properties, body: new TextDecoder().decode(m.body) }, null, 2));
         return;

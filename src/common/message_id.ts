@@ -29,6 +29,9 @@ export function createOffsetMsgId(storeHost: string, physicalOffset: number): st
 export function parseOffsetMsgId(id: string): { addr: string; offset: number } {
   if (!/^[0-9A-Fa-f]{32}$/.test(id)) throw new InvalidParameterError(`"${id.slice(0, 40)}" is not an offset message id (32 hex digits)`);
   const b = (i: number, n: number) => parseInt(id.slice(i, i + n), 16);
-  const addr = `${b(0, 2)}.${b(2, 2)}.${b(4, 2)}.${b(6, 2)}:${b(8, 8)}`;
+  const port = b(8, 8);
+  // A unique id (UNIQ_KEY) has the same length: its pid and counter bytes make no port.
+  if (port < 1 || port > 65_535) throw new InvalidParameterError(`"${id}" is not an offset message id (its port part would be ${port}); a unique id is looked up by topic`);
+  const addr = `${b(0, 2)}.${b(2, 2)}.${b(4, 2)}.${b(6, 2)}:${port}`;
   return { addr, offset: b(16, 8) * 2 ** 32 + b(24, 8) };
 }

@@ -92,6 +92,9 @@ describe("RocketMQ 4.9's bytes, golden", () => {
     // C0A80114 = 192.168.1.20, 00002A9F = 10911, then the int64 offset.
     assert.equal(createOffsetMsgId("192.168.1.20:10911", 0x1_2345_6789), "C0A8011400002A9F0000000123456789");
     assert.deepEqual(parseOffsetMsgId("C0A8011400002A9F0000000123456789"), { addr: "192.168.1.20:10911", offset: 0x1_2345_6789 });
+    // A unique id has the same length; read as an offset id its port part is no port (once: a
+    // connection to 127.0.0.1:605907026).
+    assert.throws(() => parseOffsetMsgId("7F0000010ABC1234ABCD00120001FFFF"), /not an offset message id \(its port part would be 180097588\)/);
   });
 
   test("the unique id (UNIQ_KEY): MessageClientIDSetter's layout, its time field the ms since the month began", () => {
