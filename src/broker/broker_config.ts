@@ -245,7 +245,8 @@ export function brokerConfig(...layers: Record<string, string | undefined>[]): B
 /** The settings as help text, one per line. */
 export function brokerSettingsHelp(): string {
   return Object.entries(BROKER_SETTINGS)
-    .map(([name, s]) => `  ${name.padEnd(30)} ${s.help} (default ${s.default}${s.values ? `; ${s.values.join("|")}` : ""})`)
+    // A help text that names its own default (one that is learned, not a value) is not given a second.
+    .map(([name, s]) => `  ${name.padEnd(30)} ${s.help}${/\(default/.test(s.help) ? "" : ` (default ${s.default}${s.values ? `; ${s.values.join("|")}` : ""})`}`)
     .join("\n");
 }
 

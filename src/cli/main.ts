@@ -1,5 +1,5 @@
 import { BROKER_SETTINGS } from "../broker/broker_config.ts";
-import { BolideError } from "../common/errors.ts";
+import { BolideError, RemotingError } from "../common/errors.ts";
 import { VERSION } from "../common/version.ts";
 import { Admin } from "../client/admin.ts";
 import { parseArgs } from "../platform/args.ts";
@@ -9,7 +9,7 @@ import { runBench } from "./bench_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
 import { dlqCommand, groupCommand } from "./group_commands.ts";
 import { messageCommand } from "./message_commands.ts";
-import { brokerHelp, runBroker, runController, runNameServer, runStart, UsageError } from "./server_commands.ts";
+import { brokerHelp, logLevel, runBroker, runController, runNameServer, runStart, UsageError } from "./server_commands.ts";
 
 const HELP = `bolide ${VERSION}: a RocketMQ-style message queue
 
@@ -115,6 +115,7 @@ export async function main(args: string[] = argv()): Promise<void> {
   }
   const namesrv = namesrvOf(values, env("NAMESRV_ADDR"));
   try {
+    logLevel(values["log-level"]); // every command: a wrong level is a usage error, not ignored
     switch (command) {
       case "start":
         return await runStart(values);
@@ -147,6 +148,8 @@ export async function main(args: string[] = argv()): Promise<void> {
     }
   } catch (err) {
     if (err instanceof UsageError) fail(err.message, 2);
+    // A connection that failed is this side's finding, not an answer: no broker code to show.
+    if (err instanceof RemotingError) fail(`${err.name}: ${err.message}`, 1);
     if (err instanceof BolideError) fail(`${err.name} (code ${err.code}): ${err.message}`, 1);
     if (err instanceof ListenError) fail(err.message, 1);
     throw err;

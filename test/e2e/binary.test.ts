@@ -43,6 +43,17 @@ describe("the compiled binary", () => {
     await bad.exited;
     assert.equal(bad.exitCode, 2);
     assert.match(bad.stderr, /--port must be an integer from 0 to 65535/);
+    // A wrong log level for a client command is a usage error; a NameServer that is not there
+    // is this side's failure, shown without a broker's response code.
+    await using loud = new Child(BINARY, ["cluster", "--log-level", "loud", "--namesrv", addr]);
+    await loud.exited;
+    assert.equal(loud.exitCode, 2);
+    assert.match(loud.stderr, /--log-level must be debug, info, warn or error, got "loud"/);
+    await using gone = new Child(BINARY, ["cluster", "--namesrv", "127.0.0.1:1"]);
+    await gone.exited;
+    assert.equal(gone.exitCode, 1);
+    assert.match(gone.stderr, /^bolide: RemotingError: .*connection refused/);
+    assert.doesNotMatch(gone.stderr, /code 1/);
     // A port that is taken: one line naming it, exit 1, no stack trace.
     await using busy = new Child(BINARY, ["namesrv", "--port", addr.split(":")[1]]);
     await busy.exited;
