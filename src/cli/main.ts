@@ -48,6 +48,24 @@ Benchmarks
   --log-level L   debug | info | warn | error (default info)
   -h, --help      this help;   -v, --version   the version`;
 
+/**
+ * A command's own lines of the help (`bolide topic --help`): its entries with their
+ * continuation lines, and the global options; undefined for a command the help does not list.
+ */
+export function commandHelp(command: string): string | undefined {
+  const lines = HELP.split("\n");
+  const out: string[] = [];
+  let taking = false;
+  for (const line of lines) {
+    const m = /^ {2}(\S+)/.exec(line);
+    if (m) taking = m[1] === command;
+    else if (!/^ {3,}\S/.test(line)) taking = false; // a heading or a blank line ends an entry
+    if (taking) out.push(line);
+  }
+  if (out.length === 0) return undefined;
+  return `Usage: bolide ${command} [options]\n\n${out.join("\n")}\n\n${lines.slice(-2).join("\n")}`;
+}
+
 const brokerFlags = Object.fromEntries(Object.keys(BROKER_SETTINGS).map((k) => [k, { type: "string" as const }]));
 
 const options = {
@@ -107,6 +125,12 @@ export async function main(args: string[] = argv()): Promise<void> {
   }
   if (command === "broker" && values.help) {
     printLine(brokerHelp());
+    return;
+  }
+  if (values.help && command !== undefined && command !== "help") {
+    const own = commandHelp(command);
+    if (own === undefined) fail(`Unknown command "${command}". Run "bolide --help" for usage.`, 2);
+    printLine(own);
     return;
   }
   if (values.help || command === undefined || command === "help") {

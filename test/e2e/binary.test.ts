@@ -54,6 +54,12 @@ describe("the compiled binary", () => {
     assert.equal(gone.exitCode, 1);
     assert.match(gone.stderr, /^bolide: RemotingError: .*connection refused/);
     assert.doesNotMatch(gone.stderr, /code 1/);
+    // A command's --help is its own.
+    await using help = new Child(BINARY, ["topic", "--help"]);
+    await help.exited;
+    assert.equal(help.exitCode, 0);
+    assert.match(help.stdoutLines.join("\n"), /^Usage: bolide topic[\s\S]*topic create --topic T/);
+    assert.doesNotMatch(help.stdoutLines.join("\n"), /Servers|bench produce/);
     // A port that is taken: one line naming it, exit 1, no stack trace.
     await using busy = new Child(BINARY, ["namesrv", "--port", addr.split(":")[1]]);
     await busy.exited;
