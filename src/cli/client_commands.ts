@@ -58,6 +58,8 @@ export async function clusterCommand(namesrv: string): Promise<void> {
     }
   }
   printJson(brokers);
+  // An empty table is not a healthy cluster: say so, and fail, so scripts notice.
+  if (brokers.length === 0) throw new UsageError(`no live brokers are registered with the NameServer ${namesrv}`, 1);
 }
 
 export async function sendCommand(values: Values, namesrv: string): Promise<void> {

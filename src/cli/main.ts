@@ -171,7 +171,7 @@ export async function main(args: string[] = argv()): Promise<void> {
         throw new UsageError(`Unknown command "${command}". Run "bolide --help" for usage.`);
     }
   } catch (err) {
-    if (err instanceof UsageError) fail(err.message, 2);
+    if (err instanceof UsageError) fail(err.message, err.exitCode);
     // A connection that failed is this side's finding, not an answer: no broker code to show.
     if (err instanceof RemotingError) fail(`${err.name}: ${err.message}`, 1);
     if (err instanceof BolideError) fail(`${err.name} (code ${err.code}): ${err.message}`, 1);

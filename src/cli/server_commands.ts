@@ -7,8 +7,12 @@ import { RemotingServer } from "../remoting/remoting_server.ts";
 import { nodeFileSystem } from "../platform/file_system.ts";
 import { env, exit, onShutdownSignal, onUnhandled, printLine } from "../platform/runtime.ts";
 
+/** A command that cannot go on: exit 2 for a wrong invocation, another code for a finding (e.g. 1: no live brokers). */
 export class UsageError extends Error {
   override name = "UsageError";
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+  }
 }
 
 export function intOption(value: string | undefined, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {

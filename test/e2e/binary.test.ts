@@ -14,6 +14,11 @@ describe("the compiled binary", () => {
     const started = performance.now();
     const addr = await ns.listenAddr();
     const startupMs = performance.now() - started;
+    // No broker yet: `cluster` says so and fails, rather than printing [] with exit 0.
+    await using empty = new Child(BINARY, ["cluster", "--namesrv", addr]);
+    await empty.exited;
+    assert.equal(empty.exitCode, 1);
+    assert.match(empty.stderr, /no live brokers are registered/);
     await using broker = new FakeBroker({ clusterName: "BinCluster", brokerName: "bin-a", brokerAddr: "127.0.0.1:10911", brokerId: 0 });
     assert.equal((await broker.register(addr, [topicConfig("BinTopic", 4)])).code, 0);
     const client = new NameServerClient({ namesrvAddr: addr });
