@@ -27,6 +27,7 @@ import { decodeMessages, type Message, type MessageExt, type MessageQueue } from
 import { ClientInstance, type ProducerMember } from "./client_instance.ts";
 import type { NameServerClient } from "./name_server_client.ts";
 import { createUniqueId } from "./unique_id.ts";
+import { noRouteMessage, type PublishInfo, publishInfoOf } from "./topic_publish_info.ts";
 
 export interface ProducerOptions {
   namesrvAddr: string | string[];
@@ -101,13 +102,6 @@ interface PreparedMessage {
   uniqId: string;
 }
 
-interface PublishInfo {
-  queues: MessageQueue[];
-  brokerAddrs: Map<string, string>;
-  viaDefaultTopic: boolean;
-  fetchedAt: number;
-}
-
 const RETRY_CODES: ReadonlySet<number> = new Set([
   ResponseCode.TOPIC_NOT_EXIST,
   ResponseCode.SERVICE_NOT_AVAILABLE,
@@ -129,6 +123,8 @@ export class Producer {
   readonly #remoting: RemotingClient;
   readonly #namesrv: NameServerClient;
   readonly #routes = new Map<string, PublishInfo>();
+  /** The brokers each topic's last route named (kept when the route goes), to say they are gone. */
+  readonly #servedBy = new Map<string, string[]>();
   readonly #faults = new LatencyFaultTolerance();
   #roundRobin = Math.floor(Math.random() * 1024);
   #timers: ReturnType<typeof setInterval>[] = [];
@@ -518,7 +514,7 @@ export class Producer {
         route = await this.#namesrv.getRoute(AUTO_CREATE_TOPIC_KEY_TOPIC);
         viaDefaultTopic = true;
       } catch {
-        throw new TopicNotExistError(topic, `No route info of this topic: ${topic} (create it, or enable autoCreateTopicEnable on a broker)`);
+        throw new TopicNotExistError(topic, noRouteMessage(topic, this.#servedBy.get(topic)));
       }
     }
     const info = publishInfoOf(topic, route, viaDefaultTopic, this.#opts.defaultTopicQueueNums);
@@ -531,6 +527,7 @@ export class Producer {
       throw new TopicNotExistError(topic, `No writable queue for topic ${topic}: no master broker is up`);
     }
     this.#routes.set(topic, info);
+    if (!viaDefaultTopic) this.#servedBy.set(topic, [...info.brokerAddrs.keys()]);
     if (this.#started) void this.#heartbeat();
     return info;
   }
@@ -557,21 +554,6 @@ export class Producer {
   #heartbeat(): Promise<void> {
     return this.#instance.heartbeat();
   }
-}
-
-function publishInfoOf(topic: string, route: TopicRouteData, viaDefaultTopic: boolean, defaultQueues: number): PublishInfo {
-  const brokerAddrs = new Map<string, string>();
-  for (const b of route.brokerDatas) {
-    const master = b.brokerAddrs[String(MASTER_ID)];
-    if (master) brokerAddrs.set(b.brokerName, master);
-  }
-  const queues: MessageQueue[] = [];
-  for (const q of [...route.queueDatas].sort((a, b) => a.brokerName.localeCompare(b.brokerName))) {
-    if ((q.perm & Perm.WRITE) === 0 || !brokerAddrs.has(q.brokerName)) continue;
-    const n = viaDefaultTopic ? Math.min(defaultQueues, q.writeQueueNums) : q.writeQueueNums;
-    for (let i = 0; i < n; i++) queues.push({ topic, brokerName: q.brokerName, queueId: i });
-  }
-  return { queues, brokerAddrs, viaDefaultTopic, fetchedAt: Date.now() };
 }
 
 /**
