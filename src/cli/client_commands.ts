@@ -90,8 +90,16 @@ export async function consumeCommand(values: Values, namesrv: string): Promise<v
     await consumer.subscribe(topic, (values.tags as string | undefined) ?? "*");
     let seen = 0;
     let lastMessageAt = Date.now();
+    const warned = new Set<string>();
     while (seen < count && Date.now() - lastMessageAt < idleMs) {
       const msgs = await consumer.poll(Math.min(1000, idleMs), Math.min(256, count - seen));
+      if (msgs.length === 0) {
+        // Nothing arrived: say so when it is because a broker does not answer (not an empty topic).
+        for (const b of consumer.unansweredBrokers()) {
+          if (!warned.has(b.addr)) console.error(`bolide: warning: broker ${b.addr} does not answer (${b.reason})`);
+          warned.add(b.addr);
+        }
+      }
       for (const m of msgs) {
         printLine(JSON.stringify({ topic: m.topic, queueId: m.queueId, queueOffset: m.queueOffset, msgId: m.msgId, tags: m.tags, keys: m.keys, body: new TextDecoder().decode(m.body), storeTimestamp: m.storeTimestamp }));
       }
@@ -101,6 +109,8 @@ export async function consumeCommand(values: Values, namesrv: string): Promise<v
         await consumer.commit();
       }
     }
+    const silent = seen < count ? consumer.unansweredBrokers() : [];
+    if (silent.length > 0) throw new UsageError(`stopped waiting; no answer from ${silent.map((b) => `${b.addr} (${b.reason})`).join(", ")}`, 1);
   } catch (err) {
     if (err instanceof BolideError) throw err;
     throw err;

@@ -45,6 +45,10 @@ interface QueueState {
   tags: Set<string> | undefined;
   expression: string;
   type: "TAG" | "SQL92";
+  /** The pull in flight: where it went and by when a live broker answers it (its hold, and then some). */
+  pulling?: { addr: string; dueAt: number };
+  /** Why the last pull got no answer (the connection failed or it timed out), cleared by an answer. */
+  unanswered?: { addr: string; reason: string };
 }
 
 /**
@@ -239,6 +243,7 @@ export class PullConsumer {
 
   async #pull(q: QueueState, holdMs: number): Promise<void> {
     try {
+      q.pulling = { addr: this.#addr(q.mq), dueAt: Date.now() }; // the offset lookup first, if any
       const offset = await this.#start(q);
       const suspend = Math.min(holdMs, this.#opts.brokerSuspendMaxTimeMs);
       const addr = this.#addr(q.mq);
@@ -253,7 +258,9 @@ export class PullConsumer {
         suspendMs: suspend,
       };
       const call = pullRequest(req, this.#opts.timeoutMs);
+      q.pulling = { addr, dueAt: Date.now() + suspend };
       const r = readPullResult(await this.#remoting.invoke(addr, call.command, call.waitMs), req, addr);
+      q.unanswered = undefined;
       if (q.next !== offset) return; // a seek happened meanwhile: this answer is stale
       if (r.status === "NO_NEW_MSG") return;
       q.buffered.push(...r.messages);
@@ -264,11 +271,30 @@ export class PullConsumer {
       // A refusal (no permission, no such topic, a bad filter) is the caller's to hear of, not
       // to retry blindly; so is anything else (a queue with no known broker).
       if (!(err instanceof RemotingError)) q.error = err instanceof BolideError ? err : new BolideError(ResponseCode.SYSTEM_ERROR, String(err), { cause: err });
-      else await new Promise((r) => setTimeout(r, Math.min(100, holdMs)));
+      else {
+        if (q.pulling) q.unanswered = { addr: q.pulling.addr, reason: (err as Error).message };
+        await new Promise((r) => setTimeout(r, Math.min(100, holdMs)));
+      }
     } finally {
+      q.pulling = undefined;
       q.inFlight = undefined;
       this.#wake?.();
     }
+  }
+
+  /**
+   * Brokers that do not answer: the last request for a queue there (its offset lookup or its
+   * pull) failed to connect or timed out, or one has gone `graceMs` past when a live broker
+   * answers it (a pull's hold; a stopped process keeps its socket open and says nothing).
+   */
+  unansweredBrokers(graceMs = 1_000): { addr: string; reason: string }[] {
+    const out = new Map<string, string>();
+    const now = Date.now();
+    for (const q of this.#queues.values()) {
+      if (q.unanswered) out.set(q.unanswered.addr, q.unanswered.reason);
+      else if (q.pulling && now >= q.pulling.dueAt + graceMs) out.set(q.pulling.addr, `no answer ${now - q.pulling.dueAt} ms after it was due`);
+    }
+    return [...out].map(([addr, reason]) => ({ addr, reason }));
   }
 
   /** Throws (once) the first refusal a queue's pull got, so it is reported rather than retried forever. */

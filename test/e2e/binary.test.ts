@@ -111,5 +111,37 @@ describe("the compiled binary", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-});
 
+  test("dist/bolide consume against a stopped broker reports it and exits 1; an empty topic exits 0", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "bolide-bin-"));
+    try {
+      await using ns = new Child(BINARY, ["namesrv", "--port", "0"]);
+      const nsAddr = await ns.listenAddr();
+      await using broker = new Child(BINARY, ["broker", "--namesrvAddr", nsAddr, "--listenPort", "0", "--storePathRootDir", dir]);
+      const brokerAddr = await broker.listenAddr();
+      const cli = async (...args: string[]) => {
+        await using c = new Child(BINARY, [...args, "--namesrv", nsAddr]);
+        await c.exited;
+        return c;
+      };
+      assert.equal((await cli("topic", "create", "--topic", "Quiet", "--queues", "2")).exitCode, 0);
+      const empty = await cli("consume", "--topic", "Quiet", "--group", "q", "--timeout-ms", "1500");
+      assert.equal(empty.exitCode, 0, empty.stderr);
+      assert.equal(empty.stderr, "");
+      broker.kill("SIGSTOP");
+      try {
+        // Its offset lookup goes unanswered: past 1 s overdue (the grace), the broker is named.
+        const stopped = await cli("consume", "--topic", "Quiet", "--group", "q", "--timeout-ms", "2500");
+        assert.equal(stopped.exitCode, 1, stopped.stderr);
+        assert.match(stopped.stderr, new RegExp(`no answer from ${brokerAddr}`));
+      } finally {
+        broker.kill("SIGCONT");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
