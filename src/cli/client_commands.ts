@@ -4,6 +4,7 @@ import { PullConsumer } from "../client/pull_consumer.ts";
 import { BolideError } from "../common/errors.ts";
 import { printLine, readStdinLines } from "../platform/runtime.ts";
 import { intOption, UsageError } from "./server_commands.ts";
+import { printTable } from "./table.ts";
 
 type Values = Record<string, unknown>;
 
@@ -40,8 +41,17 @@ export async function topicCommand(sub: string | undefined, values: Values, name
       printLine(`deleted route of topic ${topic}`);
       return;
     }
+    case "status": {
+      // Each queue's offsets on each broker (mqadmin topicStatus).
+      const stats = await admin.topicStats(required(values, "topic"));
+      printTable(stats.map((s) => ({
+        broker: s.mq.brokerName, queue: s.mq.queueId, minOffset: s.offset.minOffset, maxOffset: s.offset.maxOffset,
+        lastUpdated: s.offset.lastUpdateTimestamp ? new Date(s.offset.lastUpdateTimestamp).toISOString() : "-",
+      })), values.json === true);
+      return;
+    }
     default:
-      throw new UsageError(`"topic" takes create, list, route or delete, got "${sub ?? ""}"`);
+      throw new UsageError(`"topic" takes create, list, route, status or delete, got "${sub ?? ""}"`);
   }
 }
 

@@ -6,20 +6,53 @@ import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup } from 
 import { printLine } from "../platform/runtime.ts";
 import { required } from "./client_commands.ts";
 import { intOption, UsageError } from "./server_commands.ts";
+import { printTable } from "./table.ts";
 
 type Values = Record<string, unknown>;
 
 /** `bolide group --group G`: each broker's view of a consumer group's members and subscriptions. */
-export async function groupCommand(values: Values, namesrv: string): Promise<void> {
+export async function groupCommand(sub: string | undefined, values: Values, namesrv: string): Promise<void> {
   const group = required(values, "group");
   validateGroup(group);
   await using admin = new Admin({ namesrvAddr: namesrv });
-  const out = await admin.consumerConnections(group);
-  for (const view of out) {
-    if (!view.subscriptionsConsistent) console.error(`bolide: warning: members of ${group} subscribe differently on ${view.brokerName}; some messages are skipped`);
+  const json = values.json === true;
+  switch (sub) {
+    case undefined:
+    case "connections": {
+      const out = await admin.consumerConnections(group);
+      for (const view of out) {
+        if (!view.subscriptionsConsistent) console.error(`bolide: warning: members of ${group} subscribe differently on ${view.brokerName}; some messages are skipped`);
+      }
+      if (out.length === 0) throw new UsageError(`consumer group ${group} is not online on any broker`);
+      printLine(JSON.stringify(out, null, 2));
+      return;
+    }
+    case "progress": {
+      // Per queue: the broker's offset, the group's, the lag (mqadmin consumerProgress).
+      const stats = await admin.consumeStats(group, values.topic as string | undefined);
+      if (stats.length === 0) throw new UsageError(`consumer group ${group} has no offsets and no online member on any broker`, 1);
+      const rows = stats.map((s) => ({
+        topic: s.mq.topic, broker: s.mq.brokerName, queue: s.mq.queueId, brokerOffset: s.offset.brokerOffset,
+        consumerOffset: s.offset.consumerOffset, lag: s.offset.brokerOffset - s.offset.consumerOffset,
+        lastConsumed: s.offset.lastTimestamp ? new Date(s.offset.lastTimestamp).toISOString() : "-",
+      }));
+      printTable(rows, json);
+      if (!json) printLine(`total lag: ${rows.reduce((n, r) => n + r.lag, 0)}`);
+      return;
+    }
+    case "running": {
+      // What each member (or --client) is doing (mqadmin consumerStatus).
+      const client = values.client as string | undefined;
+      const ids = client ? [client] : [...new Set((await admin.consumerConnections(group)).flatMap((c) => c.connectionSet.map((x) => x.clientId)))];
+      if (ids.length === 0) throw new UsageError(`consumer group ${group} is not online on any broker`, 1);
+      const out: Record<string, unknown> = {};
+      for (const id of ids) out[id] = await admin.consumerRunningInfo(group, id);
+      printLine(JSON.stringify(out, null, 2));
+      return;
+    }
+    default:
+      throw new UsageError(`"group" takes connections, progress or running, got "${sub}"`);
   }
-  if (out.length === 0) throw new UsageError(`consumer group ${group} is not online on any broker`);
-  printLine(JSON.stringify(out, null, 2));
 }
 
 /**

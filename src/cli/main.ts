@@ -29,10 +29,13 @@ Servers (each prints the address it listens on as its first line of output)
 Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAMESRV_ADDR)
   topic create --topic T [--queues N] [--cluster C]   create on every master broker
   topic list | route --topic T | delete --topic T
+  topic status --topic T                               each queue's offsets and last update, per broker
   send --topic T --body B [--tags T] [--keys K]        or one message per line of stdin
   consume --topic T --group G [--from first|last] [--count N] [--timeout-ms N] [--tags EXPR]
   cluster                                              brokers, roles and runtime state
-  group --group G                                      a consumer group's members and subscriptions
+  group [connections] --group G                        a consumer group's members and subscriptions
+  group progress --group G [--topic T]                 per queue: broker and group offsets, lag
+  group running --group G [--client ID]                what each member is doing (its queues, rates)
   dlq list --group G [--count N]                       dead letters of a group
   dlq read --group G --offset N                        one dead letter, with its body
   dlq resend --group G [--offset N]                    back to the group (one, or all) via %RETRY%G
@@ -45,6 +48,7 @@ Benchmarks
   bench consume --topic T --group G [--duration S] [--push [--rate N [--warmup S]]]
   bench timer --topic T [--rate N] [--duration S] [--delay-ms N] [--pending N]   timer accuracy, RSS
 
+  --json          tables (topic status, group progress) as JSON
   --log-level L   debug | info | warn | error (default info)
   -h, --help      this help;   -v, --version   the version`;
 
@@ -63,7 +67,7 @@ export function commandHelp(command: string): string | undefined {
     if (taking) out.push(line);
   }
   if (out.length === 0) return undefined;
-  return `Usage: bolide ${command} [options]\n\n${out.join("\n")}\n\n${lines.slice(-2).join("\n")}`;
+  return `Usage: bolide ${command} [options]\n\n${out.join("\n")}\n\n${lines.slice(-3).join("\n")}`;
 }
 
 const brokerFlags = Object.fromEntries(Object.keys(BROKER_SETTINGS).map((k) => [k, { type: "string" as const }]));
@@ -71,6 +75,8 @@ const brokerFlags = Object.fromEntries(Object.keys(BROKER_SETTINGS).map((k) => [
 const options = {
   ...brokerFlags,
   help: { type: "boolean", short: "h" },
+  json: { type: "boolean" },
+  client: { type: "string" },
   version: { type: "boolean", short: "v" },
   config: { type: "string" },
   host: { type: "string" },
@@ -160,7 +166,7 @@ export async function main(args: string[] = argv()): Promise<void> {
       case "consume":
         return await consumeCommand(values, namesrv);
       case "group":
-        return await groupCommand(values, namesrv);
+        return await groupCommand(sub, values, namesrv);
       case "dlq":
         return await dlqCommand(sub, values, namesrv);
       case "message":

@@ -96,6 +96,16 @@ describe("the compiled binary", () => {
       assert.equal(got.exitCode, 0, got.stderr);
       const msg = JSON.parse(got.stdoutLines[0]);
       assert.deepEqual([msg.msgId, msg.body, msg.tags], [msgId, "hello from the cli", "t1"]);
+      // The group's progress: the one message consumed and committed, no lag; the topic's offsets.
+      const progress = await cli("group", "progress", "--group", "cli-group", "--json");
+      assert.equal(progress.exitCode, 0, progress.stderr);
+      const rows = JSON.parse(progress.stdoutLines.join("\n")) as { topic: string; lag: number; consumerOffset: number }[];
+      assert.deepEqual(rows.filter((r) => r.topic === "CliTopic").map((r) => r.lag), [0, 0]);
+      assert.equal(rows.reduce((n, r) => n + r.consumerOffset, 0), 1);
+      const status = await cli("topic", "status", "--topic", "CliTopic");
+      assert.equal(status.exitCode, 0, status.stderr);
+      assert.match(status.stdoutLines[0], /^broker\s+queue\s+minOffset\s+maxOffset\s+lastUpdated$/);
+      assert.equal(status.stdoutLines.length, 3);
       const cluster = JSON.parse((await cli("cluster")).stdoutLines.join("\n"));
       assert.equal(cluster[0].role, "MASTER");
       // A bad setting stops a broker at start-up, naming it.
