@@ -73,6 +73,10 @@ let failed = 0;
 let skipped = 0;
 const summary: string[] = [];
 const skipReasons = new Set<string>();
+/** Names of the tests that failed, repeated at the end: CI keeps only the output's tail. */
+const failures: string[] = [];
+// Bun: "(fail) suite > name [12.00ms]"; Deno: "suite > name ... FAILED (12ms)".
+const FAILED_LINE = /^\s*\(fail\) .*$|^.* \.\.\. FAILED.*$/;
 for (const step of steps) {
   const started = Date.now();
   console.log(`\n=== ${step.name}: ${[step.cmd.replace(root + "/", ""), ...step.args].join(" ")}`);
@@ -90,10 +94,12 @@ for (const step of steps) {
   passed += p;
   failed += f;
   skipped += k;
+  for (const line of out.split("\n")) if (FAILED_LINE.test(line)) failures.push(`${step.name}: ${line.trim()}`);
   for (const line of out.split("\n")) if (line.includes(SKIP_MARK)) skipReasons.add(`${step.name}: ${line.slice(line.indexOf(SKIP_MARK)).trim()}`);
   summary.push(`${step.name}: ${p} passed, ${f} failed, ${k} skipped (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 console.log("\n" + summary.join("\n"));
 for (const reason of skipReasons) console.log(reason);
+for (const failure of new Set(failures)) console.log(`failed: ${failure}`);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);
