@@ -18,6 +18,7 @@ export interface BrokerConfig {
   flushDiskType: FlushDiskType;
   brokerRole: "ASYNC_MASTER" | "SYNC_MASTER" | "SLAVE";
   autoCreateTopicEnable: boolean;
+  autoCreateSubscriptionGroup: boolean;
   defaultTopicQueueNums: number;
   maxMessageSize: number;
   registerNameServerPeriod: number;
@@ -121,6 +122,7 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   flushDiskType: { kind: "enum", default: "ASYNC_FLUSH", values: ["ASYNC_FLUSH", "SYNC_FLUSH"], help: "acknowledge after write (ASYNC) or after fdatasync (SYNC)" },
   brokerRole: { kind: "enum", default: "ASYNC_MASTER", values: ["ASYNC_MASTER", "SYNC_MASTER", "SLAVE"], help: "replication role" },
   autoCreateTopicEnable: { kind: "bool", default: true, help: "create topics on first send" },
+  autoCreateSubscriptionGroup: { kind: "bool", default: true, help: "create a consumer group's settings at its first heartbeat (off: unknown groups are refused)" },
   defaultTopicQueueNums: { kind: "int", default: 8, min: 1, max: 1024, help: "queues of an auto-created topic" },
   maxMessageSize: { kind: "int", default: 4 * 1024 * 1024, min: 1024, max: 4 * 1024 * 1024, help: "largest message body in bytes" },
   registerNameServerPeriod: { kind: "int", default: 30_000, min: 100, max: 60_000, help: "ms between registrations with each NameServer" },
@@ -133,7 +135,7 @@ export const BROKER_SETTINGS: Record<keyof BrokerConfig, Setting> = {
   diskMaxUsedSpaceRatio: { kind: "int", default: 75, min: 1, max: 90, help: "disk usage percent above which expired segments are deleted at any hour" },
   commitLogSegmentBytes: { kind: "int", default: 1024 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 40, help: "CommitLog segment size" },
   messageDelayLevel: { kind: "string", default: DEFAULT_DELAY_LEVELS, help: "delay of each delay level (retries back off along them)" },
-  maxReconsumeTimes: { kind: "int", default: 16, min: 0, max: 10_000, help: "retries before a message goes to %DLQ%<group>" },
+  maxReconsumeTimes: { kind: "int", default: 16, min: 0, max: 10_000, help: "an auto-created group's retryMaxTimes: retries before a message goes to %DLQ%<group>" },
   flushDelayOffsetInterval: { kind: "int", default: 10_000, min: 10, max: 600_000, help: "ms between writes of delayOffset.json" },
   timerMaxDelayMs: { kind: "int", default: 90 * 86_400_000, min: 1_000, max: 3_650 * 86_400_000, help: "longest delay of a timer message" },
   timerRollIntervalMs: { kind: "int", default: 86_400_000, min: 1_000, max: 30 * 86_400_000, help: "ms after which a far timer is stored again (keep below retention)" },

@@ -9,6 +9,7 @@ import type { PullHoldService } from "./pull_hold_service.ts";
 import type { RebalanceLockManager } from "./rebalance_lock_manager.ts";
 import type { ScheduleMessageService } from "./schedule_message_service.ts";
 import type { SlaveSynchronize } from "./slave_synchronize.ts";
+import type { SubscriptionGroupManager } from "./subscription_group_manager.ts";
 import type { TimerMessageService } from "./timer_message_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
 import type { TransactionalMessageService } from "./transactional_message_service.ts";
@@ -29,6 +30,7 @@ export interface BrokerContext {
   readonly store: MessageStore;
   readonly topics: TopicConfigManager;
   readonly offsets: ConsumerOffsetManager;
+  readonly groups: SubscriptionGroupManager;
   readonly clients: ClientManager;
   readonly locks: RebalanceLockManager;
   readonly holds: PullHoldService;

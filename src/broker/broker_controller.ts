@@ -30,6 +30,8 @@ import { scheduledDelivery, transactionalPut } from "./put_back.ts";
 import { RebalanceLockManager } from "./rebalance_lock_manager.ts";
 import { parseDelayLevels, SCHEDULE_TOPIC, ScheduleMessageService } from "./schedule_message_service.ts";
 import { TIMER_TOPIC, TimerMessageService } from "./timer_message_service.ts";
+import { SubscriptionGroupManager } from "./subscription_group_manager.ts";
+import { settledWithin } from "../util/deferred.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
 import { type CheckBack, TransactionalMessageService } from "./transactional_message_service.ts";
 
@@ -69,11 +71,11 @@ export class BrokerController {
       // A registered client's connection expires with the client (channelExpiredTimeout).
       exemptFromIdle: (conn) => this.#clients.has(conn),
     });
-    // Members of a consumer group are told at once when it changes, so they rebalance now
-    // rather than at their next periodic rebalance (RocketMQ's NOTIFY_CONSUMER_IDS_CHANGED).
+    // Members of a consumer group are told at once when it changes, so they rebalance now rather than at their
+    // next periodic rebalance (NOTIFY_CONSUMER_IDS_CHANGED), unless the group's notifyConsumerIdsChangedEnable is off.
     this.#clients.onConsumerGroupChange((group) => {
       if (this.#ctx) checkSubscriptions(this.#ctx, group);
-      for (const conn of this.#clients.connectionsOf(group)) {
+      if (this.#ctx?.groups.get(group)?.notifyConsumerIdsChangedEnable !== false) for (const conn of this.#clients.connectionsOf(group)) {
         conn.invokeOneway(createRequest(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, ConsumerGroupRequestHeader.encode({ consumerGroup: group }))).catch(() => {});
       }
     });
@@ -210,6 +212,7 @@ export class BrokerController {
     fs.mkdirp(configDir);
     const topics = new TopicConfigManager(fs, `${configDir}/topics.json`, c);
     const offsets = new ConsumerOffsetManager(fs, `${configDir}/consumerOffset.json`);
+    const groups = new SubscriptionGroupManager(fs, `${configDir}/subscriptionGroup.json`, c); // c: the auto-created groups' defaults
     const deliver = scheduledDelivery(topics, store, c.putBackRetryMillis, log.child("putback"));
     const schedule = new ScheduleMessageService(store, parseDelayLevels(c.messageDelayLevel), fs, `${configDir}/delayOffset.json`, deliver, log.child("schedule"));
     const timer = new TimerMessageService(store, fs, {
@@ -235,15 +238,13 @@ export class BrokerController {
       },
       registerAll: () => this.registerAll(),
     }, log);
-    const registered = () => { // bounded: a NameServer that is down must not hold the answer
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((r) => timer = setTimeout(r, Limits.topicRegistrationWaitMs));
-      return Promise.race([this.#registration, late]).finally(() => clearTimeout(timer));
-    };
+    // Bounded: a NameServer that is down must not hold the answer.
+    const registered = () => settledWithin(this.#registration, Limits.topicRegistrationWaitMs);
+    role.slaveSync.copyGroupsInto(groups);
     const addr = () => this.#addr;
     const shuttingDown = () => this.#shuttingDown;
     return {
-      config: c, log, store, topics, offsets, schedule, timer, tx, role,
+      config: c, log, store, topics, offsets, groups, schedule, timer, tx, role,
       slaveSync: role.slaveSync,
       clients: this.#clients,
       locks: this.#locks,

@@ -164,7 +164,6 @@ export class ClientManager {
     this.#changed(groups);
   }
 
-  /** Connections of the current members of a consumer group. */
   /** Connections of live producers of `group` (a scan: used only for transaction check-backs). */
   producerConnectionsOf(group: string): RemotingConnection[] {
     const out: RemotingConnection[] = [];
@@ -178,8 +177,18 @@ export class ClientManager {
     return undefined;
   }
 
+  /** Connections of the current members of a consumer group. */
   connectionsOf(group: string): RemotingConnection[] {
     return [...this.#members(group)].map((c) => c.connection);
+  }
+
+  /** How `group` consumes, as its members last said (RocketMQ keeps one per group too); undefined with no member. */
+  messageModelOf(group: string): string | undefined {
+    for (const c of this.#members(group)) {
+      const m = c.consumerData.get(group)?.messageModel;
+      if (m) return m;
+    }
+    return undefined;
   }
 
   consumersOf(group: string): string[] {

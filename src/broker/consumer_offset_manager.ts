@@ -42,6 +42,12 @@ export class ConsumerOffsetManager {
     return [...this.#table.keys()].filter((k) => k.endsWith(suffix)).map((k) => k.slice(0, -suffix.length));
   }
 
+  /** Forgets every offset `group` committed. */
+  removeGroup(group: string): void {
+    for (const key of [...this.#table.keys()]) if (key.endsWith(`@${group}`)) this.#table.delete(key);
+    this.#dirty = true;
+  }
+
   removeTopic(topic: string): void {
     for (const key of [...this.#table.keys()]) if (key.startsWith(`${topic}@`)) this.#table.delete(key);
     this.#dirty = true;

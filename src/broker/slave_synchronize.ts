@@ -1,7 +1,7 @@
 import { Limits } from "../common/limits.ts";
 import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
-import { ConsumerOffsetTableBody, DelayOffsetTableBody, TopicConfigTableBody } from "../protocol/bodies/broker_bodies.ts";
+import { ConsumerOffsetTableBody, DelayOffsetTableBody, SubscriptionGroupTableBody, TopicConfigTableBody } from "../protocol/bodies/broker_bodies.ts";
 import { UpdateConsumerOffsetRequestHeader } from "../protocol/headers/consumer_header.ts";
 import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
@@ -9,6 +9,7 @@ import { RemotingClient } from "../remoting/remoting_client.ts";
 import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import type { ScheduleMessageService } from "./schedule_message_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
+import type { SubscriptionGroupManager } from "./subscription_group_manager.ts";
 
 interface SlaveCommit {
   group: string;
@@ -36,6 +37,13 @@ export class SlaveSynchronize {
     private readonly log: Logger,
   ) {}
 
+  #groups: SubscriptionGroupManager | undefined;
+
+  /** Copies the master's consumer-group settings into `groups` too. */
+  copyGroupsInto(groups: SubscriptionGroupManager): void {
+    this.#groups = groups;
+  }
+
   /** A consumer's committed offset; remembered for the master too while this broker is a slave. */
   commitOffset(group: string, topic: string, queueId: number, offset: number): void {
     this.offsets.commit(group, topic, queueId, offset);
@@ -62,6 +70,10 @@ export class SlaveSynchronize {
       this.offsets.adopt(ConsumerOffsetTableBody.decode(offsets.body, offsets.serializeType).offsetTable ?? {});
       const delay = await call(RequestCode.GET_ALL_DELAY_OFFSET);
       this.schedule.adoptOffsets(DelayOffsetTableBody.decode(delay.body, delay.serializeType).offsetTable ?? {});
+      if (this.#groups) {
+        const groups = await call(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
+        this.#groups.adopt(SubscriptionGroupTableBody.decode(groups.body, groups.serializeType).subscriptionGroupTable);
+      }
     } catch (err) {
       this.log.warn(`metadata sync from master ${master} failed: ${(err as Error).message}`);
     }

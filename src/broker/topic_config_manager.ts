@@ -93,9 +93,9 @@ export class TopicConfigManager {
   }
 
   /** A retry or dead-letter topic: one queue, read-write, created on first use. */
-  ensureSystemTopic(topic: string): void {
+  ensureSystemTopic(topic: string, queues = 1): void {
     if (this.#topics.has(topic)) return;
-    this.update({ topicName: topic, readQueueNums: 1, writeQueueNums: 1, perm: PERM_READ_WRITE, topicSysFlag: 0, order: false });
+    this.update({ topicName: topic, readQueueNums: queues, writeQueueNums: queues, perm: PERM_READ_WRITE, topicSysFlag: 0, order: false });
   }
 
   /** A put to a topic lands on one of its queues, even if the topic shrank meanwhile. */

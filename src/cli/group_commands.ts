@@ -1,4 +1,4 @@
-import { Admin } from "../client/admin.ts";
+import { Admin, type SubscriptionGroupSettings } from "../client/admin.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
 import type { MessageExt, MessageQueue } from "../client/message.ts";
 import { MessageProperty } from "../common/message.ts";
@@ -10,13 +10,61 @@ import { printTable } from "./table.ts";
 
 type Values = Record<string, unknown>;
 
-/** `bolide group --group G`: each broker's view of a consumer group's members and subscriptions. */
+/** A consumer group's settings as the CLI takes them: RocketMQ's names, as `--<name> VALUE`. */
+const GROUP_BOOLS = ["consumeEnable", "consumeFromMinEnable", "consumeBroadcastEnable", "notifyConsumerIdsChangedEnable"] as const;
+const GROUP_INTS = { retryQueueNums: [1, 64], retryMaxTimes: [0, 10_000], brokerId: [0, 1_000], whichBrokerWhenConsumeSlowly: [0, 1_000] } as const;
+/** The flags `group update` reads (main.ts declares them). */
+export const GROUP_SETTING_FLAGS = [...GROUP_BOOLS, ...Object.keys(GROUP_INTS)];
+
+function groupSettings(group: string, values: Values): SubscriptionGroupSettings {
+  const s: SubscriptionGroupSettings = { groupName: group };
+  for (const name of GROUP_BOOLS) {
+    const v = values[name] as string | undefined;
+    if (v === undefined) continue;
+    if (v !== "true" && v !== "false") throw new UsageError(`--${name} must be true or false, got "${v}"`);
+    s[name] = v === "true";
+  }
+  for (const [name, [min, max]] of Object.entries(GROUP_INTS)) {
+    const v = values[name] as string | undefined;
+    if (v !== undefined) (s as Record<string, unknown>)[name] = intOption(v, name, 0, min, max);
+  }
+  return s;
+}
+
+/**
+ * `bolide group …`: consumer groups. `list` shows every master's groups and settings;
+ * `update` creates or changes one (mqadmin updateSubGroup); `delete` removes it
+ * (deleteSubGroup); `connections`, `progress` and `running` show its members and lag.
+ */
 export async function groupCommand(sub: string | undefined, values: Values, namesrv: string): Promise<void> {
-  const group = required(values, "group");
-  validateGroup(group);
   await using admin = new Admin({ namesrvAddr: namesrv });
   const json = values.json === true;
+  const cluster = values.cluster as string | undefined;
+  if (sub === "list") {
+    const rows = (await admin.groups(cluster)).flatMap((b) => b.groups.map((g) => ({ broker: b.brokerName, ...g })));
+    printTable(rows.map(({ broker, groupName, consumeEnable, consumeBroadcastEnable, retryQueueNums, retryMaxTimes, whichBrokerWhenConsumeSlowly, notifyConsumerIdsChangedEnable }) => ({
+      group: groupName, broker, consume: consumeEnable, broadcast: consumeBroadcastEnable, retryQueues: retryQueueNums, retryMaxTimes,
+      slowReadsFrom: whichBrokerWhenConsumeSlowly, notify: notifyConsumerIdsChangedEnable,
+    })), json);
+    return;
+  }
+  const group = required(values, "group");
+  validateGroup(group);
   switch (sub) {
+    case "update": {
+      const settings = groupSettings(group, values);
+      const brokers = await admin.updateGroup(settings, cluster);
+      const now = (await admin.groups(cluster)).flatMap((b) => b.groups.filter((g) => g.groupName === group).map((g) => ({ broker: b.brokerName, ...g })));
+      printTable(now, json);
+      if (!json) printLine(`updated ${group} on ${brokers.map((b) => b.brokerName).join(", ")}`);
+      return;
+    }
+    case "delete": {
+      const held = await admin.deleteGroup(group, { cluster, cleanOffset: values["clean-offset"] === true });
+      if (held.length === 0) throw new UsageError(`consumer group ${group} has no settings on any master broker`, 1);
+      printLine(`deleted ${group} on ${held.map((b) => b.brokerName).join(", ")}${values["clean-offset"] === true ? " (and its offsets)" : ""}`);
+      return;
+    }
     case undefined:
     case "connections": {
       const out = await admin.consumerConnections(group);
@@ -51,7 +99,7 @@ export async function groupCommand(sub: string | undefined, values: Values, name
       return;
     }
     default:
-      throw new UsageError(`"group" takes connections, progress or running, got "${sub}"`);
+      throw new UsageError(`"group" takes list, update, delete, connections, progress or running, got "${sub}"`);
   }
 }
 

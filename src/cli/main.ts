@@ -7,7 +7,7 @@ import { ListenError } from "../platform/tcp.ts";
 import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.ts";
 import { runBench } from "./bench_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
-import { dlqCommand, groupCommand } from "./group_commands.ts";
+import { dlqCommand, GROUP_SETTING_FLAGS, groupCommand } from "./group_commands.ts";
 import { messageCommand } from "./message_commands.ts";
 import { brokerHelp, logLevel, runBroker, runController, runNameServer, runStart, UsageError } from "./server_commands.ts";
 
@@ -33,6 +33,11 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
   send --topic T --body B [--tags T] [--keys K]        or one message per line of stdin
   consume --topic T --group G [--from first|last] [--count N] [--timeout-ms N] [--tags EXPR]
   cluster                                              brokers, roles and runtime state
+  group list [--cluster C]                             every master's consumer groups and their settings
+  group update --group G [--cluster C] [--consumeEnable true|false] [--consumeBroadcastEnable true|false]
+                         [--retryMaxTimes N] [--retryQueueNums N] [--whichBrokerWhenConsumeSlowly N]
+                         [--notifyConsumerIdsChangedEnable true|false]   create or change a group (others kept)
+  group delete --group G [--cluster C] [--clean-offset]                 its settings (and committed offsets)
   group [connections] --group G                        a consumer group's members and subscriptions
   group progress --group G [--topic T]                 per queue: broker and group offsets, lag
   group running --group G [--client ID]                what each member is doing (its queues, rates)
@@ -70,7 +75,7 @@ export function commandHelp(command: string): string | undefined {
   return `Usage: bolide ${command} [options]\n\n${out.join("\n")}\n\n${lines.slice(-3).join("\n")}`;
 }
 
-const brokerFlags = Object.fromEntries(Object.keys(BROKER_SETTINGS).map((k) => [k, { type: "string" as const }]));
+const brokerFlags = Object.fromEntries([...Object.keys(BROKER_SETTINGS), ...GROUP_SETTING_FLAGS].map((k) => [k, { type: "string" as const }]));
 
 const options = {
   ...brokerFlags,
@@ -106,6 +111,7 @@ const options = {
   "log-level": { type: "string" },
   offset: { type: "string" },
   push: { type: "boolean" },
+  "clean-offset": { type: "boolean" },
   rate: { type: "string" },
   warmup: { type: "string" },
   key: { type: "string" },

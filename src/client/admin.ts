@@ -4,9 +4,16 @@ import { encodeProperties, MessageProperty, SysFlag } from "../common/message.ts
 import { RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { type ClusterInfo, MASTER_ID, PERM_READ_WRITE, type TopicRouteData } from "../common/route.ts";
-import { KVTableBody } from "../protocol/bodies/broker_bodies.ts";
+import {
+  KVTableBody,
+  type SubscriptionGroupConfig,
+  SubscriptionGroupConfigBody,
+  type SubscriptionGroupSettings,
+  subscriptionGroupSettings,
+  SubscriptionGroupTableBody,
+} from "../protocol/bodies/broker_bodies.ts";
 import { ConsumerConnectionBody } from "../protocol/bodies/client_bodies.ts";
-import { ConsumerGroupRequestHeader, GetConsumerRunningInfoRequestHeader } from "../protocol/headers/consumer_header.ts";
+import { ConsumerGroupRequestHeader, DeleteSubscriptionGroupRequestHeader, GetConsumerRunningInfoRequestHeader } from "../protocol/headers/consumer_header.ts";
 import { SendMessageRequestHeader } from "../protocol/headers/send_message_header.ts";
 import {
   type ConsumerRunningInfo,
@@ -24,6 +31,7 @@ import {
 } from "../protocol/headers/topic_header.ts";
 import { createRequest, type ExtFields, type RemotingCommand } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
+import { SerializeType } from "../protocol/serialize_type.ts";
 import { ClientInstance } from "./client_instance.ts";
 import type { MessageExt } from "./message.ts";
 
@@ -49,6 +57,13 @@ export interface MasterBroker {
   brokerName: string;
   addr: string;
 }
+
+/** One master's consumer groups and their settings (GET_ALL_SUBSCRIPTIONGROUP_CONFIG). */
+export interface BrokerGroups extends MasterBroker {
+  groups: SubscriptionGroupConfig[];
+}
+
+export type { SubscriptionGroupConfig, SubscriptionGroupSettings };
 
 /** One broker's view of a consumer group's members (GET_CONSUMER_CONNECTION_LIST). */
 export type ConsumerConnection = ReturnType<typeof ConsumerConnectionBody.decode> & MasterBroker;
@@ -182,6 +197,47 @@ export class Admin {
     if (!at) throw errorFromResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer ${clientId} of group ${group} is not online`, "GET_CONSUMER_RUNNING_INFO", "");
     const r = await this.#call(at.addr, RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader.encode({ consumerGroup: group, clientId }), Limits.callConsumerTimeoutMs + this.#timeoutMs);
     return ConsumerRunningInfoBody.decode(r.body, r.serializeType);
+  }
+
+  /**
+   * Creates or changes consumer group `settings.groupName` on every master (of `cluster`)
+   * (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP); fields left out keep their value on each broker, or
+   * take the broker's defaults for a new group. Slaves copy it from their master. Returns the brokers.
+   */
+  async updateGroup(settings: SubscriptionGroupSettings, cluster?: string): Promise<MasterBroker[]> {
+    const s = subscriptionGroupSettings(settings, "settings");
+    validateGroup(s.groupName);
+    const brokers = await this.masters(cluster);
+    if (brokers.length === 0) throw new InvalidParameterError(`no master broker is registered${cluster ? ` in cluster ${cluster}` : ""}`);
+    for (const b of brokers) await this.#call(b.addr, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, undefined, undefined, SubscriptionGroupConfigBody.encode(s, SerializeType.CBOR));
+    return brokers;
+  }
+
+  /** Every master's (of `cluster`) consumer groups and their settings, by name. */
+  async groups(cluster?: string): Promise<BrokerGroups[]> {
+    const out: BrokerGroups[] = [];
+    for (const b of await this.masters(cluster)) {
+      const r = await this.#call(b.addr, RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
+      const table = SubscriptionGroupTableBody.decode(r.body, r.serializeType).subscriptionGroupTable;
+      out.push({ ...b, groups: Object.values(table).sort((x, y) => x.groupName < y.groupName ? -1 : 1) });
+    }
+    return out;
+  }
+
+  /**
+   * Deletes consumer group `group`'s settings on every master (of `cluster`) (DELETE_SUBSCRIPTIONGROUP),
+   * with `cleanOffset` its committed offsets too; the brokers that held it. A group with live
+   * members is recreated by their next heartbeat while autoCreateSubscriptionGroup is on.
+   */
+  async deleteGroup(group: string, opts: { cluster?: string; cleanOffset?: boolean } = {}): Promise<MasterBroker[]> {
+    validateGroup(group);
+    const held: MasterBroker[] = [];
+    for (const b of await this.masters(opts.cluster)) {
+      const r = await this.#invoke(b.addr, RequestCode.DELETE_SUBSCRIPTIONGROUP, DeleteSubscriptionGroupRequestHeader.encode({ groupName: group, cleanOffset: opts.cleanOffset }));
+      if (r.code === ResponseCode.SUCCESS) held.push(b);
+      else if (r.code !== ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST) throw errorFromResponse(r.code, r.remark, "DELETE_SUBSCRIPTIONGROUP", b.addr);
+    }
+    return held;
   }
 
   /** The masters that serve `topic`, by its route. */

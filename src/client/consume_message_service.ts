@@ -36,7 +36,8 @@ export interface ConsumeHost {
   /** Per-topic rates and times for GET_CONSUMER_RUNNING_INFO. */
   readonly status: ConsumeStatusRecorder;
   readonly offsets: OffsetTable;
-  readonly maxReconsumeTimes: number;
+  /** The consumer's own limit; undefined: the broker's for the group (its retryMaxTimes), and none for orderly consumption. */
+  readonly maxReconsumeTimes: number | undefined;
   readonly brokerAddrs: ReadonlyMap<string, string>;
   lockValid(pq: ProcessQueue): boolean;
   /** A pause that shutdown cuts short. */
@@ -217,7 +218,7 @@ export class ConsumeMessageService {
           continue;
         }
         this.host.stats.failed += msgs.length;
-        if (this.opts.messageModel === "CLUSTERING" && msgs.some((m) => m.reconsumeTimes >= this.host.maxReconsumeTimes)) {
+        if (this.opts.messageModel === "CLUSTERING" && msgs.some((m) => m.reconsumeTimes >= (this.host.maxReconsumeTimes ?? Number.MAX_SAFE_INTEGER))) {
           // Retried as often as allowed: to the dead-letter queue, and the queue moves on.
           let all = true;
           for (const m of msgs) all = await this.#sendBack(m, -1) && all;

@@ -22,6 +22,8 @@ export class ProcessQueue {
   lastLockAt = 0;
   /** Orderly: a consume loop is running for this queue. */
   consuming: Promise<void> | undefined;
+  /** The broker's last refusal of this queue's pulls (warned once, not at every retry); cleared by an answer. */
+  refusedWith: string | undefined = undefined;
   /** When its last pull answered and its last listener call ended (0: never), for the running info. */
   lastPullAt = 0;
   lastConsumeAt = 0;

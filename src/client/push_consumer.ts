@@ -399,8 +399,9 @@ export class PushConsumer {
     this.#listener = l;
   }
 
-  get #maxReconsumeTimes(): number {
-    return this.#opts.maxReconsumeTimes ?? (this.#listener?.orderly ? Number.MAX_SAFE_INTEGER : PushConsumerDefaults.maxReconsumeTimes);
+  /** Unset, the broker applies the group's retryMaxTimes (16 unless an operator changed it). */
+  get #maxReconsumeTimes(): number | undefined {
+    return this.#opts.maxReconsumeTimes;
   }
 
   // ---- membership and rebalancing -----------------------------------------------------------
@@ -462,6 +463,7 @@ export class PushConsumer {
         const began = Date.now();
         r = readPullResult(await this.#remoting.invoke(addr, call.command, call.waitMs), req, addr);
         pq.lastPullAt = Date.now();
+        pq.refusedWith = undefined;
         // A held pull's wait is not its round trip: only pulls that found messages are timed.
         if (r.messages.length > 0) this.#status.pulled(pq.mq.topic, r.messages.length, pq.lastPullAt - began);
       } catch (err) {
@@ -470,7 +472,9 @@ export class PushConsumer {
           pq.pullFromBrokerId = 0; // the suggested replica may be gone: back to the group's reader
           this.#log.warn(`pull of ${queueKeyOf(pq.mq)} failed: ${(err as Error).message}`);
           this.#rebalance.rebalanceSoonAfterFailure(); // the broker may be gone: its slave may serve this queue
-        } else {
+        } else if (pq.refusedWith !== (err as Error).message) {
+          // E.g. the group may not consume (consumeEnable=false): said once, retried quietly.
+          pq.refusedWith = (err as Error).message;
           this.#log.warn(`pull of ${queueKeyOf(pq.mq)} refused: ${(err as Error).message}`);
         }
         await this.#sleep(o.pullDelayWhenExceptionMs);

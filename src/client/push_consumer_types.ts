@@ -46,7 +46,10 @@ export interface PushConsumerOptions {
   pullThresholdSizeForQueueMiB?: number;
   /** … or (concurrent mode) an offset span wider than this. */
   consumeConcurrentlyMaxSpan?: number;
-  /** Retries before a message goes to %DLQ%<group>: 16 for concurrent listeners, unlimited for orderly ones. */
+  /**
+   * Retries before a message goes to %DLQ%<group>. Unset: the group's retryMaxTimes on the
+   * broker (16 unless an operator changed it) for concurrent listeners, unlimited for orderly ones.
+   */
   maxReconsumeTimes?: number;
   suspendCurrentQueueTimeMillis?: number;
   persistConsumerOffsetIntervalMs?: number;

@@ -57,6 +57,8 @@ export const Limits = {
   /** NameServer: brokers and topics it will hold at most; a registration past these is refused. */
   maxBrokers: 4_096,
   maxTopics: 100_000,
+  /** Broker: consumer groups with settings (subscriptionGroup.json); past it a new group is refused. */
+  maxSubscriptionGroups: 100_000,
   maxTopicsPerRegistration: 100_000,
 
   /** Store: largest message body a producer may send (RocketMQ maxMessageSize). */
@@ -189,8 +191,6 @@ export const PushConsumerDefaults = {
   pullThresholdForQueue: 1000,
   pullThresholdSizeForQueueMiB: 100,
   consumeConcurrentlyMaxSpan: 2000,
-  /** Concurrent listeners; orderly ones retry without limit unless told otherwise. */
-  maxReconsumeTimes: 16,
   suspendCurrentQueueTimeMillis: 1000,
   persistConsumerOffsetIntervalMs: 5000,
   heartbeatBrokerIntervalMs: 30_000,

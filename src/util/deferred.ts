@@ -14,3 +14,10 @@ export function deferred<T>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/** Resolves when `p` settles or after `ms`, whichever is first (never rejects; the timer is cleared). */
+export function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((r) => timer = setTimeout(r, ms));
+  return Promise.race([p.then(() => {}, () => {}), late]).finally(() => clearTimeout(timer));
+}

@@ -97,6 +97,24 @@ function entries(stored: { offset: string; msgId: string }): Entry[] {
         assert.equal(typeof c.consumeTps, "number");
       },
     },
+    // As mqadmin updateSubGroup sends it: every field, and 5.x's extra ones (ignored).
+    {
+      code: RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, ext: {}, body: utf8(JSON.stringify({
+        groupName: "JsonSub", consumeEnable: true, consumeFromMinEnable: true, consumeBroadcastEnable: false, consumeMessageOrderly: false,
+        retryQueueNums: 2, retryMaxTimes: 5, brokerId: 0, whichBrokerWhenConsumeSlowly: 1, notifyConsumerIdsChangedEnable: true,
+        groupSysFlag: 0, consumeTimeoutMinute: 15, subscriptionDataSet: null, attributes: {},
+        groupRetryPolicy: { type: "CUSTOMIZED", customizedRetryPolicy: { next: 1, maxReconsumeTimes: -1 } },
+      })),
+    },
+    {
+      code: RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG, ext: {}, check: (_a, b) => {
+        const t = (b as { subscriptionGroupTable: Record<string, { retryQueueNums: number; retryMaxTimes: number; consumeBroadcastEnable: boolean }>; dataVersion: { counter: number } });
+        assert.deepEqual(t.subscriptionGroupTable.JsonSub, { ...t.subscriptionGroupTable.JsonSub, retryQueueNums: 2, retryMaxTimes: 5, consumeBroadcastEnable: false });
+        assert.ok(t.subscriptionGroupTable[G], "the group that heartbeated was created");
+        assert.equal(typeof t.dataVersion.counter, "number");
+      },
+    },
+    { code: RequestCode.DELETE_SUBSCRIPTIONGROUP, ext: { groupName: "JsonSub", cleanOffset: "false" } },
     { code: RequestCode.GET_CONSUMER_RUNNING_INFO, ext: { consumerGroup: G, clientId: "not-a-member", jstackEnable: "false" }, codes: [ResponseCode.CONSUMER_NOT_ONLINE] },
     { code: RequestCode.GET_BROKER_RUNTIME_INFO, ext: {}, check: (_a, b) => assert.equal(typeof (b as { table: Record<string, string> }).table, "object") },
     { code: RequestCode.GET_ALL_CONSUMER_OFFSET, ext: {}, check: (_a, b) => assert.equal((b as { offsetTable: Record<string, Record<string, number>> }).offsetTable[`${T}@${G}`]["1"], 1) },

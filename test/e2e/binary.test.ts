@@ -106,6 +106,22 @@ describe("the compiled binary", () => {
       assert.equal(status.exitCode, 0, status.stderr);
       assert.match(status.stdoutLines[0], /^broker\s+queue\s+minOffset\s+maxOffset\s+lastUpdated$/);
       assert.equal(status.stdoutLines.length, 3);
+      // Consumer groups: the one that consumed was created by its first heartbeat; an operator changes it, then deletes it.
+      const updated = await cli("group", "update", "--group", "cli-group", "--retryMaxTimes", "3", "--consumeEnable", "false", "--json");
+      assert.equal(updated.exitCode, 0, updated.stderr);
+      const [g] = JSON.parse(updated.stdoutLines.join("\n")) as { groupName: string; retryMaxTimes: number; consumeEnable: boolean }[];
+      assert.deepEqual([g.groupName, g.retryMaxTimes, g.consumeEnable], ["cli-group", 3, false]);
+      const listed = await cli("group", "list");
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.match(listed.stdoutLines[0], /^group\s+broker\s+consume\s+broadcast\s+retryQueues\s+retryMaxTimes/);
+      assert.ok(listed.stdoutLines.some((l) => /^cli-group\s+broker-a\s+false\s+true\s+1\s+3\b/.test(l)), listed.stdoutLines.join("\n"));
+      const wrong = await cli("group", "update", "--group", "cli-group", "--consumeEnable", "maybe");
+      assert.equal(wrong.exitCode, 2);
+      assert.match(wrong.stderr, /--consumeEnable must be true or false, got "maybe"/);
+      assert.equal((await cli("group", "delete", "--group", "cli-group", "--clean-offset")).exitCode, 0);
+      const again = await cli("group", "delete", "--group", "cli-group");
+      assert.equal(again.exitCode, 1);
+      assert.match(again.stderr, /cli-group has no settings on any master broker/);
       const cluster = JSON.parse((await cli("cluster")).stdoutLines.join("\n"));
       assert.equal(cluster[0].role, "MASTER");
       // A bad setting stops a broker at start-up, naming it.

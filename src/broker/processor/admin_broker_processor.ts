@@ -1,9 +1,16 @@
 import { TopicNotExistError } from "../../common/errors.ts";
 import { PERM_READ_WRITE } from "../../common/route.ts";
 import { rssBytes } from "../../platform/runtime.ts";
-import { ConsumerOffsetTableBody, DelayOffsetTableBody, KVTableBody, TopicConfigTableBody } from "../../protocol/bodies/broker_bodies.ts";
+import {
+  ConsumerOffsetTableBody,
+  DelayOffsetTableBody,
+  KVTableBody,
+  SubscriptionGroupConfigBody,
+  SubscriptionGroupTableBody,
+  TopicConfigTableBody,
+} from "../../protocol/bodies/broker_bodies.ts";
 import { ConsumerRunningInfoBody, ConsumeStatsBody, TopicStatsTableBody } from "../../protocol/bodies/stats_bodies.ts";
-import { GetConsumerRunningInfoRequestHeader } from "../../protocol/headers/consumer_header.ts";
+import { DeleteSubscriptionGroupRequestHeader, GetConsumerRunningInfoRequestHeader } from "../../protocol/headers/consumer_header.ts";
 import { Limits } from "../../common/limits.ts";
 import { ResponseCode } from "../../common/response_code.ts";
 import {
@@ -48,6 +55,29 @@ export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
         validateGroup(h.consumerGroup);
         if (h.topic) validateTopic(h.topic);
         return successResponse(undefined, ConsumeStatsBody.encode(consumeStats(ctx, h.consumerGroup, h.topic || undefined), typeOf(r)));
+      },
+    },
+    {
+      code: RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+      writes: true,
+      handle: (r) => {
+        ctx.groups.update(SubscriptionGroupConfigBody.decode(r.body, typeOf(r)));
+        return successResponse();
+      },
+    },
+    {
+      code: RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+      handle: (r) => successResponse(undefined, SubscriptionGroupTableBody.encode(ctx.groups.table(), typeOf(r))),
+    },
+    {
+      code: RequestCode.DELETE_SUBSCRIPTIONGROUP,
+      writes: true,
+      handle: (r) => {
+        const h = DeleteSubscriptionGroupRequestHeader.decode(r);
+        validateGroup(h.groupName);
+        if (!ctx.groups.delete(h.groupName)) return createResponse(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group ${h.groupName} does not exist on ${ctx.config.brokerName}`);
+        if (h.cleanOffset) ctx.offsets.removeGroup(h.groupName);
+        return successResponse();
       },
     },
     { code: RequestCode.GET_CONSUMER_RUNNING_INFO, handle: (r) => consumerRunningInfo(ctx, r) },

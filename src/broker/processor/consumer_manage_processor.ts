@@ -150,11 +150,14 @@ async function heartbeat(ctx: BrokerContext, req: RemotingCommand, conn: Remotin
   if (!changed) throw new SystemBusyError("too many clients");
   let created = false;
   for (const d of consumers) {
+    // The group's settings appear with its first member (unless autoCreateSubscriptionGroup is
+    // off: an unknown group's member is registered, and its pulls are refused, saying why).
+    const g = ctx.groups.findOrCreate(d.groupName);
     // As RocketMQ does: a clustering group's retry topic exists once a member heartbeats, so
     // its members find it in their routes and subscribe to it.
     const retry = RETRY_GROUP_TOPIC_PREFIX + d.groupName;
-    if (d.messageModel === "CLUSTERING" && !ctx.topics.get(retry)) {
-      ctx.topics.ensureSystemTopic(retry);
+    if (g && d.messageModel === "CLUSTERING" && !ctx.topics.get(retry)) {
+      ctx.topics.ensureSystemTopic(retry, g.retryQueueNums);
       created = true;
     }
   }

@@ -25,6 +25,8 @@ function pull(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection
   const { consumerGroup: group, topic, queueId, queueOffset: offset } = h;
   validateGroup(group);
   validateTopic(topic);
+  const refused = ctx.groups.consumeRefusal(group, ctx.clients.messageModelOf(group) === "BROADCASTING");
+  if (refused) return createResponse(refused.code, refused.remark);
   const tc = ctx.topics.get(topic);
   if (!tc) return createResponse(ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist`);
   if ((tc.perm & Perm.READ) === 0) return createResponse(ResponseCode.NO_PERMISSION, `the topic[${topic}] pulling is forbidden`);
@@ -54,7 +56,7 @@ function pull(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection
     const answer = (code: number, remark?: string, body?: Uint8Array) => createResponse(code, remark, PullMessageResponseHeader.encode(ext), body);
     if (r.status === "FOUND") {
       const last = r.units[r.units.length - 1];
-      ext.suggestWhichBrokerId = suggestBroker(ctx, ctx.store.commitLogMaxOffset - (last.physicalOffset + last.size));
+      ext.suggestWhichBrokerId = suggestBroker(ctx, group, ctx.store.commitLogMaxOffset - (last.physicalOffset + last.size));
       ctx.stats.pullsFound++;
       const keep = r.messages.filter((raw, i) => byTag(r.units[i].tagsCode) && (!bySql || bySql(raw)));
       if (keep.length === 0) return answer(ResponseCode.PULL_RETRY_IMMEDIATELY, "no message matched the filter");
@@ -115,12 +117,13 @@ async function holdThenLook(
 /**
  * Where this consumer should pull next (RocketMQ's suggestWhichBrokerId): a slave while it is
  * far behind the log's end (reading old data would compete with the master's writes for the
- * disk), the master otherwise. Only with slaveReadEnable.
+ * disk), the master otherwise. Only with slaveReadEnable; which slave is the group's
+ * whichBrokerWhenConsumeSlowly (the broker's setting for an auto-created group).
  */
-function suggestBroker(ctx: BrokerContext, lagBytes: number): number {
+function suggestBroker(ctx: BrokerContext, group: string, lagBytes: number): number {
   const c = ctx.config;
   if (!c.slaveReadEnable) return 0;
   const far = lagBytes > (c.consumeSlowlyLagBytes > 0 ? c.consumeSlowlyLagBytes : totalMemoryBytes() * c.accessMessageInMemoryMaxRatio / 100);
   if (!far) return 0;
-  return ctx.role.isSlave ? c.brokerId : c.whichBrokerWhenConsumeSlowly;
+  return ctx.role.isSlave ? c.brokerId : ctx.groups.get(group)?.whichBrokerWhenConsumeSlowly ?? c.whichBrokerWhenConsumeSlowly;
 }

@@ -18,15 +18,18 @@ export function sendBackProcessor(ctx: BrokerContext): ProcessorEntry[] {
 }
 
 /**
- * A consumer could not handle a message. It goes to %RETRY%<group> after the delay of level
- * 3 + reconsumeTimes (or the level asked for), through the schedule topic; after
- * maxReconsumeTimes, or when asked with a negative level, to %DLQ%<group>.
+ * A consumer could not handle a message. It goes to %RETRY%<group> (one of the group's
+ * retryQueueNums queues) after the delay of level 3 + reconsumeTimes (or the level asked for),
+ * through the schedule topic; after maxReconsumeTimes (the header's, else the group's
+ * retryMaxTimes), or when asked with a negative level, to %DLQ%<group>.
  */
 async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<RemotingCommand> {
   if (ctx.shuttingDown) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "broker is shutting down");
   const h = ConsumerSendMsgBackRequestHeader.decode(req);
   const { group, offset } = h;
   validateGroup(group);
+  const g = ctx.groups.findOrCreate(group);
+  if (!g) return createResponse(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${group}] does not exist on broker ${ctx.config.brokerName}; create it first`);
   const raw = ctx.store.readRecord(offset);
   if (!raw) return createResponse(ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${offset}`);
   const m = decodeRecord(raw);
@@ -34,7 +37,7 @@ async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<Remot
   if (BROKER_ONLY_TOPICS.has(m.topic)) {
     return createResponse(ResponseCode.NO_PERMISSION, `the message at CommitLog offset ${offset} is in topic[${m.topic}], which only the broker writes; it cannot be sent back`);
   }
-  const maxTimes = h.maxReconsumeTimes ?? ctx.config.maxReconsumeTimes;
+  const maxTimes = h.maxReconsumeTimes ?? g.retryMaxTimes;
   let level = h.delayLevel ?? 0;
   const props = { ...m.properties };
   props[MessageProperty.RETRY_TOPIC] ??= m.topic;
@@ -57,9 +60,10 @@ async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<Remot
     put = { ...base, topic: dlq, queueId: 0, properties: props };
   } else {
     const retry = RETRY_GROUP_TOPIC_PREFIX + group;
-    ctx.topics.ensureSystemTopic(retry);
+    ctx.topics.ensureSystemTopic(retry, g.retryQueueNums);
     level = ctx.schedule.clampLevel(level === 0 ? 3 + m.reconsumeTimes : level);
-    put = toScheduled(base, retry, 0, level, props);
+    // Any of the retry queues (the topic may have fewer than the group now asks for: fitted at delivery).
+    put = toScheduled(base, retry, Math.floor(Math.random() * g.retryQueueNums), level, props);
   }
   const r = await ctx.store.putMessage(put);
   return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined);

@@ -34,6 +34,12 @@ export const UnregisterClientRequestHeader = defineHeader("UnregisterClientReque
 /** GET_CONSUMER_LIST_BY_GROUP, GET_CONSUMER_CONNECTION_LIST and NOTIFY_CONSUMER_IDS_CHANGED: one group. */
 export const ConsumerGroupRequestHeader = defineHeader("GetConsumerListByGroupRequestHeader", { consumerGroup: field.string() });
 
+/** DELETE_SUBSCRIPTIONGROUP: a group's settings, and with cleanOffset its committed offsets too. */
+export const DeleteSubscriptionGroupRequestHeader = defineHeader("DeleteSubscriptionGroupRequestHeader", {
+  groupName: field.string(),
+  cleanOffset: optional(field.bool()),
+});
+
 /** GET_CONSUMER_RUNNING_INFO: from an admin to the broker, and from the broker to the member. */
 export const GetConsumerRunningInfoRequestHeader = defineHeader("GetConsumerRunningInfoRequestHeader", {
   consumerGroup: field.string(),
