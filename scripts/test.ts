@@ -10,6 +10,15 @@ import { dirname, join } from "node:path";
 const root = join(dirname(new URL(import.meta.url).pathname), "..");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
 
+/**
+ * The tests of the unmodified ali-ons client run in a Bun process of their own: ali-ons keeps
+ * timers and connections after close() and, in loaded runs, leaks an uncaught error once its
+ * servers are gone, which Bun pins on whatever test runs then (three loaded full-suite runs
+ * failed so; the file alone never did). Everything else runs in the main Bun lane.
+ */
+const OWN_PROCESS = ["./test/compat/ali_ons.test.ts"];
+const BUN_LANE = ["./test/unit", "./test/integration", "./test/e2e", "./test/compat/json_requests.test.ts"];
+
 /** Tests that also run under Deno: everything that does not need a child process of the Bun binary. */
 const DENO_LANE = ["test/unit"];
 
@@ -49,7 +58,8 @@ const steps: Step[] = [
   { name: "deno check", cmd: bin("deno"), args: ["check", "mod.ts", "cli.ts"] },
   { name: "deno lint", cmd: bin("deno"), args: ["lint", "src", "mod.ts", "cli.ts", "scripts"] },
   { name: "build dist/bolide", cmd: bin("bun"), args: ["scripts/build.ts"] },
-  { name: "bun lane", cmd: bin("bun"), args: ["test"], count: bunCounts },
+  { name: "bun lane", cmd: bin("bun"), args: ["test", ...BUN_LANE], count: bunCounts },
+  { name: "ali-ons lane", cmd: bin("bun"), args: ["test", ...OWN_PROCESS], count: bunCounts },
   { name: "deno lane", cmd: bin("deno"), args: ["test", "-A", "--no-check", ...DENO_LANE], count: denoCounts },
 ];
 

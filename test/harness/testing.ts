@@ -7,12 +7,7 @@ import process from "node:process";
 
 type TestFn = () => unknown | Promise<unknown>;
 
-/**
- * `retry` (Bun only): runs a failed test again, that many times. Only for a failure that comes
- * from outside Bolide and that Bun cannot catch (an uncaught error inside a third-party client);
- * say which at the call. A real failure fails every attempt.
- */
-export let test: (name: string, fn: TestFn, timeoutMs?: number, opts?: { retry?: number }) => void;
+export let test: (name: string, fn: TestFn, timeoutMs?: number) => void;
 export let describe: (name: string, body: () => void) => void;
 /** Registers a test that is reported as skipped. */
 let skip: (name: string) => void;
@@ -22,7 +17,7 @@ if (typeof g.Bun !== "undefined") {
   // A computed specifier keeps Deno's module graph from trying to resolve "bun:".
   const spec = "bun:test";
   const bun = await import(spec);
-  test = (name, fn, timeoutMs = 30_000, opts = {}) => bun.test(name, fn, opts.retry ? { timeout: timeoutMs, retry: opts.retry } : timeoutMs);
+  test = (name, fn, timeoutMs = 30_000) => bun.test(name, fn, timeoutMs);
   describe = bun.describe;
   skip = (name) => bun.test.skip(name, () => {});
 } else {
