@@ -223,7 +223,7 @@ export class BrokerController {
       rollIntervalMs: c.timerRollIntervalMs,
     }, deliver, log.child("timer"));
     const tx = new TransactionalMessageService(store, fs, `${configDir}/transactionOffset.json`, c, transactionalPut(topics, store), (check) => this.#checkTransaction(check), log.child("transaction"));
-    const role = new BrokerRole(c, store, topics, offsets, schedule, {
+    const role = new BrokerRole(c, store, topics, offsets, groups, schedule, {
       addr: () => this.#addr,
       shuttingDown: () => this.#shuttingDown,
       startMasterServices: () => {
@@ -240,7 +240,6 @@ export class BrokerController {
     }, log);
     // Bounded: a NameServer that is down must not hold the answer.
     const registered = () => settledWithin(this.#registration, Limits.topicRegistrationWaitMs);
-    role.slaveSync.copyGroupsInto(groups);
     const addr = () => this.#addr;
     const shuttingDown = () => this.#shuttingDown;
     return {

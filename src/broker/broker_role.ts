@@ -17,6 +17,7 @@ import { EpochFile } from "./epoch_file.ts";
 import { HAMaster, HASlave, type ReplicationStatus } from "./ha_service.ts";
 import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import { SCHEDULE_TOPIC, type ScheduleMessageService } from "./schedule_message_service.ts";
+import type { SubscriptionGroupManager } from "./subscription_group_manager.ts";
 import { SlaveSynchronize } from "./slave_synchronize.ts";
 import { TIMER_TOPIC } from "./timer_message_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
@@ -68,11 +69,12 @@ export class BrokerRole {
     private readonly store: MessageStore,
     private readonly topics: TopicConfigManager,
     offsets: ConsumerOffsetManager,
+    groups: SubscriptionGroupManager,
     schedule: ScheduleMessageService,
     private readonly hooks: BrokerRoleHooks,
     private readonly log: Logger,
   ) {
-    this.slaveSync = new SlaveSynchronize(topics, offsets, schedule, this, log);
+    this.slaveSync = new SlaveSynchronize(topics, offsets, groups, schedule, this, log);
   }
 
   /** Opens the epoch file (controller mode) and the HA port of a broker that is or may become master. */

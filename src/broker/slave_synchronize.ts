@@ -31,18 +31,12 @@ export class SlaveSynchronize {
   constructor(
     private readonly topics: TopicConfigManager,
     private readonly offsets: ConsumerOffsetManager,
+    private readonly groups: SubscriptionGroupManager,
     private readonly schedule: ScheduleMessageService,
     /** This broker's role now: whether it is a slave, and its master's address ("" while unknown). */
     private readonly role: { readonly isSlave: boolean; readonly masterAddr: string; readonly stopping: boolean },
     private readonly log: Logger,
   ) {}
-
-  #groups: SubscriptionGroupManager | undefined;
-
-  /** Copies the master's consumer-group settings into `groups` too. */
-  copyGroupsInto(groups: SubscriptionGroupManager): void {
-    this.#groups = groups;
-  }
 
   /** A consumer's committed offset; remembered for the master too while this broker is a slave. */
   commitOffset(group: string, topic: string, queueId: number, offset: number): void {
@@ -70,10 +64,8 @@ export class SlaveSynchronize {
       this.offsets.adopt(ConsumerOffsetTableBody.decode(offsets.body, offsets.serializeType).offsetTable ?? {});
       const delay = await call(RequestCode.GET_ALL_DELAY_OFFSET);
       this.schedule.adoptOffsets(DelayOffsetTableBody.decode(delay.body, delay.serializeType).offsetTable ?? {});
-      if (this.#groups) {
-        const groups = await call(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
-        this.#groups.adopt(SubscriptionGroupTableBody.decode(groups.body, groups.serializeType).subscriptionGroupTable);
-      }
+      const groups = await call(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
+      this.groups.adopt(SubscriptionGroupTableBody.decode(groups.body, groups.serializeType).subscriptionGroupTable);
     } catch (err) {
       this.log.warn(`metadata sync from master ${master} failed: ${(err as Error).message}`);
     }

@@ -46,10 +46,6 @@ export class SubscriptionGroupManager {
     }
   }
 
-  get autoCreate(): boolean {
-    return this.opts.autoCreateSubscriptionGroup;
-  }
-
   get(group: string): SubscriptionGroupConfig | undefined {
     return this.#groups.get(group);
   }
@@ -61,19 +57,25 @@ export class SubscriptionGroupManager {
     return this.update({ groupName: group });
   }
 
+  /** The answer to a request of a group that is unknown while auto-creation is off. */
+  unknown(group: string): ConsumeRefusal {
+    return {
+      code: ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+      remark: `subscription group [${group}] does not exist on broker ${this.opts.brokerName} and autoCreateSubscriptionGroup is off; create it first`,
+    };
+  }
+
   /**
-   * Why `group`'s members may not pull (for a pull of a broadcasting member, `broadcasting`):
-   * an unknown group when auto-creation is off, consumption disabled, broadcasting disabled.
-   * Undefined when they may; the group is auto-created on the way.
+   * Why `group`'s members may not pull: an unknown group when auto-creation is off,
+   * consumption disabled, or broadcasting disabled and `broadcasting()` (asked only then: it
+   * looks at the group's members). Undefined when they may; the group is auto-created on the way.
    */
-  consumeRefusal(group: string, broadcasting: boolean): ConsumeRefusal | undefined {
+  consumeRefusal(group: string, broadcasting: () => boolean): ConsumeRefusal | undefined {
     const g = this.findOrCreate(group);
     const on = this.opts.brokerName;
-    if (!g) {
-      return { code: ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, remark: `subscription group [${group}] does not exist on broker ${on} and autoCreateSubscriptionGroup is off; create it first` };
-    }
+    if (!g) return this.unknown(group);
     if (!g.consumeEnable) return { code: ResponseCode.NO_PERMISSION, remark: `subscription group [${group}] may not consume on broker ${on} (consumeEnable=false)` };
-    if (broadcasting && !g.consumeBroadcastEnable) {
+    if (!g.consumeBroadcastEnable && broadcasting()) {
       return { code: ResponseCode.NO_PERMISSION, remark: `subscription group [${group}] may not consume by broadcasting on broker ${on} (consumeBroadcastEnable=false)` };
     }
     return undefined;

@@ -108,7 +108,6 @@ export class PushConsumer {
     this.#locks = new QueueLockService(this.#remoting, this.group, this.clientId, this.#brokerAddrs, this.#pqs, o, this.#log);
     const running = () => this.#running;
     const listener = () => this.#listener!;
-    const maxReconsumeTimes = () => this.#maxReconsumeTimes;
     this.#consume = new ConsumeMessageService({
       get running() {
         return running();
@@ -116,9 +115,8 @@ export class PushConsumer {
       get listener() {
         return listener();
       },
-      get maxReconsumeTimes() {
-        return maxReconsumeTimes();
-      },
+      // Unset, the broker applies the group's retryMaxTimes (16 unless an operator changed it).
+      maxReconsumeTimes: o.maxReconsumeTimes,
       stats: this.#stats,
       status: this.#status,
       offsets: this.#offsets,
@@ -397,11 +395,6 @@ export class PushConsumer {
     if (this.#listener) throw new InvalidParameterError("A message listener is already registered");
     if (this.#started) throw new InvalidParameterError("Register the listener before start()");
     this.#listener = l;
-  }
-
-  /** Unset, the broker applies the group's retryMaxTimes (16 unless an operator changed it). */
-  get #maxReconsumeTimes(): number | undefined {
-    return this.#opts.maxReconsumeTimes;
   }
 
   // ---- membership and rebalancing -----------------------------------------------------------

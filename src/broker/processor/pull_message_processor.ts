@@ -25,7 +25,7 @@ function pull(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection
   const { consumerGroup: group, topic, queueId, queueOffset: offset } = h;
   validateGroup(group);
   validateTopic(topic);
-  const refused = ctx.groups.consumeRefusal(group, ctx.clients.messageModelOf(group) === "BROADCASTING");
+  const refused = ctx.groups.consumeRefusal(group, () => ctx.clients.messageModelOf(group) === "BROADCASTING");
   if (refused) return createResponse(refused.code, refused.remark);
   const tc = ctx.topics.get(topic);
   if (!tc) return createResponse(ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist`);

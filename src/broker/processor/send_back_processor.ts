@@ -29,7 +29,10 @@ async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<Remot
   const { group, offset } = h;
   validateGroup(group);
   const g = ctx.groups.findOrCreate(group);
-  if (!g) return createResponse(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${group}] does not exist on broker ${ctx.config.brokerName}; create it first`);
+  if (!g) {
+    const r = ctx.groups.unknown(group);
+    return createResponse(r.code, r.remark);
+  }
   const raw = ctx.store.readRecord(offset);
   if (!raw) return createResponse(ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${offset}`);
   const m = decodeRecord(raw);
