@@ -55,7 +55,17 @@ export { SerializeType } from "./src/protocol/serialize_type.ts";
 export { RemotingClient } from "./src/remoting/remoting_client.ts";
 export { RemotingServer } from "./src/remoting/remoting_server.ts";
 
-export type { AdminOptions, BrokerGroups, ConsumerConnection, MasterBroker, SubscriptionGroupConfig, SubscriptionGroupSettings, TopicCreation } from "./src/client/admin.ts";
+export type {
+  AdminOptions,
+  BrokerGroups,
+  ConsumerConnection,
+  MasterBroker,
+  OffsetReset,
+  ResetPoint,
+  SubscriptionGroupConfig,
+  SubscriptionGroupSettings,
+  TopicCreation,
+} from "./src/client/admin.ts";
 export type { AllocateStrategy } from "./src/client/allocate_message_queue.ts";
 export type { ClientInstanceOptions } from "./src/client/client_instance.ts";
 export type { Message, MessageExt, MessageQueue } from "./src/client/message.ts";

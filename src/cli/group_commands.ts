@@ -1,4 +1,4 @@
-import { Admin, type SubscriptionGroupSettings } from "../client/admin.ts";
+import { Admin, type ResetPoint, type SubscriptionGroupSettings } from "../client/admin.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
 import type { MessageExt, MessageQueue } from "../client/message.ts";
 import { MessageProperty } from "../common/message.ts";
@@ -173,4 +173,49 @@ function summary(m: MessageExt) {
     storeTimestamp: m.storeTimestamp,
     bodyBytes: m.body.byteLength,
   };
+}
+
+/**
+ * `--to` of `offset reset`: earliest, latest, now, ms since the epoch, an ISO 8601 time, or
+ * mqadmin's `yyyy-MM-dd#HH:mm:ss:SSS` (local time, as mqadmin reads it).
+ */
+export function resetPointOf(to: string): ResetPoint {
+  if (to === "earliest" || to === "latest") return to;
+  if (to === "now") return Date.now();
+  if (/^\d+$/.test(to) && Number.isSafeInteger(Number(to))) return Number(to);
+  const rmq = /^(\d{4})-(\d{2})-(\d{2})#(\d{2}):(\d{2}):(\d{2}):(\d{3})$/.exec(to);
+  let ms = NaN;
+  if (rmq) {
+    const d = new Date(+rmq[1], +rmq[2] - 1, +rmq[3], +rmq[4], +rmq[5], +rmq[6], +rmq[7]);
+    // Date rolls 2026-13-45 over into the next year: a field out of range is refused instead.
+    if (d.getMonth() === +rmq[2] - 1 && d.getDate() === +rmq[3] && d.getHours() === +rmq[4]) ms = d.getTime();
+  } else if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(to)) ms = Date.parse(to);
+  if (!Number.isFinite(ms)) throw new UsageError(`--to must be earliest, latest, now, ms since the epoch, an ISO time or yyyy-MM-dd#HH:mm:ss:SSS, got "${to}"`);
+  return ms;
+}
+
+/**
+ * `bolide offset reset --group G --topic T --to …` (mqadmin resetOffsetByTime): moves the
+ * group's offsets on every broker of the topic, live members included; `--rewind-only` leaves
+ * queues the group has not reached yet. `--broker B --queue N --offset N` sets one queue.
+ */
+export async function offsetCommand(sub: string | undefined, values: Values, namesrv: string): Promise<void> {
+  if (sub !== "reset") throw new UsageError(`"offset" takes reset, got "${sub ?? ""}"`);
+  const group = required(values, "group");
+  const topic = required(values, "topic");
+  validateGroup(group);
+  const json = values.json === true;
+  let to: ResetPoint;
+  if (values.queue !== undefined || values.offset !== undefined) {
+    if (values.to !== undefined) throw new UsageError("give either --to or --broker/--queue/--offset");
+    to = { brokerName: required(values, "broker"), queueId: intOption(required(values, "queue"), "queue", 0, 0, 65_535), offset: intOption(required(values, "offset"), "offset", 0, 0) };
+  } else to = resetPointOf(required(values, "to"));
+  await using admin = new Admin({ namesrvAddr: namesrv });
+  const done = await admin.resetOffsets(group, topic, to, {
+    force: values["rewind-only"] !== true,
+    // A progress line per broker: on many brokers and queues the whole reset takes a while.
+    onBroker: (r) => console.error(`bolide: reset ${group} on ${r.brokerName}: ${r.offsets.length} queue(s)`),
+  });
+  const rows = done.flatMap((b) => b.offsets.map((o) => ({ topic: o.mq.topic, broker: o.mq.brokerName, queue: o.mq.queueId, offset: o.offset })));
+  printTable(rows, json);
 }

@@ -7,7 +7,7 @@ import { ListenError } from "../platform/tcp.ts";
 import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.ts";
 import { runBench } from "./bench_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
-import { dlqCommand, GROUP_SETTING_FLAGS, groupCommand } from "./group_commands.ts";
+import { dlqCommand, GROUP_SETTING_FLAGS, groupCommand, offsetCommand } from "./group_commands.ts";
 import { messageCommand } from "./message_commands.ts";
 import { brokerHelp, logLevel, runBroker, runController, runNameServer, runStart, UsageError } from "./server_commands.ts";
 
@@ -41,6 +41,8 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
   group [connections] --group G                        a consumer group's members and subscriptions
   group progress --group G [--topic T]                 per queue: broker and group offsets, lag
   group running --group G [--client ID]                what each member is doing (its queues, rates)
+  offset reset --group G --topic T --to earliest|latest|now|MS|ISO-TIME [--rewind-only]
+                         [or --broker B --queue N --offset N]   live members move at once
   dlq list --group G [--count N]                       dead letters of a group
   dlq read --group G --offset N                        one dead letter, with its body
   dlq resend --group G [--offset N]                    back to the group (one, or all) via %RETRY%G
@@ -53,7 +55,7 @@ Benchmarks
   bench consume --topic T --group G [--duration S] [--push [--rate N [--warmup S]]]
   bench timer --topic T [--rate N] [--duration S] [--delay-ms N] [--pending N]   timer accuracy, RSS
 
-  --json          tables (topic status, group progress) as JSON
+  --json          tables (topic status, group progress, offset reset) as JSON
   --log-level L   debug | info | warn | error (default info)
   -h, --help      this help;   -v, --version   the version`;
 
@@ -112,6 +114,10 @@ const options = {
   offset: { type: "string" },
   push: { type: "boolean" },
   "clean-offset": { type: "boolean" },
+  "rewind-only": { type: "boolean" },
+  to: { type: "string" },
+  queue: { type: "string" },
+  broker: { type: "string" },
   rate: { type: "string" },
   warmup: { type: "string" },
   key: { type: "string" },
@@ -173,6 +179,8 @@ export async function main(args: string[] = argv()): Promise<void> {
         return await consumeCommand(values, namesrv);
       case "group":
         return await groupCommand(sub, values, namesrv);
+      case "offset":
+        return await offsetCommand(sub, values, namesrv);
       case "dlq":
         return await dlqCommand(sub, values, namesrv);
       case "message":

@@ -13,13 +13,20 @@ import {
   SubscriptionGroupTableBody,
 } from "../protocol/bodies/broker_bodies.ts";
 import { ConsumerConnectionBody } from "../protocol/bodies/client_bodies.ts";
-import { ConsumerGroupRequestHeader, DeleteSubscriptionGroupRequestHeader, GetConsumerRunningInfoRequestHeader } from "../protocol/headers/consumer_header.ts";
+import {
+  ConsumerGroupRequestHeader,
+  DeleteSubscriptionGroupRequestHeader,
+  GetConsumerRunningInfoRequestHeader,
+  ResetOffsetRequestHeader,
+} from "../protocol/headers/consumer_header.ts";
 import { SendMessageRequestHeader } from "../protocol/headers/send_message_header.ts";
 import {
   type ConsumerRunningInfo,
   ConsumerRunningInfoBody,
   type ConsumeStats,
   ConsumeStatsBody,
+  ResetOffsetBody,
+  type ResetOffsetTable,
   type TopicStatsTable,
   TopicStatsTableBody,
 } from "../protocol/bodies/stats_bodies.ts";
@@ -67,6 +74,17 @@ export type { SubscriptionGroupConfig, SubscriptionGroupSettings };
 
 /** One broker's view of a consumer group's members (GET_CONSUMER_CONNECTION_LIST). */
 export type ConsumerConnection = ReturnType<typeof ConsumerConnectionBody.decode> & MasterBroker;
+
+/**
+ * Where `resetOffsets` moves a group: the start or the end of each queue, the first message
+ * stored at or after a time (ms since the epoch, or a Date), or one queue to an exact offset.
+ */
+export type ResetPoint = "earliest" | "latest" | number | Date | { brokerName: string; queueId: number; offset: number };
+
+/** What one master did for `resetOffsets`: the offset each of its queues moved to. */
+export interface OffsetReset extends MasterBroker {
+  offsets: ResetOffsetTable["offsetTable"];
+}
 
 /**
  * The operator's client (RocketMQ's MQAdmin): cluster state, topics, consumer groups and dead
@@ -238,6 +256,43 @@ export class Admin {
       else if (r.code !== ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST) throw errorFromResponse(r.code, r.remark, "DELETE_SUBSCRIPTIONGROUP", b.addr);
     }
     return held;
+  }
+
+  /**
+   * Moves consumer group `group`'s offsets on `topic` (INVOKE_BROKER_TO_RESET_OFFSET on every
+   * master of the topic). Each broker commits the new offsets, so this works for a group with
+   * no live member, and tells the live members, which continue from there at once. With
+   * `force: false` an offset only moves back. `onBroker` hears of each broker as it is done.
+   * Throws SUBSCRIPTION_GROUP_NOT_EXIST if no broker knows the group.
+   */
+  async resetOffsets(group: string, topic: string, to: ResetPoint, opts: { force?: boolean; onBroker?: (r: OffsetReset) => void } = {}): Promise<OffsetReset[]> {
+    validateGroup(group);
+    validateTopic(topic);
+    const exact = typeof to === "object" && !(to instanceof Date) ? to : undefined;
+    const timestamp = to === "earliest" ? 0 : to === "latest" ? -1 : to instanceof Date ? to.getTime() : typeof to === "number" ? to : 0;
+    if (!Number.isSafeInteger(timestamp) || timestamp < -1) throw new InvalidParameterError(`a reset time must be a date or ms since the epoch, got ${String(to)}`);
+    if (exact && (!Number.isInteger(exact.queueId) || exact.queueId < 0 || !Number.isSafeInteger(exact.offset) || exact.offset < 0)) {
+      throw new InvalidParameterError(`an exact reset needs a queueId and an offset ≥ 0, got ${JSON.stringify(exact)}`);
+    }
+    let brokers = await this.#mastersOf(topic);
+    if (exact) brokers = brokers.filter((b) => b.brokerName === exact.brokerName);
+    if (brokers.length === 0) throw new InvalidParameterError(exact ? `broker ${exact.brokerName} does not serve ${topic}` : `no master broker serves ${topic}`);
+    const header = ResetOffsetRequestHeader.encode({ topic, group, timestamp, isForce: opts.force ?? true, queueId: exact?.queueId, offset: exact?.offset });
+    const out: OffsetReset[] = [];
+    let refusal: RemotingCommand | undefined;
+    for (const b of brokers) {
+      const r = await this.#invoke(b.addr, RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, header);
+      if (r.code === ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST) {
+        refusal = r; // this broker never saw the group; another may have
+        continue;
+      }
+      if (r.code !== ResponseCode.SUCCESS) throw errorFromResponse(r.code, r.remark, "INVOKE_BROKER_TO_RESET_OFFSET", b.addr);
+      const done = { ...b, offsets: ResetOffsetBody.decode(r.body, r.serializeType).offsetTable };
+      out.push(done);
+      opts.onBroker?.(done);
+    }
+    if (out.length === 0 && refusal) throw errorFromResponse(refusal.code, refusal.remark, "INVOKE_BROKER_TO_RESET_OFFSET", brokers[0].addr);
+    return out;
   }
 
   /** The masters that serve `topic`, by its route. */

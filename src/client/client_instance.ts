@@ -2,8 +2,13 @@ import { InvalidParameterError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { HeartbeatBody, type ConsumerData } from "../protocol/bodies/client_bodies.ts";
-import { type ConsumerRunningInfo, ConsumerRunningInfoBody } from "../protocol/bodies/stats_bodies.ts";
-import { ConsumerGroupRequestHeader, GetConsumerRunningInfoRequestHeader, UnregisterClientRequestHeader } from "../protocol/headers/consumer_header.ts";
+import { type ConsumerRunningInfo, ConsumerRunningInfoBody, ResetOffsetBody, type ResetOffsetTable } from "../protocol/bodies/stats_bodies.ts";
+import {
+  ConsumerGroupRequestHeader,
+  GetConsumerRunningInfoRequestHeader,
+  ResetOffsetRequestHeader,
+  UnregisterClientRequestHeader,
+} from "../protocol/headers/consumer_header.ts";
 import { createRequest, createResponse, type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
@@ -35,6 +40,8 @@ export interface ConsumerMember {
   onMembersChanged(): void;
   /** GET_CONSUMER_RUNNING_INFO: settings, subscriptions, held queues and rates (push consumers). */
   runningInfo?(): ConsumerRunningInfo;
+  /** RESET_CONSUMER_CLIENT_OFFSET: an operator moved the group's offsets on `topic`; continue from these. */
+  resetOffsets?(topic: string, offsets: ResetOffsetTable["offsetTable"]): Promise<void>;
 }
 
 /**
@@ -86,6 +93,14 @@ export class ClientInstance {
       const info = this.#consumers.get(h.consumerGroup)?.runningInfo?.();
       if (!info) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `no push consumer of group ${h.consumerGroup} in client ${this.clientId}`);
       return successResponse(undefined, ConsumerRunningInfoBody.encode(info, req.serializeType));
+    });
+    // An operator reset the group's offsets; the broker has committed them and tells each member.
+    this.remoting.registerProcessor(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (req) => {
+      const h = ResetOffsetRequestHeader.decode(req);
+      const member = this.#consumers.get(h.group);
+      if (!member?.resetOffsets) return;
+      const { offsetTable } = ResetOffsetBody.decode(req.body, req.serializeType);
+      member.resetOffsets(h.topic, offsetTable).catch((err) => this.#log?.warn(`offset reset of ${h.group} on ${h.topic} failed: ${(err as Error).message}`));
     });
     this.remoting.registerProcessor(RequestCode.CHECK_TRANSACTION_STATE, (req) => {
       for (const p of this.#producers.values()) p.checkTransaction?.(req);

@@ -280,6 +280,7 @@ export class PushConsumer {
         committed: (mq) => this.#offsets.get(mq),
         status: this.#status,
       }),
+      resetOffsets: (topic, offsets) => this.#running ? this.#rebalance.resetOffsets(offsets.filter((e) => e.mq.topic === topic)) : Promise.resolve(),
     };
     this.#instance.registerConsumer(member, o.heartbeatBrokerIntervalMs, this.#log);
     this.#member = member;

@@ -62,6 +62,8 @@ export interface RebalanceHost {
 export class RebalanceService {
   #rebalancing: Promise<void> | undefined;
   #rebalanceAgain = false;
+  /** Rebalances and offset resets take turns: neither sees the other's queues half changed. */
+  #turn: Promise<void> = Promise.resolve();
   #soon: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -87,13 +89,49 @@ export class RebalanceService {
       do {
         this.#rebalanceAgain = false;
         try {
-          await this.#rebalanceOnce();
+          await this.#inTurn(() => this.#rebalanceOnce());
         } catch (err) {
           this.log.warn(`rebalance of ${this.host.group} failed: ${(err as Error).message}`);
         }
       } while (this.#rebalanceAgain && this.host.running);
     })().finally(() => this.#rebalancing = undefined);
     return this.#rebalancing;
+  }
+
+  /**
+   * RESET_CONSUMER_CLIENT_OFFSET: each queue of `offsets` this member holds starts again at its
+   * new offset. The old process queue is dropped first (what it holds is not consumed, and a
+   * call in progress commits nothing), then a fresh one pulls from the new offset, which is
+   * stored at once so a commit sent before the reset cannot outlive it.
+   */
+  resetOffsets(offsets: { mq: MessageQueue; offset: number }[]): Promise<void> {
+    return this.#inTurn(async () => {
+      const moved: MessageQueue[] = [];
+      for (const { mq, offset } of offsets) {
+        const old = this.host.pqs.get(queueKeyOf(mq));
+        if (!old) continue; // another member holds it and reads the broker's offset
+        old.dropped = true;
+        if (old.consuming) await old.consuming; // orderly: the call in progress ends first
+        const pq = new ProcessQueue(old.mq);
+        pq.nextOffset = offset;
+        pq.locked = old.locked;
+        pq.lastLockAt = old.lastLockAt;
+        this.host.offsets.update(old.mq, offset, false);
+        this.host.pqs.set(queueKeyOf(mq), pq);
+        this.host.startPulling(pq);
+        moved.push(old.mq);
+      }
+      if (moved.length > 0) {
+        this.log.info(`${this.host.group}: ${moved.length} queue(s) of ${offsets[0].mq.topic} reset by an operator`);
+        await this.host.persistOffsets(moved);
+      }
+    });
+  }
+
+  #inTurn(fn: () => Promise<void>): Promise<void> {
+    const run = this.#turn.then(fn);
+    this.#turn = run.catch(() => {});
+    return run;
   }
 
   /** Readable queues of a topic from the NameServer; learns broker addresses on the way. */

@@ -46,6 +46,10 @@ export const RequestCode = {
   GET_CONSUME_STATS: 208,
   DELETE_TOPIC_IN_BROKER: 215,
   DELETE_TOPIC_IN_NAMESRV: 216,
+  /** Broker → consumer: move to these offsets now (body ResetOffsetBody). */
+  RESET_CONSUMER_CLIENT_OFFSET: 220,
+  /** Admin → broker: reset a group's offsets on a topic by time (and tell its live members). */
+  INVOKE_BROKER_TO_RESET_OFFSET: 222,
   GET_CONSUMER_RUNNING_INFO: 307,
   CONSUME_MESSAGE_DIRECTLY: 309,
   SEND_MESSAGE_V2: 310,

@@ -9,6 +9,7 @@ import { encodeFrameBytes, FrameDecoder } from "../../src/protocol/frame_codec.t
 import { encodeBatch } from "../../src/protocol/message_batch.ts";
 import type { RemotingCommand } from "../../src/protocol/remoting_command.ts";
 import { SerializeType } from "../../src/protocol/serialize_type.ts";
+import { ResetOffsetBody } from "../../src/protocol/bodies/stats_bodies.ts";
 import net from "node:net";
 import { RequestCode } from "../../src/protocol/request_code.ts";
 import { JsonRemoting, type RawAnswer } from "./_json_client.ts";
@@ -97,6 +98,15 @@ function entries(stored: { offset: string; msgId: string }): Entry[] {
         assert.equal(typeof c.consumeTps, "number");
       },
     },
+    // As mqadmin resetOffsetByTime sends it; rewind only, so the committed offset above stays.
+    {
+      code: RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, ext: { topic: T, group: G, timestamp: "-1", isForce: "false" }, check: (a) => {
+        const text = a.body.toString("utf8");
+        assert.match(text, /^\{"offsetTable":\{(\{"brokerName":"broker-a","queueId":\d+,"topic":"[^"]*"\}:\d+,?)+\}\}$/, text.slice(0, 200));
+        const q1 = ResetOffsetBody.decode(a.body, SerializeType.JSON).offsetTable.find((e) => e.mq.queueId === 1);
+        assert.equal(q1?.offset, 1);
+      },
+    },
     // As mqadmin updateSubGroup sends it: every field, and 5.x's extra ones (ignored).
     {
       code: RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, ext: {}, body: utf8(JSON.stringify({
@@ -126,7 +136,7 @@ function entries(stored: { offset: string; msgId: string }): Entry[] {
 /** Codes whose answer body is message records, not a structured body. */
 const RECORD_BODIES = new Set<number>([RequestCode.PULL_MESSAGE, RequestCode.QUERY_MESSAGE, RequestCode.VIEW_MESSAGE_BY_ID]);
 /** Codes whose body is fastjson's map keyed by MessageQueue objects (not JSON: RocketMQ's tools read it so). */
-const QUEUE_KEYED_BODIES = new Set<number>([RequestCode.GET_TOPIC_STATS_INFO, RequestCode.GET_CONSUME_STATS]);
+const QUEUE_KEYED_BODIES = new Set<number>([RequestCode.GET_TOPIC_STATS_INFO, RequestCode.GET_CONSUME_STATS, RequestCode.INVOKE_BROKER_TO_RESET_OFFSET]);
 
 /**
  * Reads fastjson's `{{"brokerName":…,"queueId":…,"topic":…}:{…}}` by hand: checks the exact key

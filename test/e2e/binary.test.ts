@@ -102,6 +102,20 @@ describe("the compiled binary", () => {
       const rows = JSON.parse(progress.stdoutLines.join("\n")) as { topic: string; lag: number; consumerOffset: number }[];
       assert.deepEqual(rows.filter((r) => r.topic === "CliTopic").map((r) => r.lag), [0, 0]);
       assert.equal(rows.reduce((n, r) => n + r.consumerOffset, 0), 1);
+      // Back to the start (mqadmin resetOffsetByTime): a progress line per broker, the new offsets as a table.
+      const reset = await cli("offset", "reset", "--group", "cli-group", "--topic", "CliTopic", "--to", "earliest");
+      assert.equal(reset.exitCode, 0, reset.stderr);
+      assert.match(reset.stderr, /^bolide: reset cli-group on broker-a: 2 queue\(s\)$/m);
+      assert.match(reset.stdoutLines[0], /^topic\s+broker\s+queue\s+offset$/);
+      assert.deepEqual(reset.stdoutLines.slice(1).map((l) => l.split(/\s+/).pop()), ["0", "0"]);
+      const lagged = JSON.parse((await cli("group", "progress", "--group", "cli-group", "--topic", "CliTopic", "--json")).stdoutLines.join("\n")) as { lag: number }[];
+      assert.equal(lagged.reduce((n, r) => n + r.lag, 0), 1, "the message is due again");
+      const badTime = await cli("offset", "reset", "--group", "cli-group", "--topic", "CliTopic", "--to", "yesterday");
+      assert.equal(badTime.exitCode, 2);
+      assert.match(badTime.stderr, /--to must be earliest, latest, now/);
+      const noTopic = await cli("offset", "reset", "--group", "cli-group", "--topic", "NoSuchTopic", "--to", "latest");
+      assert.equal(noTopic.exitCode, 1);
+      assert.match(noTopic.stderr, /NoSuchTopic/);
       const status = await cli("topic", "status", "--topic", "CliTopic");
       assert.equal(status.exitCode, 0, status.stderr);
       assert.match(status.stdoutLines[0], /^broker\s+queue\s+minOffset\s+maxOffset\s+lastUpdated$/);

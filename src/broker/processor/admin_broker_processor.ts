@@ -21,6 +21,7 @@ import {
 } from "../../protocol/headers/topic_header.ts";
 import { validateGroup, validateTopic } from "../../common/names.ts";
 import { consumeStats, topicStats } from "../consume_stats.ts";
+import { resetOffset } from "../offset_reset.ts";
 import { createRequest, createResponse, type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { BrokerContext } from "../broker_context.ts";
@@ -80,6 +81,7 @@ export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
         return successResponse();
       },
     },
+    { code: RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, writes: true, handle: (r) => resetOffset(ctx, r, typeOf(r)) },
     { code: RequestCode.GET_CONSUMER_RUNNING_INFO, handle: (r) => consumerRunningInfo(ctx, r) },
     { code: RequestCode.GET_BROKER_RUNTIME_INFO, handle: (r) => successResponse(undefined, KVTableBody.encode({ table: brokerRuntimeInfo(ctx) }, typeOf(r))) },
     {

@@ -107,6 +107,23 @@ export const ConsumeStatsBody = {
   },
 };
 
+/**
+ * RESET_CONSUMER_CLIENT_OFFSET's body and INVOKE_BROKER_TO_RESET_OFFSET's answer (RocketMQ's
+ * ResetOffsetBody): the offset each queue of the topic moves to.
+ */
+export interface ResetOffsetTable {
+  offsetTable: { mq: MessageQueueData; offset: number }[];
+}
+
+export const ResetOffsetBody = {
+  name: "ResetOffsetBody",
+  encode: (v: ResetOffsetTable, type: number | undefined): Uint8Array => encodeKeyedByQueue({}, "offsetTable", v.offsetTable, (e) => e.offset, type),
+  decode(body: Uint8Array | undefined, type: number | undefined): ResetOffsetTable {
+    const raw = decodeKeyedByQueue(body, type, "ResetOffsetBody");
+    return check.object({ offsetTable: check.array(check.object({ mq, offset: check.int(0) }), Limits.maxStatsQueues) })(raw, "ResetOffsetBody");
+  },
+};
+
 /** A queue as the consumer holds it (RocketMQ's ProcessQueueInfo). */
 export interface ProcessQueueInfo {
   commitOffset: number;

@@ -47,6 +47,21 @@ export const GetConsumerRunningInfoRequestHeader = defineHeader("GetConsumerRunn
   jstackEnable: optional(field.bool()),
 });
 
+/**
+ * INVOKE_BROKER_TO_RESET_OFFSET (admin → broker) and RESET_CONSUMER_CLIENT_OFFSET (broker →
+ * member). timestamp −1 is the queue's end, 0 its start, otherwise the first message stored at
+ * or after it; without isForce an offset only moves back. RocketMQ 5's queueId and offset set
+ * one queue to an exact offset instead.
+ */
+export const ResetOffsetRequestHeader = defineHeader("ResetOffsetRequestHeader", {
+  topic: field.string(),
+  group: field.string(),
+  timestamp: field.int({ min: -1 }),
+  isForce: field.bool(),
+  queueId: optional(field.int({ min: -1, max: MAX_QUEUE_ID })),
+  offset: optional(field.int({ min: -1 })),
+});
+
 export const ConsumerSendMsgBackRequestHeader = defineHeader("ConsumerSendMsgBackRequestHeader", {
   offset: field.int({ min: 0 }),
   group: field.string(),
