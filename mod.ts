@@ -58,12 +58,16 @@ export { RemotingServer } from "./src/remoting/remoting_server.ts";
 export type {
   AdminOptions,
   BrokerGroups,
+  BrokerReplica,
+  BrokerTarget,
   ConsumerConnection,
   MasterBroker,
   OffsetReset,
+  ProducerConnection,
   ResetPoint,
   SubscriptionGroupConfig,
   SubscriptionGroupSettings,
+  TopicChanges,
   TopicCreation,
 } from "./src/client/admin.ts";
 export type { AllocateStrategy } from "./src/client/allocate_message_queue.ts";

@@ -7,6 +7,8 @@ import type { ClientManager } from "./client_manager.ts";
 import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import type { PullHoldService } from "./pull_hold_service.ts";
 import type { RebalanceLockManager } from "./rebalance_lock_manager.ts";
+import type { RuntimeConfig } from "./runtime_config.ts";
+import type { BrokerStatsManager } from "./broker_stats_manager.ts";
 import type { ScheduleMessageService } from "./schedule_message_service.ts";
 import type { SlaveSynchronize } from "./slave_synchronize.ts";
 import type { SubscriptionGroupManager } from "./subscription_group_manager.ts";
@@ -26,6 +28,8 @@ export interface BrokerStats {
  */
 export interface BrokerContext {
   readonly config: BrokerConfig;
+  /** The settings as an operator reads and changes them at run time (the same object as `config`). */
+  readonly runtime: RuntimeConfig;
   readonly log: Logger;
   readonly store: MessageStore;
   readonly topics: TopicConfigManager;
@@ -42,6 +46,8 @@ export interface BrokerContext {
   readonly role: BrokerRole;
   readonly slaveSync: SlaveSynchronize;
   readonly stats: BrokerStats;
+  /** Put and get counts and rates per topic and group (VIEW_BROKER_STATS_DATA, consumeTps, the runtime info's TPS). */
+  readonly statsManager: BrokerStatsManager;
   /** Resolves when the NameServers have the topic table as it is now (a change registers at once). */
   registered(): Promise<void>;
   /** "host:port" clients use. */

@@ -1,15 +1,11 @@
 import { Limits } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
-import { createOffsetMsgId } from "../common/message_id.ts";
 import { validateGroup } from "../common/names.ts";
-import { MessageProperty } from "../common/message.ts";
-import { decodeRecord } from "../common/message_record.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { nodeFileSystem, type FileSystem } from "../platform/file_system.ts";
 import { registerBrokerRequest, unregisterBrokerRequest, type BrokerIdentity } from "../protocol/namesrv_requests.ts";
 import { RegisterBrokerResponseHeader } from "../protocol/headers/broker_header.ts";
 import { ConsumerGroupRequestHeader } from "../protocol/headers/consumer_header.ts";
-import { CheckTransactionStateRequestHeader } from "../protocol/headers/transaction_header.ts";
 import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
@@ -17,6 +13,8 @@ import { RemotingServer } from "../remoting/remoting_server.ts";
 import { DefaultMessageStore } from "../store/default_message_store.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import { type BrokerConfig, brokerConfig, serverLimits } from "./broker_config.ts";
+import { RuntimeConfig } from "./runtime_config.ts";
+import { BrokerStatsManager } from "./broker_stats_manager.ts";
 import type { BrokerContext, BrokerStats } from "./broker_context.ts";
 import { BrokerRole } from "./broker_role.ts";
 import { ClientManager } from "./client_manager.ts";
@@ -33,7 +31,7 @@ import { TIMER_TOPIC, TimerMessageService } from "./timer_message_service.ts";
 import { SubscriptionGroupManager } from "./subscription_group_manager.ts";
 import { settledWithin } from "../util/deferred.ts";
 import { TopicConfigManager } from "./topic_config_manager.ts";
-import { type CheckBack, TransactionalMessageService } from "./transactional_message_service.ts";
+import { askProducer, TransactionalMessageService } from "./transactional_message_service.ts";
 
 /**
  * A broker: the message store behind a remoting server, registered with every NameServer.
@@ -50,19 +48,24 @@ export class BrokerController {
   readonly #clients = new ClientManager(Limits.maxBrokerClients);
   readonly #locks = new RebalanceLockManager();
   readonly #stats: BrokerStats = { sendsInFlight: 0, pullsFound: 0 };
+  readonly #statsManager: BrokerStatsManager;
   readonly #server: RemotingServer;
   readonly #namesrvClient = new RemotingClient();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #configFile: string | undefined;
   #addr = "";
   #shuttingDown = false;
   #registerScheduled = false;
   /** The latest registration a topic change started (its body is read when it starts). */
   #registration: Promise<void> = Promise.resolve();
 
-  constructor(config: Partial<BrokerConfig> | BrokerConfig, opts: { log?: Logger; fs?: FileSystem } = {}) {
+  /** `configFile`: where settings changed at run time are written (default `<storePathRootDir>/config/broker.properties`). */
+  constructor(config: Partial<BrokerConfig> | BrokerConfig, opts: { log?: Logger; fs?: FileSystem; configFile?: string } = {}) {
     this.config = { ...brokerConfig(), ...config };
     this.#log = opts.log ?? silentLogger;
     this.#fs = opts.fs ?? nodeFileSystem;
+    this.#configFile = opts.configFile;
+    this.#statsManager = new BrokerStatsManager(this.config.brokerClusterName);
     this.#server = new RemotingServer({
       host: this.config.brokerIP1,
       port: this.config.listenPort,
@@ -140,11 +143,14 @@ export class BrokerController {
     store.setStoreHost(this.#addr);
     this.#ctx.topics.onChange(() => this.#registerSoon());
     await this.registerAll();
-    this.#timers.push(setInterval(() => void this.registerAll(), c.registerNameServerPeriod));
-    this.#timers.push(setInterval(() => this.#persistOffsets(), c.flushConsumerOffsetInterval));
-    this.#timers.push(setInterval(() => this.#ctx.schedule.persist(), c.flushDelayOffsetInterval));
+    // Timers whose period is a setting an operator may change while the broker runs.
+    const { runtime } = this.#ctx;
+    runtime.every(["registerNameServerPeriod"], () => c.registerNameServerPeriod, () => void this.registerAll());
+    runtime.every(["flushConsumerOffsetInterval"], () => c.flushConsumerOffsetInterval, () => this.#persistOffsets());
+    runtime.every(["flushDelayOffsetInterval"], () => c.flushDelayOffsetInterval, () => this.#ctx.schedule.persist());
     await this.#ctx.role.start();
-    this.#timers.push(setInterval(() => this.#clients.expire(c.channelExpiredTimeout), Math.min(Limits.clientExpiryScanMs, c.channelExpiredTimeout)));
+    this.#timers.push(setInterval(() => this.#statsManager.sample(), Limits.statsSampleMs));
+    runtime.every(["channelExpiredTimeout"], () => Math.min(Limits.clientExpiryScanMs, c.channelExpiredTimeout), () => this.#clients.expire(c.channelExpiredTimeout));
     this.#log.info(`broker ${c.brokerName}[${c.brokerId}] of ${c.brokerClusterName} listening on ${this.#addr}`);
     return this.#addr;
   }
@@ -172,6 +178,7 @@ export class BrokerController {
     this.#shuttingDown = true;
     const { role, schedule, timer, tx, store } = this.#ctx;
     for (const t of this.#timers) clearInterval(t);
+    this.#ctx.runtime.stop();
     this.#holds.wakeAll();
     await role.stop();
     await this.#server.stop(graceMs);
@@ -191,6 +198,7 @@ export class BrokerController {
     this.#shuttingDown = true;
     const { role, schedule, timer, tx, store } = this.#ctx;
     for (const t of this.#timers) clearInterval(t);
+    this.#ctx.runtime.stop();
     this.#namesrvClient.close();
     await role.stop();
     schedule.stop(false);
@@ -210,6 +218,9 @@ export class BrokerController {
     const fs = this.#fs;
     const log = this.#log;
     fs.mkdirp(configDir);
+    const runtime = new RuntimeConfig(c, fs, this.#configFile ?? `${configDir}/broker.properties`, log.child("config"));
+    runtime.onChange(["fileReservedTime", "deleteWhen", "diskMaxUsedSpaceRatio"], () =>
+      store.setRetention({ fileReservedTimeHours: c.fileReservedTime, deleteWhen: c.deleteWhen, diskMaxUsedSpaceRatio: c.diskMaxUsedSpaceRatio / 100 }));
     const topics = new TopicConfigManager(fs, `${configDir}/topics.json`, c);
     const offsets = new ConsumerOffsetManager(fs, `${configDir}/consumerOffset.json`);
     const groups = new SubscriptionGroupManager(fs, `${configDir}/subscriptionGroup.json`, c); // c: the auto-created groups' defaults
@@ -222,7 +233,7 @@ export class BrokerController {
       flushIntervalMs: c.timerFlushIntervalMs,
       rollIntervalMs: c.timerRollIntervalMs,
     }, deliver, log.child("timer"));
-    const tx = new TransactionalMessageService(store, fs, `${configDir}/transactionOffset.json`, c, transactionalPut(topics, store), (check) => this.#checkTransaction(check), log.child("transaction"));
+    const tx = new TransactionalMessageService(store, fs, `${configDir}/transactionOffset.json`, c, transactionalPut(topics, store), (check) => askProducer(this.#clients, this.#addr, check), log.child("transaction"));
     const role = new BrokerRole(c, store, topics, offsets, groups, schedule, {
       addr: () => this.#addr,
       shuttingDown: () => this.#shuttingDown,
@@ -243,7 +254,7 @@ export class BrokerController {
     const addr = () => this.#addr;
     const shuttingDown = () => this.#shuttingDown;
     return {
-      config: c, log, store, topics, offsets, groups, schedule, timer, tx, role,
+      config: c, runtime, statsManager: this.#statsManager, log, store, topics, offsets, groups, schedule, timer, tx, role,
       slaveSync: role.slaveSync,
       clients: this.#clients,
       locks: this.#locks,
@@ -258,22 +269,6 @@ export class BrokerController {
         return shuttingDown();
       },
     };
-  }
-
-  /** A transaction check-back: asks one live producer of the half message's group for its decision. */
-  #checkTransaction({ raw, put, producerGroup }: CheckBack): boolean {
-    const conns = this.#clients.producerConnectionsOf(producerGroup);
-    if (conns.length === 0) return false;
-    const conn = conns[Math.floor(Math.random() * conns.length)];
-    const msgId = decodeRecord(raw).properties[MessageProperty.UNIQ_KEY] ?? "";
-    conn.invokeOneway(createRequest(RequestCode.CHECK_TRANSACTION_STATE, CheckTransactionStateRequestHeader.encode({
-      commitLogOffset: put.physicalOffset,
-      tranStateTableOffset: put.queueOffset,
-      offsetMsgId: createOffsetMsgId(this.#addr, put.physicalOffset),
-      msgId,
-      transactionId: msgId,
-    }), raw)).catch(() => {});
-    return true;
   }
 
   #registerSoon(): void {

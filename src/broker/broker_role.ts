@@ -74,7 +74,7 @@ export class BrokerRole {
     private readonly hooks: BrokerRoleHooks,
     private readonly log: Logger,
   ) {
-    this.slaveSync = new SlaveSynchronize(topics, offsets, groups, schedule, this, log);
+    this.slaveSync = new SlaveSynchronize(topics, store, offsets, groups, schedule, this, log);
   }
 
   /** Opens the epoch file (controller mode) and the HA port of a broker that is or may become master. */

@@ -164,6 +164,15 @@ export class ClientManager {
     this.#changed(groups);
   }
 
+  /** Live producers of `group` as GET_PRODUCER_CONNECTION_LIST lists them (a scan, like producerConnectionsOf). */
+  producersOf(group: string): { clientId: string; clientAddr: string; language?: number; version?: number }[] {
+    const out = [];
+    for (const c of this.#clients.values()) {
+      if (c.producerGroups.has(group) && !c.connection.isClosed) out.push({ clientId: c.clientId, clientAddr: c.connection.remoteAddr, language: c.language, version: c.version });
+    }
+    return out.sort((a, b) => a.clientId < b.clientId ? -1 : 1);
+  }
+
   /** Connections of live producers of `group` (a scan: used only for transaction check-backs). */
   producerConnectionsOf(group: string): RemotingConnection[] {
     const out: RemotingConnection[] = [];

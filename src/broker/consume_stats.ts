@@ -31,8 +31,8 @@ export function topicStats(ctx: BrokerContext, topic: string): TopicStatsTable {
  * GET_CONSUME_STATS: a group's progress on each queue of `topic`, or of every topic it has
  * committed offsets for or its live members subscribe to (its retry topic included): the
  * queue's max offset, the committed offset, and the store time of the last message consumed.
- * The lag is brokerOffset - consumerOffset. consumeTps is 0 until the broker keeps per-group
- * statistics.
+ * The lag is brokerOffset - consumerOffset. consumeTps: messages its pulls got per second over
+ * the last minute, on those topics.
  */
 export function consumeStats(ctx: BrokerContext, group: string, topic?: string): ConsumeStats {
   let topics: string[];
@@ -55,5 +55,5 @@ export function consumeStats(ctx: BrokerContext, group: string, topic?: string):
       });
     }
   }
-  return { offsetTable, consumeTps: 0 };
+  return { offsetTable, consumeTps: ctx.statsManager.groupTps(group, topics) };
 }

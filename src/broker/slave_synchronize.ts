@@ -6,6 +6,7 @@ import { UpdateConsumerOffsetRequestHeader } from "../protocol/headers/consumer_
 import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
+import type { MessageStore } from "../store/message_store.ts";
 import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import type { ScheduleMessageService } from "./schedule_message_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
@@ -30,6 +31,8 @@ export class SlaveSynchronize {
 
   constructor(
     private readonly topics: TopicConfigManager,
+    /** Where a topic the master deleted loses its queues here too (a promoted slave must not bring it back). */
+    private readonly store: Pick<MessageStore, "deleteTopic">,
     private readonly offsets: ConsumerOffsetManager,
     private readonly groups: SubscriptionGroupManager,
     private readonly schedule: ScheduleMessageService,
@@ -58,7 +61,7 @@ export class SlaveSynchronize {
         return r;
       };
       const topics = await call(RequestCode.GET_ALL_TOPIC_CONFIG);
-      this.topics.adopt(TopicConfigTableBody.decode(topics.body, topics.serializeType).topicConfigTable);
+      for (const gone of this.topics.adopt(TopicConfigTableBody.decode(topics.body, topics.serializeType).topicConfigTable)) this.store.deleteTopic(gone);
       await this.#carryOffsetsBack(master);
       const offsets = await call(RequestCode.GET_ALL_CONSUMER_OFFSET);
       this.offsets.adopt(ConsumerOffsetTableBody.decode(offsets.body, offsets.serializeType).offsetTable ?? {});

@@ -59,7 +59,7 @@ export class TopicConfigManager {
   update(tc: TopicConfig): TopicConfig {
     validateTopic(tc.topicName);
     for (const [k, v] of [["readQueueNums", tc.readQueueNums], ["writeQueueNums", tc.writeQueueNums]] as const) {
-      if (!Number.isInteger(v) || v < 1 || v > 1024) throw new InvalidParameterError(`${k} must be 1..1024, got ${v}`);
+      if (!Number.isInteger(v) || v < 1 || v > Limits.maxQueuesPerTopic) throw new InvalidParameterError(`${k} must be 1..${Limits.maxQueuesPerTopic}, got ${v}`);
     }
     if (!Number.isInteger(tc.perm) || tc.perm < 0 || tc.perm > 15) throw new InvalidParameterError(`perm must be 0..15, got ${tc.perm}`);
     if (!this.#topics.has(tc.topicName) && this.#topics.size >= (this.opts.maxTopics ?? 100_000)) {
@@ -105,13 +105,15 @@ export class TopicConfigManager {
   }
 
   /** A slave takes its master's topics as they are (replacing its own); false when nothing changed. */
-  adopt(table: Record<string, TopicConfig>): boolean {
+  /** A slave takes its master's table whole; returns the topics it no longer has (deleted on the master). */
+  adopt(table: Record<string, TopicConfig>): string[] {
     const mine = Object.fromEntries(this.#topics);
-    if (JSON.stringify(mine) === JSON.stringify(table)) return false;
+    if (JSON.stringify(mine) === JSON.stringify(table)) return [];
+    const removed = [...this.#topics.keys()].filter((t) => !(t in table));
     this.#topics.clear();
     for (const [name, tc] of Object.entries(table)) this.#topics.set(name, tc);
     this.#changed();
-    return true;
+    return removed;
   }
 
   /**

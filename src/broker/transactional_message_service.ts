@@ -8,6 +8,11 @@ import { fromUtf8, utf8 } from "../util/bytes.ts";
 import { JsonConfigFile } from "./json_config_file.ts";
 import { copyOfStored, toRealTopic } from "./real_topic.ts";
 import { Limits } from "../common/limits.ts";
+import { createOffsetMsgId } from "../common/message_id.ts";
+import { CheckTransactionStateRequestHeader } from "../protocol/headers/transaction_header.ts";
+import { createRequest } from "../protocol/remoting_command.ts";
+import { RequestCode } from "../protocol/request_code.ts";
+import type { ClientManager } from "./client_manager.ts";
 
 /** transactionOffset.json: how far the check service and the op queue have been read. */
 const TRANSACTION_FILE = check.object({ halfOffset: check.int(0), opOffset: check.int(0) });
@@ -247,4 +252,23 @@ export function committedOf(half: StoredMessage): PutMessageRequest {
   // A half message always names its real topic (the broker set it); an empty topic is refused by the put.
   const put = toRealTopic(half, [MessageProperty.TRANSACTION_CHECK_TIMES]) ?? { ...copyOfStored(half), topic: "" };
   return { ...put, sysFlag: (half.sysFlag & ~0xc) | SysFlag.TRANSACTION_COMMIT_TYPE };
+}
+
+/**
+ * A transaction check-back: asks one live producer of the half message's group for its decision
+ * (CHECK_TRANSACTION_STATE, oneway; its END_TRANSACTION is the answer). False if none is online.
+ */
+export function askProducer(clients: Pick<ClientManager, "producerConnectionsOf">, brokerAddr: string, { raw, put, producerGroup }: CheckBack): boolean {
+  const conns = clients.producerConnectionsOf(producerGroup);
+  if (conns.length === 0) return false;
+  const conn = conns[Math.floor(Math.random() * conns.length)];
+  const msgId = decodeRecord(raw).properties[MessageProperty.UNIQ_KEY] ?? "";
+  conn.invokeOneway(createRequest(RequestCode.CHECK_TRANSACTION_STATE, CheckTransactionStateRequestHeader.encode({
+    commitLogOffset: put.physicalOffset,
+    tranStateTableOffset: put.queueOffset,
+    offsetMsgId: createOffsetMsgId(brokerAddr, put.physicalOffset),
+    msgId,
+    transactionId: msgId,
+  }), raw)).catch(() => {});
+  return true;
 }

@@ -1,7 +1,9 @@
-import { Admin } from "../client/admin.ts";
+import { Admin, type TopicChanges } from "../client/admin.ts";
 import { Producer } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
 import { BolideError } from "../common/errors.ts";
+import { Limits } from "../common/limits.ts";
+import { Perm } from "../common/route.ts";
 import { printLine, readStdinLines } from "../platform/runtime.ts";
 import { intOption, UsageError } from "./server_commands.ts";
 import { printTable } from "./table.ts";
@@ -30,9 +32,23 @@ export async function topicCommand(sub: string | undefined, values: Values, name
       return printJson(await admin.topicRoute(required(values, "topic")));
     case "create": {
       const topic = required(values, "topic");
-      const queues = intOption(values.queues as string | undefined, "queues", 8, 1, 1024);
+      const queues = intOption(values.queues as string | undefined, "queues", 8, 1, Limits.maxQueuesPerTopic);
+      const shape = topicShape(values);
       if ((await admin.masters(cluster)).length === 0) throw new UsageError("no master broker is registered with the NameServer");
-      for (const b of await admin.createTopic(topic, { queues, cluster })) printLine(`created topic ${topic} with ${queues} queues on ${b.brokerName} (${b.addr})`);
+      for (const b of await admin.createTopic(topic, { queues, cluster, ...shape })) {
+        printLine(`created topic ${topic} with ${shape.readQueueNums ?? queues} read / ${shape.writeQueueNums ?? queues} write queues, perm ${permName(shape.perm ?? 6)}, on ${b.brokerName} (${b.addr})`);
+      }
+      return;
+    }
+    case "update": {
+      // mqadmin updateTopic / updateTopicPerm: only what is named changes.
+      const topic = required(values, "topic");
+      const shape = topicShape(values);
+      if (Object.keys(shape).length === 0) throw new UsageError("topic update needs --perm, --read-queues, --write-queues or --order");
+      const done = await admin.updateTopic(topic, shape, cluster);
+      printTable(done.map((b) => ({
+        broker: b.brokerName, readQueues: b.config.readQueueNums, writeQueues: b.config.writeQueueNums, perm: permName(b.config.perm), order: b.config.order ?? false,
+      })), values.json === true);
       return;
     }
     case "delete": {
@@ -51,25 +67,62 @@ export async function topicCommand(sub: string | undefined, values: Values, name
       return;
     }
     default:
-      throw new UsageError(`"topic" takes create, list, route, status or delete, got "${sub ?? ""}"`);
+      throw new UsageError(`"topic" takes create, update, list, route, status or delete, got "${sub ?? ""}"`);
   }
 }
 
-export async function clusterCommand(namesrv: string): Promise<void> {
+/** RocketMQ's perm as the CLI takes it: R, W, RW (or 4, 2, 6). */
+export function parsePerm(v: string): number {
+  const perm = ({ R: 4, W: 2, RW: 6, "4": 4, "2": 2, "6": 6 } as Record<string, number>)[v.toUpperCase()];
+  if (perm === undefined) throw new UsageError(`--perm must be R, W or RW (4, 2, 6), got "${v}"`);
+  return perm;
+}
+
+export function permName(perm: number): string {
+  return `${perm & Perm.READ ? "R" : ""}${perm & Perm.WRITE ? "W" : ""}` || "-";
+}
+
+/** --read-queues, --write-queues, --perm and --order, as far as given. */
+function topicShape(values: Values): TopicChanges {
+  const out: TopicChanges = {};
+  if (values["read-queues"] !== undefined) out.readQueueNums = intOption(values["read-queues"] as string, "read-queues", 8, 1, Limits.maxQueuesPerTopic);
+  if (values["write-queues"] !== undefined) out.writeQueueNums = intOption(values["write-queues"] as string, "write-queues", 8, 1, Limits.maxQueuesPerTopic);
+  if (values.perm !== undefined) out.perm = parsePerm(values.perm as string);
+  if (values.order !== undefined) {
+    if (values.order !== "true" && values.order !== "false") throw new UsageError(`--order must be true or false, got "${values.order}"`);
+    out.order = values.order === "true";
+  }
+  return out;
+}
+
+/**
+ * `bolide cluster` (mqadmin clusterList): every broker with its role, address and in/out TPS
+ * (messages per second stored and handed to consumers, over the last 10 s), a table; with
+ * `--json` each broker's whole runtime info. No live broker is an error, so scripts notice.
+ */
+export async function clusterCommand(namesrv: string, json = false): Promise<void> {
   await using admin = new Admin({ namesrvAddr: namesrv });
   const info = await admin.clusterInfo();
-  const brokers: unknown[] = [];
+  const brokers: { cluster: string; brokerName: string; brokerId: number; addr: string; role: string; runtime: Record<string, string> | "unreachable" }[] = [];
   for (const [cluster, names] of Object.entries(info.clusterAddrTable)) {
     for (const name of names) {
       for (const [id, addr] of Object.entries(info.brokerAddrTable[name]?.brokerAddrs ?? {})) {
-        const runtime = await admin.brokerRuntimeInfo(addr, 2000).catch(() => "unreachable");
+        const runtime = await admin.brokerRuntimeInfo(addr, 2000).catch(() => "unreachable" as const);
         brokers.push({ cluster, brokerName: name, brokerId: Number(id), addr, role: id === "0" ? "MASTER" : "SLAVE", runtime });
       }
     }
   }
-  printJson(brokers);
-  // An empty table is not a healthy cluster: say so, and fail, so scripts notice.
   if (brokers.length === 0) throw new UsageError(`no live brokers are registered with the NameServer ${namesrv}`, 1);
+  if (json) return printJson(brokers);
+  const first = (tps: string | undefined) => Number(Number((tps ?? "0").split(" ")[0]).toFixed(2));
+  printTable(brokers.map((b) => {
+    const r = b.runtime === "unreachable" ? undefined : b.runtime;
+    return {
+      cluster: b.cluster, broker: b.brokerName, id: b.brokerId, addr: b.addr, role: b.role,
+      inTPS: r ? first(r.putTps) : "-", outTPS: r ? first(r.getTransferedTps) : "-",
+      putTotal: r?.msgPutTotalTodayNow ?? "-", getTotal: r?.msgGetTotalTodayNow ?? "-", state: r ? "ok" : "unreachable",
+    };
+  }), false);
 }
 
 export async function sendCommand(values: Values, namesrv: string): Promise<void> {

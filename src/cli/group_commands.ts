@@ -77,7 +77,8 @@ export async function groupCommand(sub: string | undefined, values: Values, name
     }
     case "progress": {
       // Per queue: the broker's offset, the group's, the lag (mqadmin consumerProgress).
-      const stats = await admin.consumeStats(group, values.topic as string | undefined);
+      const progress = await admin.consumeProgress(group, values.topic as string | undefined);
+      const stats = progress.offsetTable;
       if (stats.length === 0) throw new UsageError(`consumer group ${group} has no offsets and no online member on any broker`, 1);
       const rows = stats.map((s) => ({
         topic: s.mq.topic, broker: s.mq.brokerName, queue: s.mq.queueId, brokerOffset: s.offset.brokerOffset,
@@ -85,7 +86,7 @@ export async function groupCommand(sub: string | undefined, values: Values, name
         lastConsumed: s.offset.lastTimestamp ? new Date(s.offset.lastTimestamp).toISOString() : "-",
       }));
       printTable(rows, json);
-      if (!json) printLine(`total lag: ${rows.reduce((n, r) => n + r.lag, 0)}`);
+      if (!json) printLine(`total lag: ${rows.reduce((n, r) => n + r.lag, 0)}, consume TPS: ${progress.consumeTps.toFixed(2)}`);
       return;
     }
     case "running": {

@@ -6,6 +6,7 @@ import { parseArgs } from "../platform/args.ts";
 import { ListenError } from "../platform/tcp.ts";
 import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.ts";
 import { runBench } from "./bench_commands.ts";
+import { brokerAdminCommand, producerCommand } from "./broker_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
 import { dlqCommand, GROUP_SETTING_FLAGS, groupCommand, offsetCommand } from "./group_commands.ts";
 import { messageCommand } from "./message_commands.ts";
@@ -28,17 +29,25 @@ Servers (each prints the address it listens on as its first line of output)
 
 Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAMESRV_ADDR)
   topic create --topic T [--queues N] [--cluster C]   create on every master broker
+                         [--read-queues N] [--write-queues N] [--perm R|W|RW] [--order true|false]
+  topic update --topic T [--perm R|W|RW] [--read-queues N] [--write-queues N] [--order true|false]
   topic list | route --topic T | delete --topic T
   topic status --topic T                               each queue's offsets and last update, per broker
   send --topic T --body B [--tags T] [--keys K]        or one message per line of stdin
   consume --topic T --group G [--from first|last] [--count N] [--timeout-ms N] [--tags EXPR]
-  cluster                                              brokers, roles and runtime state
+  cluster                                              brokers, roles, in/out TPS (--json: runtime state too)
+  broker wipe-write --broker B                         producers drain away from broker group B
+  broker add-write --broker B                          (before maintenance); and back
+  broker config get --broker B | --addr A | --cluster C      every setting (live: changeable now)
+  broker config set --broker B | --addr A | --cluster C name=value ...   live settings, kept in the file
+  broker stats --broker B --name TOPIC_PUT_NUMS|GROUP_GET_NUMS|... --key TOPIC|TOPIC@GROUP   last minute, hour, day
   group list [--cluster C]                             every master's consumer groups and their settings
   group update --group G [--cluster C] [--consumeEnable true|false] [--consumeBroadcastEnable true|false]
                          [--retryMaxTimes N] [--retryQueueNums N] [--whichBrokerWhenConsumeSlowly N]
                          [--notifyConsumerIdsChangedEnable true|false]   create or change a group (others kept)
   group delete --group G [--cluster C] [--clean-offset]                 its settings (and committed offsets)
   group [connections] --group G                        a consumer group's members and subscriptions
+  producer connections --group G                       a producer group's live clients, per broker
   group progress --group G [--topic T]                 per queue: broker and group offsets, lag
   group running --group G [--client ID]                what each member is doing (its queues, rates)
   offset reset --group G --topic T --to earliest|latest|now|MS|ISO-TIME [--rewind-only]
@@ -49,6 +58,7 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
   route --topic T                                      same as topic route
   message query --topic T --key K [--begin T] [--end T] [--count N]   by key (or unique id), newest first
   message get --id ID [--topic T]                      by offset id, or with --topic by unique id
+  message resend-to-client --group G --client ID --id ID [--topic T]   one message to one member's listener
 
 Benchmarks
   bench produce --topic T [--size 1024] [--mode sync|async] [--inflight N] [--duration S]
@@ -115,9 +125,15 @@ const options = {
   push: { type: "boolean" },
   "clean-offset": { type: "boolean" },
   "rewind-only": { type: "boolean" },
+  "read-queues": { type: "string" },
+  "write-queues": { type: "string" },
+  perm: { type: "string" },
+  order: { type: "string" },
   to: { type: "string" },
   queue: { type: "string" },
   broker: { type: "string" },
+  addr: { type: "string" },
+  name: { type: "string" },
   rate: { type: "string" },
   warmup: { type: "string" },
   key: { type: "string" },
@@ -166,11 +182,11 @@ export async function main(args: string[] = argv()): Promise<void> {
       case "controller":
         return await runController(values);
       case "broker":
-        return await runBroker(values);
+        return sub === undefined ? await runBroker(values) : await brokerAdminCommand(sub, values, namesrv, positionals.slice(2));
       case "route":
         return await withAdmin(namesrv, async (admin) => printLine(JSON.stringify(await admin.topicRoute(required(values, "topic")), null, 2)));
       case "cluster":
-        return await clusterCommand(namesrv);
+        return await clusterCommand(namesrv, values.json === true);
       case "topic":
         return await topicCommand(sub, values, namesrv);
       case "send":
@@ -179,6 +195,8 @@ export async function main(args: string[] = argv()): Promise<void> {
         return await consumeCommand(values, namesrv);
       case "group":
         return await groupCommand(sub, values, namesrv);
+      case "producer":
+        return await producerCommand(sub, values, namesrv);
       case "offset":
         return await offsetCommand(sub, values, namesrv);
       case "dlq":

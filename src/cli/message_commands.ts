@@ -1,5 +1,6 @@
 import { InvalidParameterError } from "../common/errors.ts";
 import type { MessageExt } from "../client/message.ts";
+import { Admin } from "../client/admin.ts";
 import { MessageQuery } from "../client/message_query.ts";
 import { printLine } from "../platform/runtime.ts";
 import { required } from "./client_commands.ts";
@@ -46,8 +47,19 @@ export async function messageCommand(sub: string | undefined, values: Values, na
         printLine(JSON.stringify({ ...summary(m), properties: m.properties, body: new TextDecoder().decode(m.body) }, null, 2));
         return;
       }
+      case "resend-to-client": {
+        // mqadmin consumeMessage: one stored message to one member's listener, nothing committed.
+        const group = required(values, "group");
+        const client = required(values, "client");
+        const id = required(values, "id");
+        await using admin = new Admin({ namesrvAddr: namesrv });
+        const r = await admin.consumeMessageDirectly(group, client, id, values.topic as string | undefined);
+        printLine(JSON.stringify(r, null, 2));
+        if (r.consumeResult !== "CR_SUCCESS") throw new UsageError(`the listener of ${client} answered ${r.consumeResult}`, 1);
+        return;
+      }
       default:
-        throw new UsageError(`"message" takes query or get, got "${sub ?? ""}"`);
+        throw new UsageError(`"message" takes query, get or resend-to-client, got "${sub ?? ""}"`);
     }
   } finally {
     query.close();

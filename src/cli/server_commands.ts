@@ -105,7 +105,17 @@ export function brokerConfigFrom(values: Record<string, unknown>, base: Record<s
   for (const name of Object.keys(BROKER_SETTINGS)) fromEnv[name] = env(toEnvName(name));
   const fromFlags: Record<string, string | undefined> = {};
   for (const name of Object.keys(BROKER_SETTINGS)) fromFlags[name] = values[name] as string | undefined;
+  if (!file) {
+    // Without --config, the file settings changed at run time were written to is read back.
+    const saved = nodeFileSystem.readText(runtimeConfigFile(brokerConfig(base, fromEnv, fromFlags), values));
+    if (saved !== undefined) Object.assign(fromFile, parseProperties(saved, "broker.properties"));
+  }
   return brokerConfig(base, fromFile, fromEnv, fromFlags);
+}
+
+/** Where a broker writes settings changed at run time: its --config file, else `<storePathRootDir>/config/broker.properties`. */
+export function runtimeConfigFile(config: BrokerConfig, values: Record<string, unknown>): string {
+  return (values.config as string | undefined) ?? `${config.storePathRootDir}/config/broker.properties`;
 }
 
 export function brokerHelp(): string {
@@ -119,7 +129,7 @@ ${brokerSettingsHelp()}`;
 export async function runBroker(values: Record<string, unknown>): Promise<void> {
   const config = brokerConfigFrom(values);
   const log = createLogger(`broker.${config.brokerName}`, logLevel(values["log-level"] as string | undefined));
-  const broker = new BrokerController(config, { log });
+  const broker = new BrokerController(config, { log, configFile: runtimeConfigFile(config, values) });
   const addr = await broker.start();
   printLine(`bolide broker listening on ${addr}`);
   await serveUntilSignal(log, () => broker.shutdown());
@@ -144,7 +154,7 @@ export async function runStart(values: Record<string, unknown>): Promise<void> {
       listenPort: String(intOption(values["broker-port"] as string | undefined, "broker-port", 10911, 0, 65535)),
       storePathRootDir: `${dataDir}/store`,
     });
-    broker = new BrokerController(config, { log: log.child("broker") });
+    broker = new BrokerController(config, { log: log.child("broker"), configFile: runtimeConfigFile(config, values) });
     await broker.start();
   } catch (err) {
     await ns.stop();

@@ -1,9 +1,9 @@
-import { errorFromResponse, InvalidParameterError } from "../common/errors.ts";
+import { errorFromResponse, InvalidParameterError, TopicNotExistError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
 import { encodeProperties, MessageProperty, SysFlag } from "../common/message.ts";
 import { RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
 import { ResponseCode } from "../common/response_code.ts";
-import { type ClusterInfo, MASTER_ID, PERM_READ_WRITE, type TopicRouteData } from "../common/route.ts";
+import { type ClusterInfo, MASTER_ID, Perm, PERM_READ_WRITE, type TopicConfig, type TopicRouteData } from "../common/route.ts";
 import {
   KVTableBody,
   type SubscriptionGroupConfig,
@@ -11,16 +11,22 @@ import {
   type SubscriptionGroupSettings,
   subscriptionGroupSettings,
   SubscriptionGroupTableBody,
+  TopicConfigTableBody,
 } from "../protocol/bodies/broker_bodies.ts";
-import { ConsumerConnectionBody } from "../protocol/bodies/client_bodies.ts";
+import { ConsumerConnectionBody, ProducerConnectionBody } from "../protocol/bodies/client_bodies.ts";
 import {
+  ConsumeMessageDirectlyResultRequestHeader,
   ConsumerGroupRequestHeader,
   DeleteSubscriptionGroupRequestHeader,
   GetConsumerRunningInfoRequestHeader,
+  ProducerGroupRequestHeader,
   ResetOffsetRequestHeader,
 } from "../protocol/headers/consumer_header.ts";
 import { SendMessageRequestHeader } from "../protocol/headers/send_message_header.ts";
+import { ViewBrokerStatsDataRequestHeader } from "../protocol/headers/broker_header.ts";
 import {
+  BrokerStatsDataBody,
+  ConsumeMessageDirectlyResultBody,
   type ConsumerRunningInfo,
   ConsumerRunningInfoBody,
   type ConsumeStats,
@@ -40,6 +46,8 @@ import { createRequest, type ExtFields, type RemotingCommand } from "../protocol
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
 import { ClientInstance } from "./client_instance.ts";
+import { MessageQuery } from "./message_query.ts";
+import { parseOffsetMsgId } from "../common/message_id.ts";
 import type { MessageExt } from "./message.ts";
 
 export interface AdminOptions {
@@ -52,11 +60,32 @@ export interface AdminOptions {
 export interface TopicCreation {
   /** Read and write queues on each broker (default 8). */
   queues?: number;
+  /** Queues consumers read (default `queues`); more than writeQueueNums while shrinking a topic. */
+  readQueueNums?: number;
+  /** Queues producers write (default `queues`). */
+  writeQueueNums?: number;
   /** Read-write by default (6); 4 read-only, 2 write-only. */
   perm?: number;
   order?: boolean;
   /** Only the masters of this cluster (default: every master). */
   cluster?: string;
+}
+
+/** What `updateTopic` changes; the rest of each broker's config stays. */
+export interface TopicChanges {
+  readQueueNums?: number;
+  writeQueueNums?: number;
+  /** 6 read-write, 4 read-only, 2 write-only. */
+  perm?: number;
+  order?: boolean;
+}
+
+function checkTopicShape(t: { readQueueNums?: number; writeQueueNums?: number; perm?: number }): void {
+  for (const k of ["readQueueNums", "writeQueueNums"] as const) {
+    const v = t[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > Limits.maxQueuesPerTopic)) throw new InvalidParameterError(`${k} must be an integer from 1 to ${Limits.maxQueuesPerTopic}, got ${v}`);
+  }
+  if (t.perm !== undefined && ![2, 4, 6].includes(t.perm & ~Perm.INHERIT)) throw new InvalidParameterError(`perm must be 2 (W), 4 (R) or 6 (RW), got ${t.perm}`);
 }
 
 /** A broker group's master as the cluster table names it. */
@@ -65,12 +94,39 @@ export interface MasterBroker {
   addr: string;
 }
 
+/** One broker of a group: the master (brokerId 0) or a slave. */
+export interface BrokerReplica {
+  brokerName: string;
+  brokerId: number;
+  addr: string;
+}
+
+/** Which brokers an operation reaches: one address, every replica of a broker group, every broker of a cluster (none given: all). */
+export interface BrokerTarget {
+  addr?: string;
+  brokerName?: string;
+  cluster?: string;
+}
+
+/** RocketMQ's properties text (`name=value` lines), as GET_BROKER_CONFIG answers. */
+function parsePropertiesText(body: Uint8Array | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of new TextDecoder().decode(body ?? new Uint8Array()).split(/\r?\n/)) {
+    const m = /^\s*([^=:\s#!][^=:\s]*)\s*[=:]\s?(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
 /** One master's consumer groups and their settings (GET_ALL_SUBSCRIPTIONGROUP_CONFIG). */
 export interface BrokerGroups extends MasterBroker {
   groups: SubscriptionGroupConfig[];
 }
 
 export type { SubscriptionGroupConfig, SubscriptionGroupSettings };
+
+/** One master's live producers of a group (GET_PRODUCER_CONNECTION_LIST). */
+export type ProducerConnection = ReturnType<typeof ProducerConnectionBody.decode> & MasterBroker;
 
 /** One broker's view of a consumer group's members (GET_CONSUMER_CONNECTION_LIST). */
 export type ConsumerConnection = ReturnType<typeof ConsumerConnectionBody.decode> & MasterBroker;
@@ -133,16 +189,70 @@ export class Admin {
     return out;
   }
 
-  /** Creates (or updates) `topic` on every master (of `cluster`); the brokers it was created on. */
+  /**
+   * Creates (or replaces) `topic` on every master (of `cluster`); the brokers it was created on.
+   * `readQueueNums`/`writeQueueNums` default to `queues` (8).
+   */
   async createTopic(topic: string, opts: TopicCreation = {}): Promise<MasterBroker[]> {
     validateTopic(topic);
     const queues = opts.queues ?? 8;
-    if (!Number.isInteger(queues) || queues < 1 || queues > 1024) throw new InvalidParameterError(`queues must be an integer from 1 to 1024, got ${queues}`);
+    const readQueueNums = opts.readQueueNums ?? queues;
+    const writeQueueNums = opts.writeQueueNums ?? queues;
+    checkTopicShape({ readQueueNums, writeQueueNums, perm: opts.perm });
     const brokers = await this.masters(opts.cluster);
     if (brokers.length === 0) throw new InvalidParameterError(`no master broker is registered${opts.cluster ? ` in cluster ${opts.cluster}` : ""}`);
-    const header = CreateTopicRequestHeader.encode({ topic, readQueueNums: queues, writeQueueNums: queues, perm: opts.perm ?? PERM_READ_WRITE, order: opts.order });
+    const header = CreateTopicRequestHeader.encode({ topic, readQueueNums, writeQueueNums, perm: opts.perm ?? PERM_READ_WRITE, order: opts.order });
     for (const b of brokers) await this.#call(b.addr, RequestCode.UPDATE_AND_CREATE_TOPIC, header);
     return brokers;
+  }
+
+  /**
+   * Changes `topic` where it exists (mqadmin updateTopic / updateTopicPerm): what `changes`
+   * names, on every master (of `cluster`) that holds it; the rest of each broker's config is
+   * kept. Throws TopicNotExistError if no master holds it. Returns each broker's new config.
+   */
+  async updateTopic(topic: string, changes: TopicChanges, cluster?: string): Promise<(MasterBroker & { config: TopicConfig })[]> {
+    validateTopic(topic);
+    checkTopicShape(changes);
+    const out: (MasterBroker & { config: TopicConfig })[] = [];
+    for (const b of await this.masters(cluster)) {
+      const r = await this.#call(b.addr, RequestCode.GET_ALL_TOPIC_CONFIG);
+      const now = TopicConfigTableBody.decode(r.body, r.serializeType).topicConfigTable[topic];
+      if (!now) continue;
+      const config: TopicConfig = { ...now, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+      checkTopicShape(config);
+      await this.#call(b.addr, RequestCode.UPDATE_AND_CREATE_TOPIC, CreateTopicRequestHeader.encode({
+        topic, readQueueNums: config.readQueueNums, writeQueueNums: config.writeQueueNums, perm: config.perm, topicSysFlag: config.topicSysFlag, order: config.order,
+      }));
+      out.push({ ...b, config });
+    }
+    if (out.length === 0) throw new TopicNotExistError(topic, `topic ${topic} is on no master broker${cluster ? ` of cluster ${cluster}` : ""}`);
+    return out;
+  }
+
+  /**
+   * Takes write permission off every queue of broker group `brokerName` in the routes of every
+   * NameServer (WIPE_WRITE_PERM_OF_BROKER; mqadmin wipeWritePerm): producers move to the other
+   * brokers at their next route refresh, consumers keep reading, so the broker drains before
+   * maintenance. Lasts until `addWritePerm` or the master's next start. Returns each
+   * NameServer's count of topics that lost write permission.
+   */
+  async wipeWritePerm(brokerName: string): Promise<{ namesrv: string; topics: number }[]> {
+    await this.#knownBroker(brokerName);
+    return this.#instance.namesrv.writePermOfBroker(brokerName, true);
+  }
+
+  /** Undoes `wipeWritePerm` (ADD_WRITE_PERM_OF_BROKER): the broker's own topic permissions again. */
+  async addWritePerm(brokerName: string): Promise<{ namesrv: string; topics: number }[]> {
+    await this.#knownBroker(brokerName);
+    return this.#instance.namesrv.writePermOfBroker(brokerName, false);
+  }
+
+  async #knownBroker(brokerName: string): Promise<void> {
+    const info = await this.clusterInfo();
+    if (!info.brokerAddrTable[brokerName]) {
+      throw new InvalidParameterError(`broker ${brokerName} is not registered with the NameServer (known: ${Object.keys(info.brokerAddrTable).sort().join(", ") || "none"})`);
+    }
   }
 
   /** Deletes `topic` on every master (of `cluster`) and its route on every NameServer; the brokers that held it. */
@@ -177,6 +287,25 @@ export class Admin {
     return out;
   }
 
+  /**
+   * The live producers of `group` on every master (GET_PRODUCER_CONNECTION_LIST; mqadmin
+   * producerConnection): each broker's list. Throws ResponseError (SYSTEM_ERROR, "not exist",
+   * as RocketMQ answers) if no master has one.
+   */
+  async producerConnections(group: string): Promise<ProducerConnection[]> {
+    validateGroup(group);
+    const out: ProducerConnection[] = [];
+    let none: RemotingCommand | undefined;
+    for (const b of await this.masters()) {
+      const r = await this.#invoke(b.addr, RequestCode.GET_PRODUCER_CONNECTION_LIST, ProducerGroupRequestHeader.encode({ producerGroup: group }));
+      if (r.code === ResponseCode.SUCCESS) out.push({ ...b, ...ProducerConnectionBody.decode(r.body, r.serializeType) });
+      else if (r.code === ResponseCode.SYSTEM_ERROR) none = r;
+      else throw errorFromResponse(r.code, r.remark, "GET_PRODUCER_CONNECTION_LIST", b.addr);
+    }
+    if (out.length === 0) throw errorFromResponse(ResponseCode.SYSTEM_ERROR, none?.remark ?? `the producer group[${group}] not exist`, "GET_PRODUCER_CONNECTION_LIST");
+    return out;
+  }
+
   /** Each queue's min and max offset and last update time, from every master that has `topic` (GET_TOPIC_STATS_INFO). */
   async topicStats(topic: string): Promise<TopicStatsTable["offsetTable"]> {
     validateTopic(topic);
@@ -194,12 +323,19 @@ export class Admin {
    * the lag is their difference. On `topic` only, or on every topic the group consumes.
    */
   async consumeStats(group: string, topic?: string): Promise<ConsumeStats["offsetTable"]> {
+    return (await this.consumeProgress(group, topic)).offsetTable;
+  }
+
+  /** `consumeStats` with the group's consume TPS (messages its pulls got per second over the last minute, summed over the masters). */
+  async consumeProgress(group: string, topic?: string): Promise<ConsumeStats> {
     validateGroup(group);
     if (topic) validateTopic(topic);
-    const out: ConsumeStats["offsetTable"] = [];
+    const out: ConsumeStats = { offsetTable: [], consumeTps: 0 };
     for (const b of topic ? await this.#mastersOf(topic) : await this.masters()) {
       const r = await this.#call(b.addr, RequestCode.GET_CONSUME_STATS, GetConsumeStatsRequestHeader.encode({ consumerGroup: group, topic }));
-      out.push(...ConsumeStatsBody.decode(r.body, r.serializeType).offsetTable);
+      const stats = ConsumeStatsBody.decode(r.body, r.serializeType);
+      out.offsetTable.push(...stats.offsetTable);
+      out.consumeTps += stats.consumeTps;
     }
     return out;
   }
@@ -215,6 +351,31 @@ export class Admin {
     if (!at) throw errorFromResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer ${clientId} of group ${group} is not online`, "GET_CONSUMER_RUNNING_INFO", "");
     const r = await this.#call(at.addr, RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader.encode({ consumerGroup: group, clientId }), Limits.callConsumerTimeoutMs + this.#timeoutMs);
     return ConsumerRunningInfoBody.decode(r.body, r.serializeType);
+  }
+
+  /**
+   * Gives one stored message to one member's listener once more (CONSUME_MESSAGE_DIRECTLY;
+   * mqadmin consumeMessage), for debugging: nothing is committed or retried. `msgId` is an offset
+   * msgId, or a unique id with `topic`. Returns how the listener took it (CR_SUCCESS, CR_LATER,
+   * CR_THROW_EXCEPTION with the stack as remark, …).
+   */
+  async consumeMessageDirectly(group: string, clientId: string, msgId: string, topic?: string): Promise<ReturnType<typeof ConsumeMessageDirectlyResultBody.decode>> {
+    validateGroup(group);
+    let offsetMsgId = msgId;
+    if (topic !== undefined) {
+      validateTopic(topic);
+      const query = new MessageQuery({ namesrvAddr: this.#instance.namesrv.addrs as string[], timeoutMs: this.#timeoutMs });
+      try {
+        const m = await query.getByUniqueId(topic, msgId);
+        if (!m) throw errorFromResponse(ResponseCode.NO_MESSAGE, `no message of ${topic} has unique id ${msgId}`, "CONSUME_MESSAGE_DIRECTLY");
+        offsetMsgId = m.offsetMsgId;
+      } finally {
+        query.close();
+      }
+    }
+    const { addr } = parseOffsetMsgId(offsetMsgId);
+    const r = await this.#call(addr, RequestCode.CONSUME_MESSAGE_DIRECTLY, ConsumeMessageDirectlyResultRequestHeader.encode({ consumerGroup: group, clientId, msgId: offsetMsgId }), Limits.callConsumerTimeoutMs + this.#timeoutMs);
+    return ConsumeMessageDirectlyResultBody.decode(r.body, r.serializeType);
   }
 
   /**
@@ -293,6 +454,58 @@ export class Admin {
     }
     if (out.length === 0 && refusal) throw errorFromResponse(refusal.code, refusal.remark, "INVOKE_BROKER_TO_RESET_OFFSET", brokers[0].addr);
     return out;
+  }
+
+  /**
+   * One of a broker's statistics over the last minute, hour and day (VIEW_BROKER_STATS_DATA):
+   * `statsName` TOPIC_PUT_NUMS / TOPIC_PUT_SIZE (key: a topic), GROUP_GET_NUMS / GROUP_GET_SIZE /
+   * SNDBCK_PUT_NUMS (key: `topic@group`), BROKER_PUT_NUMS / BROKER_GET_NUMS (key: the cluster
+   * name). A figure never counted there is an error (SYSTEM_ERROR, as RocketMQ answers).
+   */
+  async brokerStats(addr: string, statsName: string, statsKey: string): Promise<ReturnType<typeof BrokerStatsDataBody.decode>> {
+    const r = await this.#call(addr, RequestCode.VIEW_BROKER_STATS_DATA, ViewBrokerStatsDataRequestHeader.encode({ statsName, statsKey }));
+    return BrokerStatsDataBody.decode(r.body, r.serializeType);
+  }
+
+  /** Every setting of the broker at `addr` as text values (GET_BROKER_CONFIG). */
+  async brokerConfig(addr: string): Promise<Record<string, string>> {
+    const r = await this.#call(addr, RequestCode.GET_BROKER_CONFIG);
+    return parsePropertiesText(r.body);
+  }
+
+  /**
+   * Changes settings of running brokers (UPDATE_BROKER_CONFIG; mqadmin updateBrokerConfig): the
+   * live ones change at once and are written to each broker's properties file; any other is
+   * refused with INVALID_PARAMETER naming it and why, and then that broker changes nothing.
+   * `target`: one address, every replica of a broker group, or every broker of a cluster.
+   * Brokers are changed one by one; the first refusal stops there. Returns what changed where.
+   */
+  async updateBrokerConfig(changes: Record<string, string | number | boolean>, target: BrokerTarget): Promise<(BrokerReplica & { changed: string[] })[]> {
+    const lines = Object.entries(changes).map(([k, v]) => {
+      if (!/^[A-Za-z][A-Za-z0-9]*$/.test(k) || /[\r\n]/.test(String(v))) throw new InvalidParameterError(`not a setting: ${JSON.stringify(k)}=${JSON.stringify(String(v))}`);
+      return `${k}=${v}`;
+    });
+    if (lines.length === 0) throw new InvalidParameterError("name at least one setting to change");
+    const out: (BrokerReplica & { changed: string[] })[] = [];
+    for (const b of await this.replicas(target)) {
+      const r = await this.#call(b.addr, RequestCode.UPDATE_BROKER_CONFIG, undefined, undefined, new TextEncoder().encode(lines.join("\n") + "\n"));
+      out.push({ ...b, changed: Object.keys(parsePropertiesText(r.body)) });
+    }
+    return out;
+  }
+
+  /** The brokers `target` names (masters and slaves), from the cluster table; throws if none. */
+  async replicas(target: BrokerTarget): Promise<BrokerReplica[]> {
+    const info = await this.clusterInfo();
+    const names = target.cluster !== undefined ? info.clusterAddrTable[target.cluster] ?? [] : target.brokerName !== undefined ? [target.brokerName] : Object.keys(info.brokerAddrTable);
+    const out: BrokerReplica[] = [];
+    for (const brokerName of names) {
+      for (const [id, addr] of Object.entries(info.brokerAddrTable[brokerName]?.brokerAddrs ?? {})) {
+        if (target.addr === undefined || target.addr === addr) out.push({ brokerName, brokerId: Number(id), addr });
+      }
+    }
+    if (out.length === 0) throw new InvalidParameterError(`no registered broker matches ${JSON.stringify(target)}`);
+    return out.sort((a, b) => a.brokerName.localeCompare(b.brokerName) || a.brokerId - b.brokerId);
   }
 
   /** The masters that serve `topic`, by its route. */

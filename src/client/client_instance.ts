@@ -2,8 +2,15 @@ import { InvalidParameterError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { HeartbeatBody, type ConsumerData } from "../protocol/bodies/client_bodies.ts";
-import { type ConsumerRunningInfo, ConsumerRunningInfoBody, ResetOffsetBody, type ResetOffsetTable } from "../protocol/bodies/stats_bodies.ts";
 import {
+  ConsumeMessageDirectlyResultBody,
+  type ConsumerRunningInfo,
+  ConsumerRunningInfoBody,
+  ResetOffsetBody,
+  type ResetOffsetTable,
+} from "../protocol/bodies/stats_bodies.ts";
+import {
+  ConsumeMessageDirectlyResultRequestHeader,
   ConsumerGroupRequestHeader,
   GetConsumerRunningInfoRequestHeader,
   ResetOffsetRequestHeader,
@@ -40,6 +47,8 @@ export interface ConsumerMember {
   onMembersChanged(): void;
   /** GET_CONSUMER_RUNNING_INFO: settings, subscriptions, held queues and rates (push consumers). */
   runningInfo?(): ConsumerRunningInfo;
+  /** CONSUME_MESSAGE_DIRECTLY: give this record (from broker `brokerName`) to the listener once more. */
+  consumeDirectly?(record: Uint8Array, brokerName: string): Promise<ReturnType<typeof ConsumeMessageDirectlyResultBody.decode>>;
   /** RESET_CONSUMER_CLIENT_OFFSET: an operator moved the group's offsets on `topic`; continue from these. */
   resetOffsets?(topic: string, offsets: ResetOffsetTable["offsetTable"]): Promise<void>;
 }
@@ -101,6 +110,14 @@ export class ClientInstance {
       if (!member?.resetOffsets) return;
       const { offsetTable } = ResetOffsetBody.decode(req.body, req.serializeType);
       member.resetOffsets(h.topic, offsetTable).catch((err) => this.#log?.warn(`offset reset of ${h.group} on ${h.topic} failed: ${(err as Error).message}`));
+    });
+    this.remoting.registerProcessor(RequestCode.CONSUME_MESSAGE_DIRECTLY, async (req) => {
+      const h = ConsumeMessageDirectlyResultRequestHeader.decode(req);
+      const member = this.#consumers.get(h.consumerGroup);
+      if (!member?.consumeDirectly) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `no push consumer of group ${h.consumerGroup} in client ${this.clientId}`);
+      if (!req.body || req.body.byteLength === 0) return createResponse(ResponseCode.INVALID_PARAMETER, "CONSUME_MESSAGE_DIRECTLY carries no message");
+      const result = await member.consumeDirectly(req.body, h.brokerName ?? "");
+      return successResponse(undefined, ConsumeMessageDirectlyResultBody.encode(result, req.serializeType));
     });
     this.remoting.registerProcessor(RequestCode.CHECK_TRANSACTION_STATE, (req) => {
       for (const p of this.#producers.values()) p.checkTransaction?.(req);

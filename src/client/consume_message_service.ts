@@ -17,6 +17,7 @@ import {
   type PushConsumerStats,
 } from "./push_consumer_types.ts";
 import type { ConsumeStatusRecorder } from "./consume_status.ts";
+import type { ConsumeDirectlyResult } from "../protocol/bodies/stats_bodies.ts";
 
 export interface ConsumeOptions {
   messageModel: "CLUSTERING" | "BROADCASTING";
@@ -74,6 +75,32 @@ export class ConsumeMessageService {
   }
 
   /** Forgets the requests not started yet (shutdown). */
+  /**
+   * CONSUME_MESSAGE_DIRECTLY (an operator debugging a message): the listener gets `msg` alone,
+   * outside any queue's order; nothing is committed, sent back or counted. Says how it went in
+   * RocketMQ's terms.
+   */
+  async consumeDirectly(msg: MessageExt): Promise<{ order: boolean; autoCommit: boolean; consumeResult: ConsumeDirectlyResult; remark?: string; spentTimeMills: number }> {
+    const began = Date.now();
+    const { orderly, fn } = this.host.listener;
+    const ctx = { mq: { topic: msg.topic, brokerName: msg.brokerName, queueId: msg.queueId } };
+    let consumeResult: ConsumeDirectlyResult;
+    let remark: string | undefined;
+    try {
+      if (orderly) {
+        const status = (await (fn as MessageListenerOrderly)([msg], ctx)) ?? "SUCCESS";
+        consumeResult = status === "SUCCESS" ? "CR_SUCCESS" : "CR_LATER";
+      } else {
+        const status = (await (fn as MessageListenerConcurrently)([msg], ctx)) ?? "CONSUME_SUCCESS";
+        consumeResult = status === "CONSUME_SUCCESS" ? "CR_SUCCESS" : (status as unknown) === ABANDONED ? "CR_RETURN_NULL" : "CR_LATER";
+      }
+    } catch (err) {
+      consumeResult = "CR_THROW_EXCEPTION";
+      remark = (err as Error).stack ?? String(err);
+    }
+    return { order: orderly, autoCommit: true, consumeResult, remark, spentTimeMills: Date.now() - began };
+  }
+
   clear(): void {
     this.#work = [];
     this.#workHead = 0;

@@ -9,8 +9,13 @@ import {
   getClusterInfoRequest,
   getRouteInfoRequest,
 } from "../protocol/namesrv_requests.ts";
-import type { RemotingCommand } from "../protocol/remoting_command.ts";
-import { requestCodeName } from "../protocol/request_code.ts";
+import {
+  AddWritePermOfBrokerResponseHeader,
+  WipeWritePermOfBrokerResponseHeader,
+  WritePermOfBrokerRequestHeader,
+} from "../protocol/headers/broker_header.ts";
+import { createRequest, type RemotingCommand } from "../protocol/remoting_command.ts";
+import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 
 export interface NameServerClientOptions {
@@ -69,6 +74,20 @@ export class NameServerClient {
     await Promise.all(this.addrs.map(async (addr) => {
       const resp = await this.#remoting.invoke(addr, deleteTopicInNamesrvRequest(topic, clusterName), this.#timeoutMs);
       if (resp.code !== ResponseCode.SUCCESS) throw errorFromResponse(resp.code, resp.remark, "DELETE_TOPIC_IN_NAMESRV", addr);
+    }));
+  }
+
+  /**
+   * WIPE_WRITE_PERM_OF_BROKER (`wipe`) or ADD_WRITE_PERM_OF_BROKER on every NameServer: each
+   * keeps its own routes. Returns each NameServer's count of topics changed.
+   */
+  async writePermOfBroker(brokerName: string, wipe: boolean): Promise<{ namesrv: string; topics: number }[]> {
+    const code = wipe ? RequestCode.WIPE_WRITE_PERM_OF_BROKER : RequestCode.ADD_WRITE_PERM_OF_BROKER;
+    return await Promise.all(this.addrs.map(async (addr) => {
+      const resp = await this.#remoting.invoke(addr, createRequest(code, WritePermOfBrokerRequestHeader.encode({ brokerName })), this.#timeoutMs);
+      if (resp.code !== ResponseCode.SUCCESS) throw errorFromResponse(resp.code, resp.remark, requestCodeName(code), addr);
+      const topics = wipe ? WipeWritePermOfBrokerResponseHeader.decode(resp).wipeTopicCount : AddWritePermOfBrokerResponseHeader.decode(resp).addTopicCount;
+      return { namesrv: addr, topics };
     }));
   }
 

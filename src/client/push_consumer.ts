@@ -11,7 +11,7 @@ import { createRequest } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
 import { RemotingClient } from "../remoting/remoting_client.ts";
 import { allocateAveragely } from "./allocate_message_queue.ts";
-import { type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
+import { decodeMessages, type MessageExt, type MessageQueue, queueKeyOf } from "./message.ts";
 import { ClientInstance, type ConsumerMember } from "./client_instance.ts";
 import { ConsumeMessageService } from "./consume_message_service.ts";
 import { QueueLockService } from "./queue_lock_service.ts";
@@ -280,6 +280,13 @@ export class PushConsumer {
         committed: (mq) => this.#offsets.get(mq),
         status: this.#status,
       }),
+      consumeDirectly: (record, brokerName) => {
+        const [m] = decodeMessages(record, brokerName, Limits.maxMessageSize);
+        if (!m) return Promise.reject(new InvalidParameterError("CONSUME_MESSAGE_DIRECTLY: the body is not a message record"));
+        const original = m.properties[MessageProperty.RETRY_TOPIC];
+        if (original && m.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) m.topic = original; // as a pull shows it
+        return this.#consume.consumeDirectly(m);
+      },
       resetOffsets: (topic, offsets) => this.#running ? this.#rebalance.resetOffsets(offsets.filter((e) => e.mq.topic === topic)) : Promise.resolve(),
     };
     this.#instance.registerConsumer(member, o.heartbeatBrokerIntervalMs, this.#log);

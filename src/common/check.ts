@@ -31,6 +31,8 @@ export const check = {
   },
   bool: (): Check<boolean> => (v, p) => typeof v === "boolean" ? v : fail(p, "true or false", v),
   number: (): Check<number> => (v, p) => typeof v === "number" && Number.isFinite(v) ? v : fail(p, "a finite number", v),
+  /** One of these strings. */
+  oneOf: <T extends string>(values: readonly T[]): Check<T> => (v, p) => typeof v === "string" && (values as readonly string[]).includes(v) ? v as T : fail(p, `one of ${values.join(", ")}`, v),
   /** Absent (undefined or null) is allowed. */
   optional: <T>(c: Check<T>): Check<T | undefined> => (v, p) => v === undefined || v === null ? undefined : c(v, p),
   array: <T>(c: Check<T>, max: number): Check<T[]> => (v, p) => {

@@ -165,8 +165,14 @@ export const Limits = {
   maxQueueId: 65_535,
   /** Queues of one topic on one broker (read or write). */
   maxQueueNums: 65_535,
+  /** Read or write queues a topic config may declare on one broker (create and update). */
+  maxQueuesPerTopic: 1_024,
   /** Admin: queues one TopicStatsTable or ConsumeStats answer may list (read back by the Admin client). */
   maxStatsQueues: 1_000_000,
+  /** Broker statistics: keys (topics, topic@group pairs) one stats name counts; each costs about 1 KiB. */
+  maxStatsKeys: 10_000,
+  /** Broker statistics: how often the minute, hour and day samples are looked at. */
+  statsSampleMs: 10_000,
   /** Store: a ConsumeQueue's staged units are written once they fill this much. */
   consumeQueueStageBytes: 256 * KiB,
   /** SQL92 filters: longest expression and deepest nesting accepted. */

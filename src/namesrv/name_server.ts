@@ -5,7 +5,14 @@ import { validateTopic } from "../common/names.ts";
 import type { DataVersion, RegisterBrokerBody, TopicConfig } from "../common/route.ts";
 import { parseAddr } from "../util/addr.ts";
 import { decodeBody, encodeBody } from "../protocol/body_codec.ts";
-import { RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader } from "../protocol/headers/broker_header.ts";
+import {
+  AddWritePermOfBrokerResponseHeader,
+  RegisterBrokerRequestHeader,
+  RegisterBrokerResponseHeader,
+  UnregisterBrokerRequestHeader,
+  WipeWritePermOfBrokerResponseHeader,
+  WritePermOfBrokerRequestHeader,
+} from "../protocol/headers/broker_header.ts";
 import { DeleteTopicFromNamesrvRequestHeader, GetRouteInfoRequestHeader } from "../protocol/headers/topic_header.ts";
 import { type RemotingCommand, successResponse } from "../protocol/remoting_command.ts";
 import { RequestCode } from "../protocol/request_code.ts";
@@ -67,7 +74,19 @@ export class NameServer {
         successResponse(undefined, encodeBody(this.routes.clusterInfo(), typeOf(req))))
       .registerProcessor(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, (req) =>
         successResponse(undefined, encodeBody({ topicList: this.routes.topicList() }, typeOf(req))))
-      .registerProcessor(RequestCode.DELETE_TOPIC_IN_NAMESRV, (req) => this.#deleteTopic(req));
+      .registerProcessor(RequestCode.DELETE_TOPIC_IN_NAMESRV, (req) => this.#deleteTopic(req))
+      .registerProcessor(RequestCode.WIPE_WRITE_PERM_OF_BROKER, (req) => {
+        const { brokerName } = WritePermOfBrokerRequestHeader.decode(req);
+        const wipeTopicCount = this.routes.wipeWritePerm(brokerName);
+        this.#log.info(`write permission of broker ${brokerName} wiped on ${wipeTopicCount} topic(s)`);
+        return successResponse(WipeWritePermOfBrokerResponseHeader.encode({ wipeTopicCount }));
+      })
+      .registerProcessor(RequestCode.ADD_WRITE_PERM_OF_BROKER, (req) => {
+        const { brokerName } = WritePermOfBrokerRequestHeader.decode(req);
+        const addTopicCount = this.routes.addWritePerm(brokerName);
+        this.#log.info(`write permission of broker ${brokerName} back on ${addTopicCount} topic(s)`);
+        return successResponse(AddWritePermOfBrokerResponseHeader.encode({ addTopicCount }));
+      });
     this.#server.onDisconnect((conn, reason) => this.#connectionClosed(conn, reason));
     if (opts.controller !== false) {
       this.controller = new ControllerService(opts.controller ?? {}, this.#log.child("controller"));

@@ -5,6 +5,7 @@ import {
   type ClusterInfo,
   type DataVersion,
   MASTER_ID,
+  Perm,
   type QueueData,
   type TopicConfig,
   type TopicRouteData,
@@ -52,6 +53,8 @@ export class RouteTable {
   readonly #brokers = new Map<string, { cluster: string; brokerName: string; addrs: Map<number, string> }>();
   readonly #clusters = new Map<string, Set<string>>();
   readonly #live = new Map<string, BrokerLiveInfo>();
+  /** Broker groups whose queues are handed out without write permission (WIPE_WRITE_PERM_OF_BROKER). */
+  readonly #writeWiped = new Set<string>();
   readonly #maxBrokers: number;
   readonly #maxTopics: number;
 
@@ -93,6 +96,9 @@ export class RouteTable {
     if (replaced !== undefined && replaced !== r.brokerAddr) this.#live.delete(replaced);
     group.addrs.set(r.brokerId, r.brokerAddr);
 
+    // A master registering afresh (restarted after maintenance) is writable again, as in RocketMQ,
+    // where its first registration replaces the wiped queue data.
+    if (!prev && r.brokerId === MASTER_ID) this.#writeWiped.delete(r.brokerName);
     const versionChanged = !prev || !sameVersion(prev.dataVersion, r.dataVersion);
     if (r.brokerId === MASTER_ID && r.topics && versionChanged) this.#replaceTopicsOf(r.brokerName, r.topics);
 
@@ -163,13 +169,41 @@ export class RouteTable {
     const queueDatas: QueueData[] = [];
     const brokerDatas: BrokerData[] = [];
     for (const [brokerName, q] of queues) {
-      queueDatas.push({ ...q });
+      queueDatas.push(this.#writeWiped.has(brokerName) ? { ...q, perm: q.perm & ~Perm.WRITE } : { ...q });
       const group = this.#brokers.get(brokerName);
       if (group) brokerDatas.push(brokerDataOf(group));
     }
     queueDatas.sort((a, b) => a.brokerName.localeCompare(b.brokerName));
     brokerDatas.sort((a, b) => a.brokerName.localeCompare(b.brokerName));
     return { queueDatas, brokerDatas, filterServerTable: {} };
+  }
+
+  /**
+   * WIPE_WRITE_PERM_OF_BROKER: routes hand out `brokerName`'s queues without write permission,
+   * so producers move to other brokers at their next route refresh while consumers keep reading.
+   * The broker's own topic permissions are kept underneath; returns the topics that lost it.
+   */
+  wipeWritePerm(brokerName: string): number {
+    const n = this.#writableTopicsOf(brokerName);
+    this.#writeWiped.add(brokerName);
+    return n;
+  }
+
+  /** ADD_WRITE_PERM_OF_BROKER: the broker's own permissions again; returns the topics writable again. */
+  addWritePerm(brokerName: string): number {
+    if (!this.#writeWiped.delete(brokerName)) return 0;
+    return this.#writableTopicsOf(brokerName);
+  }
+
+  /** Broker groups whose write permission is wiped. */
+  writeWiped(): string[] {
+    return [...this.#writeWiped].sort();
+  }
+
+  #writableTopicsOf(brokerName: string): number {
+    let n = 0;
+    for (const queues of this.#topics.values()) if (((queues.get(brokerName)?.perm ?? 0) & Perm.WRITE) !== 0) n++;
+    return n;
   }
 
   clusterInfo(): ClusterInfo {

@@ -40,6 +40,8 @@ export const RequestCode = {
   GET_ALL_SUBSCRIPTIONGROUP_CONFIG: 201,
   GET_TOPIC_STATS_INFO: 202,
   GET_CONSUMER_CONNECTION_LIST: 203,
+  GET_PRODUCER_CONNECTION_LIST: 204,
+  /** NameServer: take write permission off every queue of a broker group in the routes it hands out. */
   WIPE_WRITE_PERM_OF_BROKER: 205,
   GET_ALL_TOPIC_LIST_FROM_NAMESERVER: 206,
   DELETE_SUBSCRIPTIONGROUP: 207,
@@ -51,7 +53,11 @@ export const RequestCode = {
   /** Admin → broker: reset a group's offsets on a topic by time (and tell its live members). */
   INVOKE_BROKER_TO_RESET_OFFSET: 222,
   GET_CONSUMER_RUNNING_INFO: 307,
+  /** NameServer: give a wiped broker's queues their write permission back. */
+  ADD_WRITE_PERM_OF_BROKER: 327,
   CONSUME_MESSAGE_DIRECTLY: 309,
+  /** One BrokerStatsManager figure (e.g. TOPIC_PUT_NUMS of a topic) over the last minute, hour and day. */
+  VIEW_BROKER_STATS_DATA: 315,
   SEND_MESSAGE_V2: 310,
   SEND_BATCH_MESSAGE: 320,
   LITE_PULL_MESSAGE: 361,

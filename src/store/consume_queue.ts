@@ -205,6 +205,16 @@ export class ConsumeQueue {
     this.#minOffset = lo;
   }
 
+  /** Deletes the queue's files (its topic was deleted): nothing staged or dirty is written after. */
+  destroy(): void {
+    for (const start of this.#files) this.#handles.forget(this.#path(start));
+    this.#files = [];
+    this.#stagedCount = 0;
+    this.#dirty.clear();
+    this.#maxOffset = this.#minOffset = 0;
+    this.#fs.removeTree(this.#dir);
+  }
+
   #growStage(): void {
     const bigger = new Uint8Array(this.#staged.byteLength * 2);
     bigger.set(this.#staged);

@@ -2,22 +2,14 @@ import { InvalidParameterError, ServiceNotAvailableError, SystemBusyError } from
 import { Limits } from "../common/limits.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { SysFlag, transactionType } from "../common/message.ts";
-import {
-  checkRecord,
-  MAGIC_V1,
-  MAGIC_V2,
-  Offsets as RecordOffsets,
-  decodeRecord,
-  dispatchInfo,
-  recordStoreTimestamp,
-  type StoredMessage,
-} from "../common/message_record.ts";
+import { checkRecord, decodeRecord, dispatchInfo, recordStoreTimestamp, type StoredMessage } from "../common/message_record.ts";
 import { crc32, crc32Range } from "../platform/crc32.ts";
 import { type FileLock, LockHeldError } from "../platform/file_system.ts";
-import { invariant } from "../util/assert.ts";
 import { Checkpoint } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
-import { ConsumeQueue, CQ_UNIT_BYTES, decodeUnit } from "./consume_queue.ts";
+import { ConsumeQueue } from "./consume_queue.ts";
+import { DeletedTopics } from "./deleted_topics.ts";
+import { readQueue } from "./queue_reader.ts";
 import { AppendPipeline } from "./append_pipeline.ts";
 import { FlushService } from "./flush_service.ts";
 import { recoverLog } from "./recovery.ts";
@@ -29,7 +21,6 @@ import { type StoreConfig, storeConfig } from "./store_config.ts";
 import {
   type ArrivalListener,
   type GetResult,
-  type GetStatus,
   indexKeys,
   type MessageStore,
   type PutMessageRequest,
@@ -51,6 +42,7 @@ export class DefaultMessageStore implements MessageStore {
   readonly #handles: HandleCache;
   readonly #commitLog: CommitLog;
   readonly #queues = new Map<string, ConsumeQueue>();
+  #deleted!: DeletedTopics;
   readonly #index: IndexService | undefined;
   readonly #checkpoint: Checkpoint;
   readonly #flusher: FlushService;
@@ -97,6 +89,7 @@ export class DefaultMessageStore implements MessageStore {
         crc32: crc32Range,
         maxOpenSegments: Limits.maxOpenCommitLogSegments,
       });
+      this.#deleted = new DeletedTopics(this.#fs, this.#root);
       this.#loadConsumeQueues();
       if (config.messageIndexEnable) {
         this.#index = new IndexService({ dir: `${this.#root}/index`, fs: this.#fs, slots: config.indexHashSlots, maxEntries: config.indexMaxEntries });
@@ -180,13 +173,20 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   /** Dispatches a record already in the CommitLog (recovery, replication); returns the queue it went to. */
-  #redispatch(buf: Uint8Array, at: number, offset: number, size: number, index: boolean): ConsumeQueue | undefined {
+  #redispatch(buf: Uint8Array, at: number, offset: number, size: number, index: boolean, replicated = false): ConsumeQueue | undefined {
     if (this.#scanView?.buffer !== buf.buffer || this.#scanView.byteOffset !== buf.byteOffset) this.#scanView = new DataView(buf.buffer, buf.byteOffset);
     const m = dispatchInfo(buf, at, this.#scanView);
     const tx = transactionType(m.sysFlag);
     let q: ConsumeQueue | undefined;
+    if (this.#deleted.size > 0 && this.#deleted.hides(m.topic, offset)) return undefined; // its topic was deleted since
     if (tx !== SysFlag.TRANSACTION_PREPARED_TYPE && tx !== SysFlag.TRANSACTION_ROLLBACK_TYPE) {
       q = this.#queue(m.topic, m.queueId);
+      if (replicated && m.queueOffset < q.maxOffset) {
+        // The master's queue starts again below ours: it deleted the topic and made it anew
+        // before this slave's metadata sync saw the deletion. Its old queues go here too.
+        this.deleteTopic(m.topic, offset);
+        q = this.#queue(m.topic, m.queueId);
+      }
       q.put(m.queueOffset, offset, size, tagsCode(m.tags));
     }
     if (index && this.#index) for (const h of m.keyHashes) this.#index.addHash(h, offset, m.storeTimestamp);
@@ -265,59 +265,7 @@ export class DefaultMessageStore implements MessageStore {
 
   /** Up to `maxMsgs` raw records of a queue from logical `offset` (and at most `maxBytes`). */
   getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, maxBytes = Limits.maxPullBytes): GetResult {
-    const q = this.#queues.get(queueKey(topic, queueId));
-    const minOffset = q?.minOffset ?? 0;
-    const maxOffset = q?.maxOffset ?? 0;
-    const result = (status: GetStatus, nextBeginOffset: number): GetResult =>
-      ({ status, messages: [], units: [], nextBeginOffset, minOffset, maxOffset });
-    if (!q || maxOffset === 0) return result("NO_MESSAGE_IN_QUEUE", 0);
-    if (offset < minOffset) return result("OFFSET_TOO_SMALL", minOffset);
-    if (offset === maxOffset) return result("OFFSET_OVERFLOW_ONE", offset);
-    if (offset > maxOffset) return result("OFFSET_OVERFLOW_BADLY", maxOffset);
-    const out = result("FOUND", offset);
-    const logMin = this.#commitLog.minOffset;
-    let next = offset;
-    let bytes = 0;
-    while (out.units.length < maxMsgs && next < maxOffset) {
-      const unitsBuf = q.read(next, Math.min(maxMsgs - out.units.length, 1024));
-      if (unitsBuf.byteLength === 0) break;
-      let stop = false;
-      for (let i = 0; i < unitsBuf.byteLength; i += CQ_UNIT_BYTES) {
-        const u = decodeUnit(unitsBuf, i);
-        if (u.physicalOffset < logMin) {
-          next++; // its record was deleted by retention
-          continue;
-        }
-        if (out.units.length > 0 && bytes + u.size > maxBytes) {
-          stop = true;
-          break;
-        }
-        out.units.push(u);
-        bytes += u.size;
-        next++;
-      }
-      if (stop) break;
-    }
-    // The records land side by side in one buffer: a pull answer whose filter keeps them all
-    // sends it as its body, with no per-record buffers and no concatenation.
-    const body = new Uint8Array(bytes);
-    const view = new DataView(body.buffer);
-    let at = 0;
-    for (let i = 0; i < out.units.length; i++) {
-      const u = out.units[i];
-      out.messages.push(this.#commitLog.read(u.physicalOffset, u.size, body.subarray(at, at + u.size)));
-      // Read back: the record a ConsumeQueue unit points at is that unit's own, whole. (The
-      // message is built only on failure: this runs for every message pulled.)
-      const magic = view.getInt32(at + RecordOffsets.MAGIC);
-      if (view.getInt32(at + RecordOffsets.TOTAL_SIZE) !== u.size || (magic !== MAGIC_V1 && magic !== MAGIC_V2)) {
-        invariant(false, `ConsumeQueue ${topic}:${queueId} points at ${u.physicalOffset}, where no ${u.size}-byte record starts`);
-      }
-      at += u.size;
-    }
-    out.body = body;
-    out.nextBeginOffset = next;
-    if (out.messages.length === 0) out.status = "OFFSET_FOUND_NULL";
-    return out;
+    return readQueue(this.#queues.get(queueKey(topic, queueId)), this.#commitLog, topic, queueId, offset, maxMsgs, maxBytes);
   }
 
   /**
@@ -386,7 +334,7 @@ export class DefaultMessageStore implements MessageStore {
       seen.add(offset);
       const m = this.lookMessageByOffset(offset);
       // The index keeps whole seconds: the record's own store time decides the range.
-      if (m && m.topic === topic && m.storeTimestamp >= begin && m.storeTimestamp <= end && indexKeys(m.properties).includes(key)) out.push(m);
+      if (m && m.topic === topic && !this.#deleted.hides(topic, offset) && m.storeTimestamp >= begin && m.storeTimestamp <= end && indexKeys(m.properties).includes(key)) out.push(m);
     }
     return out;
   }
@@ -436,7 +384,7 @@ export class DefaultMessageStore implements MessageStore {
     this.#commitLog.appendRaw(offset, bytes, sealed);
     const touched = new Set<ConsumeQueue>();
     for (const r of records) {
-      const q = this.#redispatch(bytes, r.at, offset + r.at, r.size, true);
+      const q = this.#redispatch(bytes, r.at, offset + r.at, r.size, true, true);
       if (q) touched.add(q);
     }
     const end = this.#commitLog.writePosition;
@@ -501,9 +449,35 @@ export class DefaultMessageStore implements MessageStore {
       const logMin = this.#commitLog.minOffset;
       for (const q of this.#queues.values()) q.deleteBelow(logMin);
       this.#index?.deleteBelow(logMin);
+      this.#deleted.prune(logMin);
       this.#log.info(`deleted ${deleted} expired CommitLog segments; minimum offset now ${logMin}`);
     }
     return deleted;
+  }
+
+  setRetention(r: { fileReservedTimeHours: number; deleteWhen: string; diskMaxUsedSpaceRatio: number }): void {
+    Object.assign(this.config, r);
+  }
+
+  /**
+   * Deletes a topic's queues (RocketMQ's deleteTopics): their files go now; its records stay in
+   * the CommitLog until retention deletes their segments, unreachable meanwhile (no queue points
+   * at them, recovery and key queries skip them). A topic created again under the name starts
+   * at offset 0. Returns how many queues went.
+   */
+  deleteTopic(topic: string, below = this.#commitLog.writtenOffset): number {
+    const queues = [...this.#queues.values()].filter((q) => q.topic === topic);
+    if (queues.length === 0) return 0;
+    this.#appender.writeStagedDispatch();
+    this.#deleted.add(topic, below); // first: a crash after it cannot bring them back
+    for (const q of queues) {
+      q.destroy();
+      this.#queues.delete(queueKey(topic, q.queueId));
+    }
+    this.#byTopic.delete(topic);
+    this.#fs.removeTree(`${this.#root}/consumequeue/${topic}`);
+    this.#log.info(`deleted topic ${topic}: ${queues.length} queue(s)`);
+    return queues.length;
   }
 
   // ---- state and shutdown --------------------------------------------------------------------

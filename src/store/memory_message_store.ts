@@ -55,7 +55,7 @@ interface Queue {
 export class MemoryMessageStore implements MessageStore {
   readonly #maxBytes: number;
   readonly #maxMessageSize: number;
-  readonly #reservedMs: number;
+  #reservedMs: number;
   #storeHost: string;
   /** Records in log order, and their physical offsets (a binary search finds one). */
   #records: Uint8Array[] = [];
@@ -311,6 +311,22 @@ export class MemoryMessageStore implements MessageStore {
     }
     for (const l of this.#advanceListeners) l(this.#end);
     return Promise.resolve();
+  }
+
+  setRetention(r: { fileReservedTimeHours: number }): void {
+    this.#reservedMs = r.fileReservedTimeHours * 3600_000;
+  }
+
+  /** Drops a topic's queues and key index; its records stay until retention drops them. */
+  deleteTopic(topic: string): number {
+    let n = 0;
+    for (const [key, q] of this.#queues) {
+      if (q.topic !== topic) continue;
+      this.#queues.delete(key);
+      n++;
+    }
+    for (const key of [...this.#index.keys()]) if (key.startsWith(`${topic}#`)) this.#index.delete(key);
+    return n;
   }
 
   checkDisk(): number {

@@ -84,6 +84,10 @@ export interface MessageStore {
   appendReplicated(offset: number, bytes: Uint8Array): Promise<number>;
   /** Drops every record at or past `offset`, a record boundary. */
   truncateTo(offset: number): Promise<void>;
+  /** Retention settings changed at run time; the next retention round uses them. */
+  setRetention(r: { fileReservedTimeHours: number; deleteWhen: string; diskMaxUsedSpaceRatio: number }): void;
+  /** Drops a topic's queues; its CommitLog bytes wait for retention, unreachable. Returns the queues dropped. */
+  deleteTopic(topic: string): number;
   /** Re-reads disk usage; refuses appends above diskFullRatio. */
   checkDisk(): number;
   /** Deletes records past their retention; returns how many segments (or records) went. */

@@ -125,7 +125,23 @@ function entries(stored: { offset: string; msgId: string }): Entry[] {
       },
     },
     { code: RequestCode.DELETE_SUBSCRIPTIONGROUP, ext: { groupName: "JsonSub", cleanOffset: "false" } },
+    { code: RequestCode.CONSUME_MESSAGE_DIRECTLY, ext: { consumerGroup: G, clientId: "not-a-member", msgId: stored.msgId, brokerName: "broker-a" }, codes: [ResponseCode.CONSUMER_NOT_ONLINE] },
+    {
+      code: RequestCode.VIEW_BROKER_STATS_DATA, ext: { statsName: "TOPIC_PUT_NUMS", statsKey: T }, check: (_a, b) => {
+        const d = b as { statsMinute: { sum: number; tps: number; avgpt: number }; statsHour: unknown; statsDay: unknown };
+        assert.ok(d.statsMinute.sum >= 1 && typeof d.statsMinute.tps === "number" && d.statsHour && d.statsDay);
+      },
+    },
+    { code: RequestCode.GET_PRODUCER_CONNECTION_LIST, ext: { producerGroup: "JsonP" }, check: (_a, b) => assert.ok((b as { connectionSet: unknown[] }).connectionSet.length >= 1) },
     { code: RequestCode.GET_CONSUMER_RUNNING_INFO, ext: { consumerGroup: G, clientId: "not-a-member", jstackEnable: "false" }, codes: [ResponseCode.CONSUMER_NOT_ONLINE] },
+    // mqadmin getBrokerConfig / updateBrokerConfig: properties text both ways, not JSON.
+    {
+      code: RequestCode.GET_BROKER_CONFIG, ext: {}, check: (a) => {
+        assert.match(a.body.toString("utf8"), /^brokerName=broker-a$/m);
+        assert.equal(typeof JSON.parse(String(a.header.extFields!.version)).counter, "number");
+      },
+    },
+    { code: RequestCode.UPDATE_BROKER_CONFIG, ext: {}, body: utf8("maxSendBacklog=10000\n") },
     { code: RequestCode.GET_BROKER_RUNTIME_INFO, ext: {}, check: (_a, b) => assert.equal(typeof (b as { table: Record<string, string> }).table, "object") },
     { code: RequestCode.GET_ALL_CONSUMER_OFFSET, ext: {}, check: (_a, b) => assert.equal((b as { offsetTable: Record<string, Record<string, number>> }).offsetTable[`${T}@${G}`]["1"], 1) },
     { code: RequestCode.GET_ALL_DELAY_OFFSET, ext: {}, check: (_a, b) => assert.equal(typeof (b as { offsetTable: object }).offsetTable, "object") },
@@ -133,8 +149,11 @@ function entries(stored: { offset: string; msgId: string }): Entry[] {
   ];
 }
 
-/** Codes whose answer body is message records, not a structured body. */
-const RECORD_BODIES = new Set<number>([RequestCode.PULL_MESSAGE, RequestCode.QUERY_MESSAGE, RequestCode.VIEW_MESSAGE_BY_ID]);
+/** Codes whose answer body is not a structured body: message records, or properties text. */
+const RECORD_BODIES = new Set<number>([
+  RequestCode.PULL_MESSAGE, RequestCode.QUERY_MESSAGE, RequestCode.VIEW_MESSAGE_BY_ID,
+  RequestCode.GET_BROKER_CONFIG, RequestCode.UPDATE_BROKER_CONFIG, // properties text, as RocketMQ sends it
+]);
 /** Codes whose body is fastjson's map keyed by MessageQueue objects (not JSON: RocketMQ's tools read it so). */
 const QUEUE_KEYED_BODIES = new Set<number>([RequestCode.GET_TOPIC_STATS_INFO, RequestCode.GET_CONSUME_STATS, RequestCode.INVOKE_BROKER_TO_RESET_OFFSET]);
 
@@ -303,6 +322,16 @@ describe("JSON headers: every request code the broker serves, as a RocketMQ clie
       const list = await ns.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, {});
       assertWellFormed(list, undefined, "topic list");
       assert.ok(JSON.parse(list.body.toString()).topicList.includes(T));
+      // mqadmin wipeWritePerm / addWritePerm: the counts come back as header fields.
+      const wipe = await ns.request(RequestCode.WIPE_WRITE_PERM_OF_BROKER, { ...ACL, brokerName: "broker-a" });
+      assertWellFormed(wipe, undefined, "wipe");
+      assert.equal(wipe.header.code, ResponseCode.SUCCESS);
+      assert.ok(Number(wipe.header.extFields!.wipeTopicCount) >= 1, JSON.stringify(wipe.header.extFields));
+      const wiped = JSON.parse((await ns.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: T })).body.toString());
+      assert.equal(wiped.queueDatas[0].perm, 4);
+      const add = await ns.request(RequestCode.ADD_WRITE_PERM_OF_BROKER, { ...ACL, brokerName: "broker-a" });
+      assertWellFormed(add, undefined, "add");
+      assert.equal(add.header.extFields!.addTopicCount, wipe.header.extFields!.wipeTopicCount);
     } finally {
       ns.close();
     }

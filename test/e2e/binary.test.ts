@@ -116,6 +116,40 @@ describe("the compiled binary", () => {
       const noTopic = await cli("offset", "reset", "--group", "cli-group", "--topic", "NoSuchTopic", "--to", "latest");
       assert.equal(noTopic.exitCode, 1);
       assert.match(noTopic.stderr, /NoSuchTopic/);
+      // Topic permission (mqadmin updateTopicPerm) and a broker's write permission (wipeWritePerm / addWritePerm).
+      const ro = await cli("topic", "update", "--topic", "CliTopic", "--perm", "R", "--json");
+      assert.equal(ro.exitCode, 0, ro.stderr);
+      assert.deepEqual(JSON.parse(ro.stdoutLines.join("\n")).map((r: { perm: string; readQueues: number }) => [r.perm, r.readQueues]), [["R", 2]]);
+      assert.equal((await cli("topic", "update", "--topic", "CliTopic", "--perm", "RW")).exitCode, 0);
+      const badPerm = await cli("topic", "update", "--topic", "CliTopic", "--perm", "X");
+      assert.equal(badPerm.exitCode, 2);
+      assert.match(badPerm.stderr, /--perm must be R, W or RW/);
+      const wipe = await cli("broker", "wipe-write", "--broker", "broker-a");
+      assert.equal(wipe.exitCode, 0, wipe.stderr);
+      assert.match(wipe.stdoutLines.join("\n"), /broker-a is read-only in the routes/);
+      const wipedRoute = JSON.parse((await cli("topic", "route", "--topic", "CliTopic")).stdoutLines.join("\n"));
+      assert.equal(wipedRoute.queueDatas[0].perm, 4);
+      assert.equal((await cli("broker", "add-write", "--broker", "broker-a")).exitCode, 0);
+      const noBroker = await cli("broker", "wipe-write", "--broker", "broker-z");
+      assert.equal(noBroker.exitCode, 1);
+      assert.match(noBroker.stderr, /broker-z is not registered/);
+      // mqadmin consumeMessage: with no such member, the broker's answer says so.
+      const direct = await cli("message", "resend-to-client", "--group", "cli-group", "--client", "nobody", "--id", msgId, "--topic", "CliTopic");
+      assert.equal(direct.exitCode, 1);
+      assert.match(direct.stderr, /CONSUMER_NOT_ONLINE.*nobody/);
+      // Broker settings at run time (mqadmin getBrokerConfig / updateBrokerConfig).
+      const got1 = await cli("broker", "config", "get", "--broker", "broker-a", "--json");
+      assert.equal(got1.exitCode, 0, got1.stderr);
+      const settings = JSON.parse(got1.stdoutLines.join("\n")) as { setting: string; value: string; live: boolean }[];
+      assert.deepEqual(settings.find((r) => r.setting === "maxSendBacklog"), { broker: "broker-a", id: 0, setting: "maxSendBacklog", value: "10000", live: true });
+      const set = await cli("broker", "config", "set", "--broker", "broker-a", "maxSendBacklog=5000");
+      assert.equal(set.exitCode, 0, set.stderr);
+      assert.match(set.stdoutLines.join("\n"), /broker-a\s+0\s+\S+\s+maxSendBacklog/);
+      const fixedSet = await cli("broker", "config", "set", "--broker", "broker-a", "listenPort=1");
+      assert.equal(fixedSet.exitCode, 1);
+      assert.match(fixedSet.stderr, /listenPort cannot change on a running broker/);
+      const noPair = await cli("broker", "config", "set", "--broker", "broker-a", "maxSendBacklog");
+      assert.equal(noPair.exitCode, 2);
       const status = await cli("topic", "status", "--topic", "CliTopic");
       assert.equal(status.exitCode, 0, status.stderr);
       assert.match(status.stdoutLines[0], /^broker\s+queue\s+minOffset\s+maxOffset\s+lastUpdated$/);
@@ -136,7 +170,11 @@ describe("the compiled binary", () => {
       const again = await cli("group", "delete", "--group", "cli-group");
       assert.equal(again.exitCode, 1);
       assert.match(again.stderr, /cli-group has no settings on any master broker/);
-      const cluster = JSON.parse((await cli("cluster")).stdoutLines.join("\n"));
+      const table = await cli("cluster");
+      assert.equal(table.exitCode, 0, table.stderr);
+      assert.match(table.stdoutLines[0], /^cluster\s+broker\s+id\s+addr\s+role\s+inTPS\s+outTPS\s+putTotal\s+getTotal\s+state$/);
+      assert.match(table.stdoutLines[1], /\bbroker-a\s+0\s+\S+\s+MASTER\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+\s+ok$/);
+      const cluster = JSON.parse((await cli("cluster", "--json")).stdoutLines.join("\n"));
       assert.equal(cluster[0].role, "MASTER");
       // A bad setting stops a broker at start-up, naming it.
       writeFileSync(join(dir, "bad.properties"), "brokerName=b\nlistenPort=notaport\n");

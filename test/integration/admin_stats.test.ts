@@ -9,7 +9,7 @@ import { ResponseCode } from "../../src/common/response_code.ts";
 import { RequestCode } from "../../src/protocol/request_code.ts";
 import { JsonRemoting } from "../compat/_json_client.ts";
 import { waitFor } from "../harness/wait.ts";
-import { TopicNotExistError } from "../../src/common/errors.ts";
+import { BolideError, TopicNotExistError } from "../../src/common/errors.ts";
 import { ConsumeStatsBody, TopicStatsTableBody } from "../../src/protocol/bodies/stats_bodies.ts";
 import { SerializeType } from "../../src/protocol/serialize_type.ts";
 
@@ -39,6 +39,95 @@ describe("topic and consumer-group statistics (GET_TOPIC_STATS_INFO, GET_CONSUME
     assert.deepEqual([...new Set(all.map((p) => p.mq.topic))], ["Stats"]);
 
     assert.ok(await rejectionOf(admin.topicStats("NoSuchTopic")) instanceof TopicNotExistError);
+  });
+
+  test("GET_PRODUCER_CONNECTION_LIST: a producer group's live clients on each master; none is an error", async () => {
+    await using c = await startCluster({ brokers: [{ brokerName: "broker-a" }, { brokerName: "broker-b" }], topics: { Sends: 2 }, producerGroup: "SendersG" });
+    await using admin = new Admin({ namesrvAddr: c.namesrvAddr });
+    await c.producer.send({ topic: "Sends", body: "hello" }); // its heartbeat reaches every master of the cluster
+    const seen = await waitFor(async () => {
+      const out = await admin.producerConnections("SendersG").catch(() => []);
+      return out.length === 2 ? out : undefined;
+    }, { timeoutMs: 10_000, what: "the producer on both brokers" });
+    assert.deepEqual(seen.map((b) => b.brokerName).sort(), ["broker-a", "broker-b"]);
+    for (const b of seen) {
+      assert.equal(b.connectionSet.length, 1);
+      assert.match(b.connectionSet[0].clientAddr, /^127\.0\.0\.1:\d+$/);
+      assert.ok(b.connectionSet[0].language.length > 0, "its LanguageCode by name");
+    }
+    const none = await rejectionOf(admin.producerConnections("NobodySends"));
+    assert.ok(none instanceof BolideError && none.code === ResponseCode.SYSTEM_ERROR, String(none));
+    assert.match(none.message, /the producer group\[NobodySends\] not exist/);
+    await c.producer.shutdown();
+    await waitFor(async () => (await rejectionOf(admin.producerConnections("SendersG"))) instanceof BolideError, { timeoutMs: 10_000, what: "gone after its shutdown" });
+  });
+
+  test("CONSUME_MESSAGE_DIRECTLY: one stored message to one member's listener again, nothing committed; its result, a throw included", async () => {
+    await using c = await startCluster({ topics: { Direct: 1 } });
+    await using admin = new Admin({ namesrvAddr: c.namesrvAddr });
+    const got: string[] = [];
+    const consumer = c.track(new PushConsumer({ namesrvAddr: c.namesrvAddr, group: "DirectG", consumeFromWhere: "first", rebalanceIntervalMs: 500, persistConsumerOffsetIntervalMs: 200 }));
+    consumer.subscribe("Direct").registerMessageListener((msgs) => {
+      for (const m of msgs) {
+        const body = new TextDecoder().decode(m.body);
+        got.push(body);
+        if (body === "poison" && got.filter((b) => b === "poison").length > 1) throw new Error("cannot parse poison");
+      }
+    });
+    await consumer.start();
+    const ok = await c.producer.send({ topic: "Direct", body: "fine" });
+    const bad = await c.producer.send({ topic: "Direct", body: "poison" });
+    await waitFor(async () => (await admin.consumeStats("DirectG", "Direct")).every((q) => q.offset.consumerOffset === 2), { timeoutMs: 10_000, what: "both consumed and committed" });
+    assert.deepEqual(got, ["fine", "poison"]);
+
+    const r = await admin.consumeMessageDirectly("DirectG", consumer.clientId, ok.offsetMsgId);
+    assert.equal(r.consumeResult, "CR_SUCCESS");
+    assert.equal(r.order, false);
+    assert.deepEqual(got, ["fine", "poison", "fine"], "the listener had it once more");
+    // By unique id with its topic; the listener throws: its stack comes back.
+    const thrown = await admin.consumeMessageDirectly("DirectG", consumer.clientId, bad.msgId, "Direct");
+    assert.equal(thrown.consumeResult, "CR_THROW_EXCEPTION");
+    assert.match(thrown.remark ?? "", /cannot parse poison/);
+    const progress = await admin.consumeStats("DirectG", "Direct");
+    assert.deepEqual(progress.map((q) => q.offset.consumerOffset), [2], "nothing committed or retried");
+
+    const offline = await rejectionOf(admin.consumeMessageDirectly("DirectG", "no-such-client", ok.offsetMsgId));
+    assert.ok(offline instanceof BolideError && offline.code === ResponseCode.CONSUMER_NOT_ONLINE, String(offline));
+    const nowhere = ok.offsetMsgId.slice(0, 16) + "00000000" + "7FFFFFF0";
+    const missing = await rejectionOf(admin.consumeMessageDirectly("DirectG", consumer.clientId, nowhere));
+    assert.ok(missing instanceof BolideError && missing.code === ResponseCode.NO_MESSAGE, String(missing));
+  });
+
+  test("broker statistics: put and get per topic and group over the last minute, hour and day; consume TPS; in/out TPS in the runtime info", async () => {
+    await using c = await startCluster({ topics: { Counted: 2 } });
+    await using admin = new Admin({ namesrvAddr: c.namesrvAddr });
+    for (let i = 0; i < 30; i++) await c.producer.send({ topic: "Counted", body: `m${i}` });
+    const reader = c.track(new PullConsumer({ namesrvAddr: c.namesrvAddr, group: "CountedG", consumeFromWhere: "first" }));
+    await reader.subscribe("Counted");
+    let read = 0;
+    await waitFor(async () => (read += (await reader.poll(200)).length) >= 30, { timeoutMs: 10_000, what: "30 read" });
+    await reader.commit();
+
+    const put = await admin.brokerStats(c.broker.addr, "TOPIC_PUT_NUMS", "Counted");
+    for (const w of [put.statsMinute, put.statsHour, put.statsDay]) assert.equal(w.sum, 30);
+    assert.ok(put.statsMinute.tps > 0);
+    assert.equal(put.statsMinute.avgpt, 1, "one message per send");
+    const size = await admin.brokerStats(c.broker.addr, "TOPIC_PUT_SIZE", "Counted");
+    assert.ok(size.statsDay.sum > 30 * 60, "record bytes");
+    const got = await admin.brokerStats(c.broker.addr, "GROUP_GET_NUMS", "Counted@CountedG");
+    assert.equal(got.statsMinute.sum, 30);
+    const cluster = c.broker.config.brokerClusterName;
+    assert.ok((await admin.brokerStats(c.broker.addr, "BROKER_PUT_NUMS", cluster)).statsDay.sum >= 30);
+    const progress = await admin.consumeProgress("CountedG", "Counted");
+    assert.ok(progress.consumeTps > 0, `consumeTps ${progress.consumeTps}`);
+    const info = await admin.brokerRuntimeInfo(c.broker.addr);
+    assert.ok(Number(info.putTps.split(" ")[0]) > 0, info.putTps);
+    assert.ok(Number(info.getTransferedTps.split(" ")[0]) > 0, info.getTransferedTps);
+    assert.ok(Number(info.msgPutTotalTodayNow) >= 30);
+
+    const never = await rejectionOf(admin.brokerStats(c.broker.addr, "TOPIC_PUT_NUMS", "NeverSent"));
+    assert.ok(never instanceof BolideError && never.code === ResponseCode.SYSTEM_ERROR, String(never));
+    assert.match(never.message, /The stats <TOPIC_PUT_NUMS> <NeverSent> not exist/);
   });
 
   test("the bodies round trip in both serialize types, fastjson's queue-keyed map for JSON", () => {

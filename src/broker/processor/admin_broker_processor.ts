@@ -1,4 +1,7 @@
-import { TopicNotExistError } from "../../common/errors.ts";
+import { InvalidParameterError, TopicNotExistError } from "../../common/errors.ts";
+import { fromUtf8, utf8 } from "../../util/bytes.ts";
+import { parseProperties } from "../broker_config.ts";
+import { GetBrokerConfigResponseHeader, ViewBrokerStatsDataRequestHeader } from "../../protocol/headers/broker_header.ts";
 import { PERM_READ_WRITE } from "../../common/route.ts";
 import { rssBytes } from "../../platform/runtime.ts";
 import {
@@ -9,8 +12,13 @@ import {
   SubscriptionGroupTableBody,
   TopicConfigTableBody,
 } from "../../protocol/bodies/broker_bodies.ts";
-import { ConsumerRunningInfoBody, ConsumeStatsBody, TopicStatsTableBody } from "../../protocol/bodies/stats_bodies.ts";
-import { DeleteSubscriptionGroupRequestHeader, GetConsumerRunningInfoRequestHeader } from "../../protocol/headers/consumer_header.ts";
+import { BrokerStatsDataBody, ConsumeMessageDirectlyResultBody, ConsumerRunningInfoBody, ConsumeStatsBody, TopicStatsTableBody } from "../../protocol/bodies/stats_bodies.ts";
+import {
+  ConsumeMessageDirectlyResultRequestHeader,
+  DeleteSubscriptionGroupRequestHeader,
+  GetConsumerRunningInfoRequestHeader,
+} from "../../protocol/headers/consumer_header.ts";
+import { parseOffsetMsgId } from "../../common/message_id.ts";
 import { Limits } from "../../common/limits.ts";
 import { ResponseCode } from "../../common/response_code.ts";
 import {
@@ -23,7 +31,7 @@ import { validateGroup, validateTopic } from "../../common/names.ts";
 import { consumeStats, topicStats } from "../consume_stats.ts";
 import { resetOffset } from "../offset_reset.ts";
 import { createRequest, createResponse, type RemotingCommand, successResponse } from "../../protocol/remoting_command.ts";
-import { RequestCode } from "../../protocol/request_code.ts";
+import { RequestCode, requestCodeName } from "../../protocol/request_code.ts";
 import type { BrokerContext } from "../broker_context.ts";
 import { typeOf } from "./_request.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
@@ -83,6 +91,30 @@ export function adminBrokerProcessor(ctx: BrokerContext): ProcessorEntry[] {
     },
     { code: RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, writes: true, handle: (r) => resetOffset(ctx, r, typeOf(r)) },
     { code: RequestCode.GET_CONSUMER_RUNNING_INFO, handle: (r) => consumerRunningInfo(ctx, r) },
+    { code: RequestCode.CONSUME_MESSAGE_DIRECTLY, handle: (r) => consumeMessageDirectly(ctx, r) },
+    {
+      code: RequestCode.VIEW_BROKER_STATS_DATA,
+      handle: (r) => {
+        const h = ViewBrokerStatsDataRequestHeader.decode(r);
+        const data = ctx.statsManager.view(h.statsName, h.statsKey);
+        // RocketMQ's answer for a figure never counted.
+        if (!data) return createResponse(ResponseCode.SYSTEM_ERROR, `The stats <${h.statsName}> <${h.statsKey}> not exist`);
+        return successResponse(undefined, BrokerStatsDataBody.encode(data, typeOf(r)));
+      },
+    },
+    // Settings: all readable; the live ones change at once and go to the properties file (not replicated: a slave takes them too).
+    {
+      code: RequestCode.GET_BROKER_CONFIG,
+      handle: () => successResponse(GetBrokerConfigResponseHeader.encode({ version: JSON.stringify(ctx.runtime.version) }), utf8(ctx.runtime.text())),
+    },
+    {
+      code: RequestCode.UPDATE_BROKER_CONFIG,
+      handle: (r) => {
+        if (!r.body || r.body.byteLength === 0) throw new InvalidParameterError("UPDATE_BROKER_CONFIG has no body: send the settings as name=value lines");
+        const changed = ctx.runtime.update(parseProperties(fromUtf8(r.body), "UPDATE_BROKER_CONFIG body"));
+        return successResponse(undefined, utf8(changed.map((n) => `${n}=${ctx.config[n]}\n`).join("")));
+      },
+    },
     { code: RequestCode.GET_BROKER_RUNTIME_INFO, handle: (r) => successResponse(undefined, KVTableBody.encode({ table: brokerRuntimeInfo(ctx) }, typeOf(r))) },
     {
       code: RequestCode.GET_ALL_CONSUMER_OFFSET,
@@ -118,28 +150,51 @@ function deleteTopic(ctx: BrokerContext, req: RemotingCommand): RemotingCommand 
   const { topic } = DeleteTopicRequestHeader.decode(req);
   if (!ctx.topics.delete(topic)) throw new TopicNotExistError(topic);
   ctx.offsets.removeTopic(topic);
+  // Its queues go too (a topic created again under the name starts empty); its CommitLog bytes wait for retention.
+  ctx.store.deleteTopic(topic);
   return successResponse();
 }
 
 /**
- * Asks the member of a group what it is doing (RocketMQ's callConsumer) and relays its answer
- * in the asker's serialize type. A client that never answers (ali-ons drops server requests)
- * gets SYSTEM_ERROR after Limits.callConsumerTimeoutMs.
+ * Asks the member `clientId` of `group` (RocketMQ's callConsumer) and hands back its answer. A
+ * client that never answers (ali-ons drops server requests) gets SYSTEM_ERROR after
+ * Limits.callConsumerTimeoutMs.
  */
+async function callConsumer(ctx: BrokerContext, group: string, clientId: string, request: RemotingCommand): Promise<RemotingCommand> {
+  validateGroup(group);
+  const conn = ctx.clients.connectionOf(group, clientId);
+  if (!conn) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer ${clientId} of group ${group} is not online`);
+  try {
+    return await conn.invoke(request, Limits.callConsumerTimeoutMs);
+  } catch (err) {
+    return createResponse(ResponseCode.SYSTEM_ERROR, `the consumer ${clientId} of group ${group} did not answer ${requestCodeName(request.code)}: ${(err as Error).message}`);
+  }
+}
+
+/** What a member is doing, relayed in the asker's serialize type. */
 async function consumerRunningInfo(ctx: BrokerContext, req: RemotingCommand): Promise<RemotingCommand> {
   const h = GetConsumerRunningInfoRequestHeader.decode(req);
-  validateGroup(h.consumerGroup);
-  const conn = ctx.clients.connectionOf(h.consumerGroup, h.clientId);
-  if (!conn) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer ${h.clientId} of group ${h.consumerGroup} is not online`);
-  let answer: RemotingCommand;
-  try {
-    answer = await conn.invoke(createRequest(RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader.encode(h)), Limits.callConsumerTimeoutMs);
-  } catch (err) {
-    return createResponse(ResponseCode.SYSTEM_ERROR, `the consumer ${h.clientId} of group ${h.consumerGroup} did not answer GET_CONSUMER_RUNNING_INFO: ${(err as Error).message}`);
-  }
+  const answer = await callConsumer(ctx, h.consumerGroup, h.clientId, createRequest(RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader.encode(h)));
   if (answer.code !== ResponseCode.SUCCESS) return createResponse(answer.code, answer.remark);
   const info = ConsumerRunningInfoBody.decode(answer.body, answer.serializeType);
   return successResponse(undefined, ConsumerRunningInfoBody.encode(info, typeOf(req)));
+}
+
+/**
+ * CONSUME_MESSAGE_DIRECTLY (RocketMQ's consumeMessageDirectly): the message this broker stored at
+ * the offset msgId goes to one member's listener once more, for an operator debugging it; the
+ * member's ConsumeMessageDirectlyResult comes back in the asker's serialize type.
+ */
+async function consumeMessageDirectly(ctx: BrokerContext, req: RemotingCommand): Promise<RemotingCommand> {
+  const h = ConsumeMessageDirectlyResultRequestHeader.decode(req);
+  const { offset } = parseOffsetMsgId(h.msgId);
+  const record = ctx.store.readRecord(offset);
+  if (!record) return createResponse(ResponseCode.NO_MESSAGE, `no message with id ${h.msgId} on ${ctx.config.brokerName}`);
+  const header = ConsumeMessageDirectlyResultRequestHeader.encode({ ...h, brokerName: ctx.config.brokerName });
+  const answer = await callConsumer(ctx, h.consumerGroup, h.clientId, createRequest(RequestCode.CONSUME_MESSAGE_DIRECTLY, header, record));
+  if (answer.code !== ResponseCode.SUCCESS) return createResponse(answer.code, answer.remark);
+  const result = ConsumeMessageDirectlyResultBody.decode(answer.body, answer.serializeType);
+  return successResponse(undefined, ConsumeMessageDirectlyResultBody.encode(result, typeOf(req)));
 }
 
 /** The broker's runtime figures (GET_BROKER_RUNTIME_INFO), as strings, as RocketMQ reports them. */
@@ -164,6 +219,7 @@ export function brokerRuntimeInfo(ctx: BrokerContext): Record<string, string> {
     timersPending: String(ctx.timer.pending),
     transactionHalfBacklog: String(ctx.tx.halfBacklog),
     rssBytes: String(rssBytes()),
+    ...ctx.statsManager.runtimeInfo(),
     ...ctx.role.runtimeInfo(),
   };
 }

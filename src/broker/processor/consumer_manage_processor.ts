@@ -5,6 +5,7 @@ import {
   HeartbeatBody,
   LockBatchBody,
   LockBatchResultBody,
+  ProducerConnectionBody,
   subscriptionDataOf,
 } from "../../protocol/bodies/client_bodies.ts";
 import { languageName } from "../../protocol/header_codec.ts";
@@ -15,6 +16,7 @@ import {
   ConsumerGroupRequestHeader,
   EarliestMsgStoretimeResponseHeader,
   OffsetResponseHeader,
+  ProducerGroupRequestHeader,
   QueryConsumerOffsetRequestHeader,
   QueueRequestHeader,
   SearchOffsetRequestHeader,
@@ -73,6 +75,18 @@ export function consumerManageProcessor(ctx: BrokerContext): ProcessorEntry[] {
         const view = clients.groupView(group);
         if (view.members.length === 0) return createResponse(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${group}] not online`);
         return successResponse(undefined, ConsumerConnectionBody.encode(consumerConnectionOf(view), typeOf(r)));
+      },
+    },
+    {
+      code: RequestCode.GET_PRODUCER_CONNECTION_LIST,
+      handle: (r) => {
+        const group = ProducerGroupRequestHeader.decode(r).producerGroup;
+        validateGroup(group);
+        const producers = clients.producersOf(group);
+        // RocketMQ's answer when no producer of the group is connected here.
+        if (producers.length === 0) return createResponse(ResponseCode.SYSTEM_ERROR, `the producer group[${group}] not exist`);
+        const connectionSet = producers.map((p) => ({ clientId: p.clientId, clientAddr: p.clientAddr, language: languageName(p.language), version: p.version ?? 0 }));
+        return successResponse(undefined, ProducerConnectionBody.encode({ connectionSet }, typeOf(r)));
       },
     },
     {

@@ -60,7 +60,9 @@ function pull(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection
       ctx.stats.pullsFound++;
       const keep = r.messages.filter((raw, i) => byTag(r.units[i].tagsCode) && (!bySql || bySql(raw)));
       if (keep.length === 0) return answer(ResponseCode.PULL_RETRY_IMMEDIATELY, "no message matched the filter");
-      return answer(ResponseCode.SUCCESS, undefined, keep.length === r.messages.length && r.body ? r.body : concatBytes(keep));
+      const body = keep.length === r.messages.length && r.body ? r.body : concatBytes(keep);
+      ctx.statsManager.got(topic, group, keep.length, body.byteLength);
+      return answer(ResponseCode.SUCCESS, undefined, body);
     }
     if (r.status === "OFFSET_TOO_SMALL" || r.status === "OFFSET_OVERFLOW_BADLY") {
       return answer(ResponseCode.PULL_OFFSET_MOVED, `offset ${offset} is outside ${r.minOffset}..${r.maxOffset}`);

@@ -8,6 +8,7 @@ import { createResponse, type RemotingCommand } from "../../protocol/remoting_co
 import { RequestCode } from "../../protocol/request_code.ts";
 import type { PutMessageRequest } from "../../store/message_store.ts";
 import type { BrokerContext } from "../broker_context.ts";
+import { StatsName } from "../broker_stats_manager.ts";
 import { BROKER_ONLY_TOPICS } from "../put_back.ts";
 import { toScheduled } from "../schedule_message_service.ts";
 import type { ProcessorEntry } from "./processor_table.ts";
@@ -69,5 +70,6 @@ async function sendBack(ctx: BrokerContext, req: RemotingCommand): Promise<Remot
     put = toScheduled(base, retry, Math.floor(Math.random() * g.retryQueueNums), level, props);
   }
   const r = await ctx.store.putMessage(put);
+  ctx.statsManager.add(StatsName.SNDBCK_PUT_NUMS, `${props[MessageProperty.RETRY_TOPIC]}@${group}`, 1);
   return createResponse(r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT, undefined);
 }

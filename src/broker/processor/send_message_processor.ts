@@ -85,6 +85,7 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
         // The broker's own properties (REAL_TOPIC, TIMER_OUT_MS, …) are dropped whatever the client sent.
         properties: withoutBrokerProperties(e.properties),
       })));
+      ctx.statsManager.put(topic, entries.length, results.reduce((n, r) => n + r.size, 0));
       const timedOut = results.some((r) => r.status !== "PUT_OK");
       const last = results[results.length - 1];
       const code = await ctx.role.replicated(last.physicalOffset + last.size, timedOut ? ResponseCode.FLUSH_DISK_TIMEOUT : ResponseCode.SUCCESS);
@@ -97,6 +98,7 @@ async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConn
     const message = { ...common, body, flag: h.flag ?? 0, properties: withoutBrokerProperties(h.properties ?? "") };
     const put = transactionType(common.sysFlag) === SysFlag.TRANSACTION_PREPARED_TYPE ? half(message) : delayed(ctx, message);
     const r = await ctx.store.putMessage(put);
+    ctx.statsManager.put(topic, 1, r.size);
     const code = await ctx.role.replicated(r.physicalOffset + r.size, r.status === "PUT_OK" ? ResponseCode.SUCCESS : ResponseCode.FLUSH_DISK_TIMEOUT);
     return createResponse(code, undefined, SendMessageResponseHeader.encode({
       msgId: createOffsetMsgId(ctx.addr, r.physicalOffset),

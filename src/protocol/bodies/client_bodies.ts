@@ -101,6 +101,11 @@ const subscriptionTableEntry = check.object({
  * `mqadmin consumerConnection` reads), plus Bolide's view: every member with its own
  * subscriptions, and whether they agree (RocketMQ's table keeps one member's).
  */
+/** GET_PRODUCER_CONNECTION_LIST's answer (RocketMQ's ProducerConnection): the group's live producers on this broker. */
+export const ProducerConnectionBody = defineBody("ProducerConnection", check.object({
+  connectionSet: check.array(check.object({ clientId: check.string(), clientAddr: check.string(), language: check.string(), version: check.int() }), Limits.maxBrokerClients),
+}));
+
 export const ConsumerConnectionBody = defineBody("ConsumerConnection", check.object({
   connectionSet: check.array(check.object({
     clientId: check.string(),

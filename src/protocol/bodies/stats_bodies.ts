@@ -3,7 +3,7 @@ import { Limits } from "../../common/limits.ts";
 import { fromUtf8, utf8 } from "../../util/bytes.ts";
 import { decodeBody, encodeBody } from "../body_codec.ts";
 import { SerializeType } from "../serialize_type.ts";
-import { check } from "./body_schema.ts";
+import { check, defineBody } from "./body_schema.ts";
 import type { MessageQueueData } from "./client_bodies.ts";
 
 /** A queue's offsets (RocketMQ's TopicOffset). */
@@ -187,3 +187,20 @@ export const ConsumerRunningInfoBody = {
     return v.jstack === undefined ? { properties: v.properties, subscriptionSet: v.subscriptionSet, mqTable: v.mqTable, statusTable: v.statusTable } : v;
   },
 };
+
+/** How a member's listener took a message given to it directly (RocketMQ's CMResult names). */
+export type ConsumeDirectlyResult = "CR_SUCCESS" | "CR_LATER" | "CR_ROLLBACK" | "CR_COMMIT" | "CR_THROW_EXCEPTION" | "CR_RETURN_NULL";
+
+/** CONSUME_MESSAGE_DIRECTLY's answer (RocketMQ's ConsumeMessageDirectlyResult). */
+export const ConsumeMessageDirectlyResultBody = defineBody("ConsumeMessageDirectlyResult", check.object({
+  order: check.bool(),
+  autoCommit: check.bool(),
+  consumeResult: check.oneOf(["CR_SUCCESS", "CR_LATER", "CR_ROLLBACK", "CR_COMMIT", "CR_THROW_EXCEPTION", "CR_RETURN_NULL"] as const),
+  remark: check.optional(check.string()),
+  spentTimeMills: check.int(0),
+}));
+
+const statsWindow = check.object({ sum: check.number(), tps: check.number(), avgpt: check.number() });
+
+/** VIEW_BROKER_STATS_DATA's answer (RocketMQ's BrokerStatsData). */
+export const BrokerStatsDataBody = defineBody("BrokerStatsData", check.object({ statsMinute: statsWindow, statsHour: statsWindow, statsDay: statsWindow }));

@@ -76,3 +76,18 @@ export const AlterSyncStateSetRequestHeader = defineHeader("AlterSyncStateSetReq
 });
 
 export const NotLeaderResponseHeader = defineHeader("NotLeaderResponseHeader", { leaderAddr: optional(field.string()) });
+
+/** WIPE_WRITE_PERM_OF_BROKER and ADD_WRITE_PERM_OF_BROKER (to each NameServer): one broker group. */
+export const WritePermOfBrokerRequestHeader = defineHeader("WipeWritePermOfBrokerRequestHeader", { brokerName: field.string() });
+
+/** WIPE_WRITE_PERM_OF_BROKER's answer: the topics that lost write permission. */
+export const WipeWritePermOfBrokerResponseHeader = defineHeader("WipeWritePermOfBrokerResponseHeader", { wipeTopicCount: field.int({ min: 0 }) });
+
+/** ADD_WRITE_PERM_OF_BROKER's answer: the topics that got it back. */
+export const AddWritePermOfBrokerResponseHeader = defineHeader("AddWritePermOfBrokerResponseHeader", { addTopicCount: field.int({ min: 0 }) });
+
+/** GET_BROKER_CONFIG's answer: the settings' data version, as RocketMQ's DataVersion JSON. */
+export const GetBrokerConfigResponseHeader = defineHeader("GetBrokerConfigResponseHeader", { version: optional(field.string()) });
+
+/** VIEW_BROKER_STATS_DATA: a stats name (TOPIC_PUT_NUMS, GROUP_GET_NUMS, …) and its key (a topic, `topic@group`, the cluster name). */
+export const ViewBrokerStatsDataRequestHeader = defineHeader("ViewBrokerStatsDataRequestHeader", { statsName: field.string(), statsKey: field.string() });

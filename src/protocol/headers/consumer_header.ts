@@ -34,6 +34,9 @@ export const UnregisterClientRequestHeader = defineHeader("UnregisterClientReque
 /** GET_CONSUMER_LIST_BY_GROUP, GET_CONSUMER_CONNECTION_LIST and NOTIFY_CONSUMER_IDS_CHANGED: one group. */
 export const ConsumerGroupRequestHeader = defineHeader("GetConsumerListByGroupRequestHeader", { consumerGroup: field.string() });
 
+/** GET_PRODUCER_CONNECTION_LIST: one producer group. */
+export const ProducerGroupRequestHeader = defineHeader("GetProducerConnectionListRequestHeader", { producerGroup: field.string() });
+
 /** DELETE_SUBSCRIPTIONGROUP: a group's settings, and with cleanOffset its committed offsets too. */
 export const DeleteSubscriptionGroupRequestHeader = defineHeader("DeleteSubscriptionGroupRequestHeader", {
   groupName: field.string(),
@@ -60,6 +63,19 @@ export const ResetOffsetRequestHeader = defineHeader("ResetOffsetRequestHeader",
   isForce: field.bool(),
   queueId: optional(field.int({ min: -1, max: MAX_QUEUE_ID })),
   offset: optional(field.int({ min: -1 })),
+});
+
+/**
+ * CONSUME_MESSAGE_DIRECTLY: from an admin to the broker (which reads the message by its offset
+ * msgId), and from the broker to the member (the record as the body).
+ */
+export const ConsumeMessageDirectlyResultRequestHeader = defineHeader("ConsumeMessageDirectlyResultRequestHeader", {
+  consumerGroup: field.string(),
+  clientId: field.string(),
+  msgId: field.string(),
+  brokerName: optional(field.string()),
+  topic: optional(field.string()),
+  unitMode: optional(field.bool()),
 });
 
 export const ConsumerSendMsgBackRequestHeader = defineHeader("ConsumerSendMsgBackRequestHeader", {

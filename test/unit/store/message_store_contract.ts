@@ -47,6 +47,23 @@ export function describeMessageStore(kind: string, open: OpenStore): void {
       assert.equal(s.store.commitLogMaxOffset, results[9].physicalOffset + results[9].size);
     });
 
+    test("a deleted topic loses its queues and key index; created again it starts empty at offset 0; other topics keep theirs", async () => {
+      await using s = open();
+      for (let i = 0; i < 6; i++) await s.store.putMessage(msg(i));
+      await s.store.putMessage(msg(0, { topic: "Other" }));
+      assert.equal(s.store.deleteTopic("T"), 2);
+      assert.equal(s.store.deleteTopic("T"), 0, "twice: nothing left");
+      assert.equal(s.store.maxOffset("T", 0), 0);
+      assert.equal(s.store.getMessage("T", 0, 0, 32).status, "NO_MESSAGE_IN_QUEUE");
+      assert.deepEqual(s.store.queryMessage("T", "key1", 10), []);
+      assert.ok(!s.store.topicQueues().some((q) => q.topic === "T"));
+      assert.equal(s.store.getMessage("Other", 0, 0, 32).messages.length, 1);
+      const again = await s.store.putMessage(msg(7, { queueId: 0 }));
+      assert.equal(again.queueOffset, 0);
+      assert.deepEqual(s.store.getMessage("T", 0, 0, 32).messages.map(text), ["m7"]);
+      assert.deepEqual(s.store.queryMessage("T", "shared", 10).map((m) => new TextDecoder().decode(m.body)), ["m7"], "the old incarnation's keys are not found");
+    });
+
     test("a batch is appended together, each message with its own result", async () => {
       await using s = open();
       const rs = await s.store.putMessages([msg(0, { queueId: 1 }), msg(1, { queueId: 1 }), msg(2, { queueId: 1 })]);
