@@ -3,7 +3,7 @@ import { Producer } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
 import { BolideError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
-import { Perm } from "../common/route.ts";
+import { Perm, type TopicRouteData } from "../common/route.ts";
 import { printLine, readStdinLines } from "../platform/runtime.ts";
 import { intOption, UsageError } from "./server_commands.ts";
 import { printTable } from "./table.ts";
@@ -26,10 +26,14 @@ export async function topicCommand(sub: string | undefined, values: Values, name
   await using admin = new Admin({ namesrvAddr: namesrv });
   const cluster = values.cluster as string | undefined;
   switch (sub) {
-    case "list":
-      return printJson(await admin.topicList());
+    case "list": {
+      const topics = await admin.topicList();
+      if (values.json === true) return printJson(topics);
+      for (const t of topics) printLine(t);
+      return;
+    }
     case "route":
-      return printJson(await admin.topicRoute(required(values, "topic")));
+      return printRoute(await admin.topicRoute(required(values, "topic")), values.json === true);
     case "create": {
       const topic = required(values, "topic");
       const queues = intOption(values.queues as string | undefined, "queues", 8, 1, Limits.maxQueuesPerTopic);
@@ -69,6 +73,18 @@ export async function topicCommand(sub: string | undefined, values: Values, name
     default:
       throw new UsageError(`"topic" takes create, update, list, route, status or delete, got "${sub ?? ""}"`);
   }
+}
+
+/** A topic's route: per broker group its queues, permission and addresses (`--json`: RocketMQ's TopicRouteData). */
+export function printRoute(route: TopicRouteData, json: boolean): void {
+  if (json) return printJson(route);
+  printTable(route.queueDatas.map((q) => {
+    const addrs = route.brokerDatas.find((b) => b.brokerName === q.brokerName)?.brokerAddrs ?? {};
+    return {
+      broker: q.brokerName, readQueues: q.readQueueNums, writeQueues: q.writeQueueNums, perm: permName(q.perm),
+      master: addrs["0"] ?? "-", slaves: Object.entries(addrs).filter(([id]) => id !== "0").map(([id, a]) => `${id}=${a}`).join(",") || "-",
+    };
+  }), false);
 }
 
 /** RocketMQ's perm as the CLI takes it: R, W, RW (or 4, 2, 6). */

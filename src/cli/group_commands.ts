@@ -72,7 +72,11 @@ export async function groupCommand(sub: string | undefined, values: Values, name
         if (!view.subscriptionsConsistent) console.error(`bolide: warning: members of ${group} subscribe differently on ${view.brokerName}; some messages are skipped`);
       }
       if (out.length === 0) throw new UsageError(`consumer group ${group} is not online on any broker`);
-      printLine(JSON.stringify(out, null, 2));
+      if (json) return printLine(JSON.stringify(out, null, 2));
+      printTable(out.flatMap((v) => v.members.map((m) => ({
+        broker: v.brokerName, clientId: m.clientId, clientAddr: m.clientAddr, model: m.messageModel,
+        subscriptions: m.subscriptions.map((s) => `${s.topic}(${s.subString})`).join(" "),
+      }))), false);
       return;
     }
     case "progress": {
@@ -94,9 +98,19 @@ export async function groupCommand(sub: string | undefined, values: Values, name
       const client = values.client as string | undefined;
       const ids = client ? [client] : [...new Set((await admin.consumerConnections(group)).flatMap((c) => c.connectionSet.map((x) => x.clientId)))];
       if (ids.length === 0) throw new UsageError(`consumer group ${group} is not online on any broker`, 1);
-      const out: Record<string, unknown> = {};
+      const out: Record<string, Awaited<ReturnType<Admin["consumerRunningInfo"]>>> = {};
       for (const id of ids) out[id] = await admin.consumerRunningInfo(group, id);
-      printLine(JSON.stringify(out, null, 2));
+      if (json) return printLine(JSON.stringify(out, null, 2));
+      // One row per queue each member holds; then each member's rates per topic.
+      printTable(Object.entries(out).flatMap(([id, info]) => info.mqTable.map(({ mq, info: q }) => ({
+        clientId: id, topic: mq.topic, broker: mq.brokerName, queue: mq.queueId, committed: q.commitOffset, cached: q.cachedMsgCount,
+        cachedMiB: Number(q.cachedMsgSizeInMiB.toFixed(2)), locked: q.locked, lastPull: q.lastPullTimestamp ? new Date(q.lastPullTimestamp).toISOString() : "-",
+      }))), false);
+      printLine("");
+      printTable(Object.entries(out).flatMap(([id, info]) => Object.entries(info.statusTable).map(([topic, st]) => ({
+        clientId: id, topic, pullTPS: Number(st.pullTPS.toFixed(2)), consumeOkTPS: Number(st.consumeOKTPS.toFixed(2)),
+        consumeFailedTPS: Number(st.consumeFailedTPS.toFixed(2)), consumeRTms: Number(st.consumeRT.toFixed(2)), failedMsgs: st.consumeFailedMsgs,
+      }))), false);
       return;
     }
     default:
@@ -123,7 +137,9 @@ export async function dlqCommand(sub: string | undefined, values: Values, namesr
     switch (sub) {
       case "list": {
         const count = intOption(values.count as string | undefined, "count", 100, 1, 100_000);
-        for (const m of await readDead(reader, queues, 0, count)) printLine(JSON.stringify(summary(m)));
+        const dead = (await readDead(reader, queues, 0, count)).map(summary);
+        if (values.json === true) return printLine(JSON.stringify(dead, null, 2));
+        printTable(dead.map((d) => ({ offset: d.offset, msgId: d.msgId, originTopic: d.originTopic ?? "-", reconsumeTimes: d.reconsumeTimes, tags: d.tags ?? "-", stored: new Date(d.storeTimestamp).toISOString(), bytes: d.bodyBytes })), false);
         return;
       }
       case "read": {

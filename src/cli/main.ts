@@ -7,7 +7,7 @@ import { ListenError } from "../platform/tcp.ts";
 import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.ts";
 import { runBench } from "./bench_commands.ts";
 import { brokerAdminCommand, producerCommand } from "./broker_commands.ts";
-import { clusterCommand, consumeCommand, namesrvOf, required, sendCommand, topicCommand } from "./client_commands.ts";
+import { clusterCommand, consumeCommand, namesrvOf, printRoute, required, sendCommand, topicCommand } from "./client_commands.ts";
 import { dlqCommand, GROUP_SETTING_FLAGS, groupCommand, offsetCommand } from "./group_commands.ts";
 import { messageCommand } from "./message_commands.ts";
 import { brokerHelp, logLevel, runBroker, runController, runNameServer, runStart, UsageError } from "./server_commands.ts";
@@ -65,7 +65,7 @@ Benchmarks
   bench consume --topic T --group G [--duration S] [--push [--rate N [--warmup S]]]
   bench timer --topic T [--rate N] [--duration S] [--delay-ms N] [--pending N]   timer accuracy, RSS
 
-  --json          tables (topic status, group progress, offset reset) as JSON
+  --json          output as JSON for scripts (send and consume print JSON lines always)
   --log-level L   debug | info | warn | error (default info)
   -h, --help      this help;   -v, --version   the version`;
 
@@ -184,7 +184,7 @@ export async function main(args: string[] = argv()): Promise<void> {
       case "broker":
         return sub === undefined ? await runBroker(values) : await brokerAdminCommand(sub, values, namesrv, positionals.slice(2));
       case "route":
-        return await withAdmin(namesrv, async (admin) => printLine(JSON.stringify(await admin.topicRoute(required(values, "topic")), null, 2)));
+        return await withAdmin(namesrv, async (admin) => printRoute(await admin.topicRoute(required(values, "topic")), values.json === true));
       case "cluster":
         return await clusterCommand(namesrv, values.json === true);
       case "topic":

@@ -5,6 +5,7 @@ import { MessageQuery } from "../client/message_query.ts";
 import { printLine } from "../platform/runtime.ts";
 import { required } from "./client_commands.ts";
 import { intOption, UsageError } from "./server_commands.ts";
+import { printTable } from "./table.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -26,7 +27,11 @@ export async function messageCommand(sub: string | undefined, values: Values, na
           maxNum: intOption(values.count as string | undefined, "count", 32, 1, 64),
         });
         if (found.length === 0) throw new UsageError(`no message of ${topic} with key ${key}`);
-        for (const m of found) printLine(JSON.stringify(summary(m)));
+        if (values.json === true) return printLine(JSON.stringify(found.map(summary), null, 2));
+        printTable(found.map((m) => ({
+          queue: m.queueId, offset: m.queueOffset, msgId: m.msgId, tags: m.tags ?? "-", keys: m.keys.join(" ") || "-",
+          stored: new Date(m.storeTimestamp).toISOString(), bytes: m.body.byteLength,
+        })), false);
         return;
       }
       case "get": {

@@ -36,10 +36,13 @@ describe("the compiled binary", () => {
     const addr = await ns.listenAddr();
     await using broker = new FakeBroker({ clusterName: "C", brokerName: "b", brokerAddr: "127.0.0.1:10911", brokerId: 0 });
     await broker.register(addr, [topicConfig("Shown", 2)]);
-    await using route = new Child(BINARY, ["route", "--topic", "Shown", "--namesrv", addr]);
+    await using route = new Child(BINARY, ["route", "--topic", "Shown", "--namesrv", addr, "--json"]);
     await route.exited;
     assert.equal(route.exitCode, 0, route.stderr);
     assert.equal(JSON.parse(route.stdoutLines.join("\n")).queueDatas[0].writeQueueNums, 2);
+    await using routeTable = new Child(BINARY, ["route", "--topic", "Shown", "--namesrv", addr]);
+    await routeTable.exited;
+    assert.deepEqual(routeTable.stdoutLines.map((l) => l.split(/\s+/)), [["broker", "readQueues", "writeQueues", "perm", "master", "slaves"], ["b", "2", "2", "RW", "127.0.0.1:10911", "-"]]);
     await using missing = new Child(BINARY, ["route", "--topic", "Missing", "--namesrv", addr]);
     await missing.exited;
     assert.equal(missing.exitCode, 1);
@@ -127,7 +130,7 @@ describe("the compiled binary", () => {
       const wipe = await cli("broker", "wipe-write", "--broker", "broker-a");
       assert.equal(wipe.exitCode, 0, wipe.stderr);
       assert.match(wipe.stdoutLines.join("\n"), /broker-a is read-only in the routes/);
-      const wipedRoute = JSON.parse((await cli("topic", "route", "--topic", "CliTopic")).stdoutLines.join("\n"));
+      const wipedRoute = JSON.parse((await cli("topic", "route", "--topic", "CliTopic", "--json")).stdoutLines.join("\n"));
       assert.equal(wipedRoute.queueDatas[0].perm, 4);
       assert.equal((await cli("broker", "add-write", "--broker", "broker-a")).exitCode, 0);
       const noBroker = await cli("broker", "wipe-write", "--broker", "broker-z");

@@ -204,15 +204,19 @@ describe("push consumer", () => {
       assert.equal(p.exitCode, 0, p.stderr);
       return p.stdoutLines.join("\n");
     };
-    const listed = JSON.parse(await cli("dlq", "list", "--group", "workers"));
+    const [listed] = JSON.parse(await cli("dlq", "list", "--group", "workers", "--json"));
     assert.deepEqual([listed.offset, listed.originTopic, listed.reconsumeTimes, listed.msgId], [0, "Work", 4, dead[0].msgId]);
+    // Without --json, a table for people.
+    const table = (await cli("dlq", "list", "--group", "workers")).split("\n");
+    assert.match(table[0], /^offset\s+msgId\s+originTopic\s+reconsumeTimes\s+tags\s+stored\s+bytes$/);
+    assert.match(table[1], new RegExp(`^\\s*0\\s+${dead[0].msgId}\\s+Work\\s+4\\b`));
     const read = JSON.parse(await cli("dlq", "read", "--group", "workers", "--offset", "0"));
     assert.equal(read.body, "always");
     const resent = JSON.parse(await cli("dlq", "resend", "--group", "workers", "--offset", "0"));
     assert.equal(resent.resent, 0);
     await waitFor(() => attempts.get("always")!.length === 5, { what: "the re-sent dead letter to be consumed again" });
     assert.deepEqual([attempts.get("always")![4].reconsumeTimes, attempts.get("always")![4].topic], [0, "Work"]);
-    const group = JSON.parse(await cli("group", "--group", "workers"));
+    const group = JSON.parse(await cli("group", "--group", "workers", "--json"));
     assert.equal(group[0].members.length, 1);
     assert.equal(group[0].subscriptionsConsistent, true);
     await dlq.shutdown();
