@@ -85,6 +85,14 @@ class StatsItem {
   }
 }
 
+function count(pair: [StatsItem, StatsItem] | null, n: number, bytes: number): void {
+  if (!pair) return;
+  pair[0].value += n;
+  pair[0].times++;
+  pair[1].value += bytes;
+  pair[1].times++;
+}
+
 function figures([t, v, n]: [number, number, number], now: number, value: number, times: number): StatsWindow {
   const sum = value - v;
   const elapsed = now - t;
@@ -110,29 +118,54 @@ export class BrokerStatsManager {
   }
 
   add(name: StatsNameValue, key: string, n: number, now = Date.now()): void {
-    const set = this.#sets.get(name)!;
-    let item = set.get(key);
-    if (!item) {
-      if (set.size >= Limits.maxStatsKeys) return;
-      set.set(key, item = new StatsItem(now));
-    }
+    const item = this.#item(name, key, now);
+    if (!item) return;
     item.value += n;
     item.times++;
   }
 
-  /** A message put (or a batch of `n`): the topic's and the broker's counts. */
+  /** A message put (or a batch of `n`): the topic's and the broker's counts. One map lookup on the send path. */
   put(topic: string, n: number, bytes: number): void {
-    this.add(StatsName.TOPIC_PUT_NUMS, topic, n);
-    this.add(StatsName.TOPIC_PUT_SIZE, topic, bytes);
-    this.add(StatsName.BROKER_PUT_NUMS, this.brokerKey, n);
+    const pair = this.#putPairs.get(topic) ?? this.#pair(this.#putPairs, StatsName.TOPIC_PUT_NUMS, StatsName.TOPIC_PUT_SIZE, topic);
+    count(pair, n, bytes);
+    this.#brokerPut ??= this.#item(StatsName.BROKER_PUT_NUMS, this.brokerKey);
+    this.#brokerPut!.value += n;
+    this.#brokerPut!.times++;
   }
 
-  /** Messages handed to a pull of `group`. */
+  /** Messages handed to a pull of `group`. One map lookup per pull answer (two the first time). */
   got(topic: string, group: string, n: number, bytes: number): void {
-    const key = `${topic}@${group}`;
-    this.add(StatsName.GROUP_GET_NUMS, key, n);
-    this.add(StatsName.GROUP_GET_SIZE, key, bytes);
-    this.add(StatsName.BROKER_GET_NUMS, this.brokerKey, n);
+    let byGroup = this.#getPairs.get(topic);
+    if (!byGroup) {
+      byGroup = new Map();
+      if (this.#getPairs.size < Limits.maxStatsKeys) this.#getPairs.set(topic, byGroup); // else counted uncached
+    }
+    const pair = byGroup.get(group) ?? this.#pair(byGroup, StatsName.GROUP_GET_NUMS, StatsName.GROUP_GET_SIZE, `${topic}@${group}`, group);
+    count(pair, n, bytes);
+    this.#brokerGet ??= this.#item(StatsName.BROKER_GET_NUMS, this.brokerKey);
+    this.#brokerGet!.value += n;
+    this.#brokerGet!.times++;
+  }
+
+  /** The hot paths' shortcut to a key's count and size items (none past the key limit). */
+  readonly #putPairs = new Map<string, [StatsItem, StatsItem] | null>();
+  readonly #getPairs = new Map<string, Map<string, [StatsItem, StatsItem] | null>>();
+  #brokerPut: StatsItem | undefined;
+  #brokerGet: StatsItem | undefined;
+
+  #pair(cache: Map<string, [StatsItem, StatsItem] | null>, nums: StatsNameValue, size: StatsNameValue, key: string, cacheKey = key): [StatsItem, StatsItem] | null {
+    const a = this.#item(nums, key);
+    const b = this.#item(size, key);
+    const pair = a && b ? [a, b] as [StatsItem, StatsItem] : null;
+    if (pair || cache.size < Limits.maxStatsKeys) cache.set(cacheKey, pair);
+    return pair;
+  }
+
+  #item(name: StatsNameValue, key: string, now = Date.now()): StatsItem | undefined {
+    const set = this.#sets.get(name)!;
+    let item = set.get(key);
+    if (!item && set.size < Limits.maxStatsKeys) set.set(key, item = new StatsItem(now));
+    return item;
   }
 
   /** The last minute, hour and day of one item (VIEW_BROKER_STATS_DATA); undefined if never counted. */

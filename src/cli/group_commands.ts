@@ -51,6 +51,7 @@ export async function groupCommand(sub: string | undefined, values: Values, name
   const group = required(values, "group");
   validateGroup(group);
   switch (sub) {
+    case "create": // mqadmin updateSubGroup creates or changes alike
     case "update": {
       const settings = groupSettings(group, values);
       const brokers = await admin.updateGroup(settings, cluster);
@@ -114,7 +115,7 @@ export async function groupCommand(sub: string | undefined, values: Values, name
       return;
     }
     default:
-      throw new UsageError(`"group" takes list, update, delete, connections, progress or running, got "${sub}"`);
+      throw new UsageError(`"group" takes list, create, update, delete, connections, progress or running, got "${sub}"`);
   }
 }
 

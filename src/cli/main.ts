@@ -35,14 +35,14 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
   topic status --topic T                               each queue's offsets and last update, per broker
   send --topic T --body B [--tags T] [--keys K]        or one message per line of stdin
   consume --topic T --group G [--from first|last] [--count N] [--timeout-ms N] [--tags EXPR]
-  cluster                                              brokers, roles, in/out TPS (--json: runtime state too)
+  cluster [list]                                       brokers, roles, in/out TPS (--json: runtime state too)
   broker wipe-write --broker B                         producers drain away from broker group B
   broker add-write --broker B                          (before maintenance); and back
   broker config get --broker B | --addr A | --cluster C      every setting (live: changeable now)
   broker config set --broker B | --addr A | --cluster C name=value ...   live settings, kept in the file
   broker stats --broker B --name TOPIC_PUT_NUMS|GROUP_GET_NUMS|... --key TOPIC|TOPIC@GROUP   last minute, hour, day
   group list [--cluster C]                             every master's consumer groups and their settings
-  group update --group G [--cluster C] [--consumeEnable true|false] [--consumeBroadcastEnable true|false]
+  group create|update --group G [--cluster C] [--consumeEnable true|false] [--consumeBroadcastEnable true|false]
                          [--retryMaxTimes N] [--retryQueueNums N] [--whichBrokerWhenConsumeSlowly N]
                          [--notifyConsumerIdsChangedEnable true|false]   create or change a group (others kept)
   group delete --group G [--cluster C] [--clean-offset]                 its settings (and committed offsets)
@@ -50,6 +50,7 @@ Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAME
   producer connections --group G                       a producer group's live clients, per broker
   group progress --group G [--topic T]                 per queue: broker and group offsets, lag
   group running --group G [--client ID]                what each member is doing (its queues, rates)
+  consumer status|connections --group G                the same as group running|connections
   offset reset --group G --topic T --to earliest|latest|now|MS|ISO-TIME [--rewind-only]
                          [or --broker B --queue N --offset N]   live members move at once
   dlq list --group G [--count N]                       dead letters of a group
@@ -186,7 +187,12 @@ export async function main(args: string[] = argv()): Promise<void> {
       case "route":
         return await withAdmin(namesrv, async (admin) => printRoute(await admin.topicRoute(required(values, "topic")), values.json === true));
       case "cluster":
+        if (sub !== undefined && sub !== "list") throw new UsageError(`"cluster" takes list (or nothing), got "${sub}"`);
         return await clusterCommand(namesrv, values.json === true);
+      case "consumer":
+        // mqadmin consumerStatus / consumerConnection under the names an operator knows.
+        if (sub !== "status" && sub !== "connections") throw new UsageError(`"consumer" takes status or connections, got "${sub ?? ""}"`);
+        return await groupCommand(sub === "status" ? "running" : "connections", values, namesrv);
       case "topic":
         return await topicCommand(sub, values, namesrv);
       case "send":

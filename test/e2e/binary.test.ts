@@ -162,6 +162,10 @@ describe("the compiled binary", () => {
       assert.equal(updated.exitCode, 0, updated.stderr);
       const [g] = JSON.parse(updated.stdoutLines.join("\n")) as { groupName: string; retryMaxTimes: number; consumeEnable: boolean }[];
       assert.deepEqual([g.groupName, g.retryMaxTimes, g.consumeEnable], ["cli-group", 3, false]);
+      assert.equal((await cli("group", "create", "--group", "cli-made", "--retryMaxTimes", "5")).exitCode, 0, "mqadmin's name for it");
+      const offline = await cli("consumer", "status", "--group", "cli-made");
+      assert.equal(offline.exitCode, 1);
+      assert.match(offline.stderr, /cli-made is not online/);
       const listed = await cli("group", "list");
       assert.equal(listed.exitCode, 0, listed.stderr);
       assert.match(listed.stdoutLines[0], /^group\s+broker\s+consume\s+broadcast\s+retryQueues\s+retryMaxTimes/);
