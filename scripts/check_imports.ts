@@ -30,6 +30,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
 /** npm packages each layer may import. */
 const PACKAGES: Record<string, readonly string[]> = {
   protocol: ["cbor-x"],
+  // Node's HTTP server for a Fetch handler (Bun and Deno serve one natively).
+  platform: ["@hono/node-server"],
   admin: ["hono"],
 };
 

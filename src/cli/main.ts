@@ -6,6 +6,7 @@ import { parseArgs } from "../platform/args.ts";
 import { ListenError } from "../platform/tcp.ts";
 import { argv, env, exit, printLine, runtimeVersion } from "../platform/runtime.ts";
 import { runBench } from "./bench_commands.ts";
+import { runAdmin } from "./admin_command.ts";
 import { brokerAdminCommand, producerCommand } from "./broker_commands.ts";
 import { clusterCommand, consumeCommand, namesrvOf, printRoute, required, sendCommand, topicCommand } from "./client_commands.ts";
 import { dlqCommand, GROUP_SETTING_FLAGS, groupCommand, offsetCommand } from "./group_commands.ts";
@@ -26,6 +27,9 @@ Servers (each prints the address it listens on as its first line of output)
   controller             a standalone failover controller: --port N --host H --controller-timeout-ms N
                          [--etcd URL,URL: one member of a controller group kept in etcd; run three]
   broker                 a broker: --config FILE and --<setting> VALUE (bolide broker --help)
+  admin                  the admin HTTP API alone (docs/admin-api.md): --namesrv A --admin-host H
+                         --admin-port N (default 127.0.0.1:8080; 0 picks a free port)
+                         --admin-token T (or BOLIDE_ADMIN_TOKEN; needed for writes, and any non-loopback bind)
 
 Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAMESRV_ADDR)
   topic create --topic T [--queues N] [--cluster C]   create on every master broker
@@ -126,6 +130,9 @@ const options = {
   push: { type: "boolean" },
   "clean-offset": { type: "boolean" },
   "rewind-only": { type: "boolean" },
+  "admin-host": { type: "string" },
+  "admin-port": { type: "string" },
+  "admin-token": { type: "string" },
   "read-queues": { type: "string" },
   "write-queues": { type: "string" },
   perm: { type: "string" },
@@ -182,6 +189,8 @@ export async function main(args: string[] = argv()): Promise<void> {
         return await runNameServer(values);
       case "controller":
         return await runController(values);
+      case "admin":
+        return await runAdmin(values, namesrv);
       case "broker":
         return sub === undefined ? await runBroker(values) : await brokerAdminCommand(sub, values, namesrv, positionals.slice(2));
       case "route":

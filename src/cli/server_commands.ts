@@ -33,7 +33,7 @@ export function logLevel(value: string | undefined): LogLevel {
 }
 
 /** Waits for SIGINT/SIGTERM, runs `stop`, exits 0. A failing request is logged, never fatal. */
-async function serveUntilSignal(log: Logger, stop: () => Promise<void>): Promise<void> {
+export async function serveUntilSignal(log: Logger, stop: () => Promise<void>): Promise<void> {
   onUnhandled((kind, err) => log.error(`${kind}: ${(err as Error)?.stack ?? String(err)}`));
   await new Promise<void>((resolve) => {
     onShutdownSignal(async (signal) => {

@@ -183,6 +183,19 @@ describe("the compiled binary", () => {
       assert.match(table.stdoutLines[1], /\bbroker-a\s+0\s+\S+\s+MASTER\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+\s+ok$/);
       const cluster = JSON.parse((await cli("cluster", "--json")).stdoutLines.join("\n"));
       assert.equal(cluster[0].role, "MASTER");
+      // The admin HTTP API alone, on a free loopback port; writes need the token.
+      await using web = new Child(BINARY, ["admin", "--namesrv", ns, "--admin-port", "0", "--admin-token", "t0k"]);
+      const webLine = await web.firstLine();
+      const webAddr = /^bolide admin listening on (http:\/\/127\.0\.0\.1:\d+) /.exec(webLine);
+      assert.ok(webAddr, webLine);
+      assert.ok((await (await fetch(`${webAddr[1]}/api/topics`)).json() as string[]).includes("CliTopic"));
+      assert.equal((await fetch(`${webAddr[1]}/api/topics/CliTopic`, { method: "DELETE" })).status, 401);
+      web.kill("SIGTERM");
+      await web.exited;
+      assert.equal(web.exitCode, 0, web.stderr);
+      const openBind = await cli("admin", "--admin-host", "0.0.0.0", "--admin-port", "0");
+      assert.equal(openBind.exitCode, 2);
+      assert.match(openBind.stderr, /0\.0\.0\.0 is not loopback: set an admin token/);
       // A bad setting stops a broker at start-up, naming it.
       writeFileSync(join(dir, "bad.properties"), "brokerName=b\nlistenPort=notaport\n");
       await using bad = new Child(BINARY, ["broker", "--config", join(dir, "bad.properties")]);

@@ -1,0 +1,162 @@
+import { type Context, Hono } from "hono";
+import type { Admin, ResetPoint, SubscriptionGroupSettings, TopicChanges, TopicCreation } from "../client/admin.ts";
+import type { MessageExt } from "../client/message.ts";
+import { InvalidParameterError } from "../common/errors.ts";
+import { type Access, refusal } from "./access.ts";
+import { problem, problemOf, problemResponse } from "./problem.ts";
+
+/** What the admin app is built from: the cluster's Admin client, a message lookup, and who may use it. */
+export interface AdminAppOptions {
+  admin: Admin;
+  /** Message lookups (by key, by id): a MessageQuery on the same NameServers. */
+  messages?: {
+    queryByKey(topic: string, key: string, q?: { maxNum?: number }): Promise<MessageExt[]>;
+    getByUniqueId(topic: string, id: string): Promise<MessageExt | undefined>;
+    getByOffsetId(id: string): Promise<MessageExt | undefined>;
+  };
+  access?: Access;
+  log?: { warn(msg: string): void };
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * The admin endpoint (issue #17): a Hono app over an injected `Admin` client, so it runs inside
+ * a broker or NameServer process and on its own at the edge alike; it never touches broker or
+ * store internals. JSON under /api/; every error is `application/problem+json` with RocketMQ's
+ * code when the cluster gave one. Writes need the admin token always, reads when `access` says.
+ * Routes: docs/admin-api.md.
+ */
+export function createAdminApp(opts: AdminAppOptions): Hono {
+  const { admin } = opts;
+  const access = opts.access ?? {};
+  const app = new Hono();
+
+  app.use("/api/*", async (c, next) => {
+    const write = c.req.method !== "GET" && c.req.method !== "HEAD";
+    const refused = refusal(access, write, c.req.header("authorization"));
+    if (refused) return refused;
+    await next();
+  });
+  app.onError((err, c) => {
+    const p = problemOf(err);
+    if (p.status === 500) opts.log?.warn(`admin ${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error).stack ?? err}`);
+    return problemResponse(p);
+  });
+  app.notFound((c) => problemResponse(problem(404, "Not Found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`)));
+
+  // ---- cluster and brokers ----------------------------------------------------------------
+  app.get("/api/cluster", async (c) => {
+    const brokers = await admin.replicas({});
+    const out = [];
+    for (const b of brokers) {
+      const runtime = await admin.brokerRuntimeInfo(b.addr, 2_000).catch(() => undefined);
+      out.push({ ...b, role: b.brokerId === 0 ? "MASTER" : "SLAVE", reachable: runtime !== undefined, runtime: runtime ?? {} });
+    }
+    return c.json({ brokers: out });
+  });
+  app.get("/api/brokers/:addr/config", async (c) => c.json(await admin.brokerConfig(c.req.param("addr"))));
+  app.put("/api/brokers/config", async (c) => {
+    const b = await body(c);
+    return c.json(await admin.updateBrokerConfig(record(b.changes, "changes") as Record<string, string>, (b.target ?? {}) as Json));
+  });
+
+  // ---- topics -----------------------------------------------------------------------------
+  app.get("/api/topics", async (c) => c.json(await admin.topicList()));
+  app.post("/api/topics", async (c) => {
+    const b = await body(c);
+    const topic = text(b.topic, "topic");
+    const brokers = await admin.createTopic(topic, b as TopicCreation);
+    return c.json({ topic, brokers }, 201);
+  });
+  app.patch("/api/topics/:topic", async (c) => c.json(await admin.updateTopic(c.req.param("topic"), await body(c) as TopicChanges, c.req.query("cluster"))));
+  app.delete("/api/topics/:topic", async (c) => c.json({ brokers: await admin.deleteTopic(c.req.param("topic"), c.req.query("cluster")) }));
+  app.get("/api/topics/:topic/route", async (c) => c.json(await admin.topicRoute(c.req.param("topic"))));
+  app.get("/api/topics/:topic/status", async (c) => c.json(await admin.topicStats(c.req.param("topic"))));
+
+  // ---- consumer groups --------------------------------------------------------------------
+  app.get("/api/groups", async (c) => c.json(await admin.groups(c.req.query("cluster"))));
+  app.put("/api/groups/:group", async (c) => {
+    const settings = { ...await body(c), groupName: c.req.param("group") } as SubscriptionGroupSettings;
+    return c.json({ brokers: await admin.updateGroup(settings, c.req.query("cluster")) });
+  });
+  app.delete("/api/groups/:group", async (c) => {
+    const brokers = await admin.deleteGroup(c.req.param("group"), { cluster: c.req.query("cluster"), cleanOffset: c.req.query("cleanOffset") === "true" });
+    return c.json({ brokers });
+  });
+  app.get("/api/groups/:group/progress", async (c) => {
+    const p = await admin.consumeProgress(c.req.param("group"), c.req.query("topic"));
+    const lag = p.offsetTable.reduce((n, q) => n + q.offset.brokerOffset - q.offset.consumerOffset, 0);
+    return c.json({ lag, consumeTps: p.consumeTps, queues: p.offsetTable });
+  });
+  app.get("/api/groups/:group/connections", async (c) => c.json(await admin.consumerConnections(c.req.param("group"))));
+  app.get("/api/groups/:group/members/:clientId", async (c) => c.json(await admin.consumerRunningInfo(c.req.param("group"), c.req.param("clientId"))));
+  app.post("/api/groups/:group/reset", async (c) => {
+    const b = await body(c);
+    const to = b.to;
+    const point: ResetPoint = to === "earliest" || to === "latest" ? to : typeof to === "number" ? to : typeof to === "string" && !Number.isNaN(Date.parse(to)) ? Date.parse(to)
+      : typeof to === "object" && to !== null ? to as ResetPoint : invalid(`to must be "earliest", "latest", ms since the epoch, an ISO time or {brokerName, queueId, offset}`);
+    return c.json(await admin.resetOffsets(c.req.param("group"), text(b.topic, "topic"), point, { force: b.force !== false }));
+  });
+
+  // ---- messages ---------------------------------------------------------------------------
+  app.get("/api/messages", async (c) => {
+    const q = opts.messages ?? invalid("this endpoint has no message lookup");
+    const topic = c.req.query("topic");
+    const key = c.req.query("key");
+    const id = c.req.query("id");
+    if (key !== undefined) return c.json((await q.queryByKey(text(topic, "topic"), key, { maxNum: 32 })).map(view));
+    if (id !== undefined) {
+      const m = (topic ? await q.getByUniqueId(topic, id) : undefined) ?? await q.getByOffsetId(id).catch((err) => {
+        if (topic) return undefined;
+        throw err;
+      });
+      return m ? c.json([view(m)]) : c.json([]);
+    }
+    return invalid("give key (with topic) or id");
+  });
+
+  return app;
+}
+
+/** A message as the API shows it: its fields, and its body as text when it is UTF-8, else base64, saying which. */
+function view(m: MessageExt) {
+  let body: string;
+  let encoding: "utf-8" | "base64";
+  try {
+    body = new TextDecoder("utf-8", { fatal: true }).decode(m.body.subarray(0, 4_096));
+    encoding = "utf-8";
+  } catch {
+    body = btoa(String.fromCharCode(...m.body.subarray(0, 3_072)));
+    encoding = "base64";
+  }
+  return {
+    topic: m.topic, queueId: m.queueId, queueOffset: m.queueOffset, msgId: m.msgId, offsetMsgId: m.offsetMsgId, tags: m.tags, keys: m.keys,
+    bornTimestamp: m.bornTimestamp, storeTimestamp: m.storeTimestamp, reconsumeTimes: m.reconsumeTimes, properties: m.properties,
+    bodyBytes: m.body.byteLength, bodyPreview: body, bodyEncoding: encoding, bodyTruncated: m.body.byteLength > (encoding === "utf-8" ? 4_096 : 3_072),
+  };
+}
+
+async function body(c: Context): Promise<Json> {
+  let v: unknown;
+  try {
+    v = await c.req.json();
+  } catch {
+    return invalid("the body is not JSON");
+  }
+  return record(v, "body");
+}
+
+function record(v: unknown, what: string): Json {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return invalid(`${what} must be a JSON object`);
+  return v as Json;
+}
+
+function text(v: unknown, what: string): string {
+  if (typeof v !== "string" || v === "") return invalid(`${what} must be a non-empty string`);
+  return v;
+}
+
+function invalid(detail: string): never {
+  throw new InvalidParameterError(detail);
+}
