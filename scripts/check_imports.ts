@@ -25,6 +25,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // The client library entry: never the servers or the store.
   "mod.ts": ["client", "remoting", "protocol", "common", "util"],
   "cli.ts": ["cli"],
+  // The admin endpoint as an edge module (a Fetch handler).
+  "admin.ts": ["admin", "client", "platform"],
 };
 
 /** npm packages each layer may import. */
@@ -39,7 +41,7 @@ const IMPORT_RE = /(?:import|export)\s+(?:type\s+)?(?:[^'"]*?\sfrom\s+)?["']([^"
 const RUNTIME_GLOBAL_RE = /\b(Bun|Deno)\.[A-Za-z]/;
 
 function layerOf(rel: string): string | undefined {
-  if (rel === "mod.ts" || rel === "cli.ts") return rel;
+  if (rel === "mod.ts" || rel === "cli.ts" || rel === "admin.ts") return rel;
   const m = /^src\/([^/]+)\//.exec(rel);
   return m?.[1];
 }
@@ -134,7 +136,7 @@ function walk(dir: string, out: string[]): string[] {
 
 function main(): void {
   const root = join(dirname(new URL(import.meta.url).pathname), "..");
-  const files = [join(root, "mod.ts"), join(root, "cli.ts"), ...walk(join(root, "src"), [])];
+  const files = [join(root, "mod.ts"), join(root, "cli.ts"), join(root, "admin.ts"), ...walk(join(root, "src"), [])];
   const problems: string[] = [];
   const graph = new Map<string, string[]>();
   for (const f of files) {

@@ -55,8 +55,8 @@ const denoCounts = (out: string) => {
 
 const steps: Step[] = [
   { name: "check imports", cmd: bin("bun"), args: ["scripts/check_imports.ts"] },
-  { name: "deno check", cmd: bin("deno"), args: ["check", "mod.ts", "cli.ts"] },
-  { name: "deno lint", cmd: bin("deno"), args: ["lint", "src", "mod.ts", "cli.ts", "scripts"] },
+  { name: "deno check", cmd: bin("deno"), args: ["check", "mod.ts", "cli.ts", "admin.ts"] },
+  { name: "deno lint", cmd: bin("deno"), args: ["lint", "src", "mod.ts", "cli.ts", "admin.ts", "scripts"] },
   { name: "build dist/bolide", cmd: bin("bun"), args: ["scripts/build.ts"] },
   { name: "bun lane", cmd: bin("bun"), args: ["test", ...BUN_LANE], count: bunCounts },
   { name: "ali-ons lane", cmd: bin("bun"), args: ["test", ...OWN_PROCESS], count: bunCounts },

@@ -61,7 +61,7 @@ async function startBolide(): Promise<void> {
   const out = join(work, "bolide.out");
   const data = join(work, `bolide-${Date.now()}`);
   const fd = (await import("node:fs")).openSync(out, "w");
-  broker = spawn(bun, [join(root, "cli.ts"), "start", "--data", data, "--namesrv-port", "0", "--broker-port", "0", "--log-level", "warn"], { stdio: ["ignore", fd, "inherit"] });
+  broker = spawn(bun, [join(root, "cli.ts"), "start", "--data", data, "--namesrv-port", "0", "--broker-port", "0", "--admin-port", "0", "--log-level", "warn"], { stdio: ["ignore", fd, "inherit"] });
   for (let i = 0; i < 200 && !/namesrv (\S+)/.test(readFileSync(out, "utf8")); i++) await new Promise((r) => setTimeout(r, 50));
   namesrv = /namesrv (\S+)/.exec(readFileSync(out, "utf8"))![1];
   const created = spawnSync(bun, [join(root, "cli.ts"), "topic", "create", "--topic", "BenchTopic", "--queues", "8", "--namesrv", namesrv], { encoding: "utf8" });

@@ -78,7 +78,7 @@ const dirs = (values.dirs ?? root).split(",").map((d) => resolve(d));
 const bun = join(root, "node_modules/.bin/bun");
 const work = mkdtempSync(join(tmpdir(), "bolide-consume-cpu-"));
 const out = join(work, "bolide.out");
-const server = spawn(bun, [join(root, "cli.ts"), "start", "--data", join(work, "data"), "--namesrv-port", "0", "--broker-port", "0", "--log-level", "warn"], {
+const server = spawn(bun, [join(root, "cli.ts"), "start", "--data", join(work, "data"), "--namesrv-port", "0", "--broker-port", "0", "--admin-port", "0", "--log-level", "warn"], {
   stdio: ["ignore", openSync(out, "w"), "inherit"],
 });
 process.on("exit", () => server.kill("SIGKILL"));

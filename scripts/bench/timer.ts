@@ -31,7 +31,7 @@ process.on("exit", () => broker?.kill("SIGKILL"));
 for (let r = 0; r < RUNS; r++) {
   const out = join(work, `bolide-${r}.out`);
   const data = join(work, `data-${r}`);
-  broker = spawn(bun, [join(root, "cli.ts"), "start", "--data", data, "--namesrv-port", "0", "--broker-port", "0", "--log-level", "warn"], { stdio: ["ignore", openSync(out, "w"), "inherit"] });
+  broker = spawn(bun, [join(root, "cli.ts"), "start", "--data", data, "--namesrv-port", "0", "--broker-port", "0", "--admin-port", "0", "--log-level", "warn"], { stdio: ["ignore", openSync(out, "w"), "inherit"] });
   for (let i = 0; i < 200 && !/namesrv (\S+)/.test(readFileSync(out, "utf8")); i++) await new Promise((res) => setTimeout(res, 50));
   const namesrv = /namesrv (\S+)/.exec(readFileSync(out, "utf8"))![1];
   const created = spawnSync(bun, [join(root, "cli.ts"), "topic", "create", "--topic", "TimerBench", "--queues", "8", "--namesrv", namesrv], { encoding: "utf8" });

@@ -22,6 +22,7 @@ Servers (each prints the address it listens on as its first line of output)
       --data DIR         data directory (default ./data, or BOLIDE_HOME)
       --namesrv-port N   NameServer port (default 9876; 0 picks a free port)
       --broker-port N    broker port (default 10911; 0 picks a free port)
+      --admin-port N     admin HTTP API port (default 8080 on --admin-host 127.0.0.1; 0 picks a free port)
   namesrv                a NameServer (with the failover controller embedded): --port N --host H
                          --expire-ms N --scan-ms N --controller-timeout-ms N
   controller             a standalone failover controller: --port N --host H --controller-timeout-ms N

@@ -1,52 +1,15 @@
 import { BrokerController } from "../broker/broker_controller.ts";
 import { BROKER_SETTINGS, type BrokerConfig, brokerConfig, brokerSettingsHelp, parseProperties } from "../broker/broker_config.ts";
-import { createLogger, type Logger, type LogLevel } from "../common/log.ts";
+import { createLogger } from "../common/log.ts";
+import { startAdminEndpoint } from "./admin_command.ts";
+import { intOption, logLevel, serveUntilSignal, UsageError } from "./options.ts";
 import { NameServer } from "../namesrv/name_server.ts";
 import { ControllerService, DEFAULT_CONTROLLER_HEARTBEAT_TIMEOUT_MS } from "../controller/controller_service.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
 import { nodeFileSystem } from "../platform/file_system.ts";
-import { env, exit, onShutdownSignal, onUnhandled, printLine } from "../platform/runtime.ts";
+import { env, printLine } from "../platform/runtime.ts";
 
-/** A command that cannot go on: exit 2 for a wrong invocation, another code for a finding (e.g. 1: no live brokers). */
-export class UsageError extends Error {
-  override name = "UsageError";
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
-  }
-}
-
-export function intOption(value: string | undefined, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
-  }
-  return n;
-}
-
-export function logLevel(value: string | undefined): LogLevel {
-  const v = value ?? "info";
-  if (!["debug", "info", "warn", "error", "silent"].includes(v)) {
-    throw new UsageError(`--log-level must be debug, info, warn or error, got "${v}"`);
-  }
-  return v as LogLevel;
-}
-
-/** Waits for SIGINT/SIGTERM, runs `stop`, exits 0. A failing request is logged, never fatal. */
-export async function serveUntilSignal(log: Logger, stop: () => Promise<void>): Promise<void> {
-  onUnhandled((kind, err) => log.error(`${kind}: ${(err as Error)?.stack ?? String(err)}`));
-  await new Promise<void>((resolve) => {
-    onShutdownSignal(async (signal) => {
-      log.info(`${signal}: shutting down`);
-      try {
-        await stop();
-      } finally {
-        resolve();
-      }
-    });
-  });
-  exit(0);
-}
+export { intOption, logLevel, serveUntilSignal, UsageError } from "./options.ts";
 
 export async function runNameServer(values: Record<string, unknown>): Promise<void> {
   const log = createLogger("namesrv", logLevel(values["log-level"] as string | undefined));
@@ -160,8 +123,18 @@ export async function runStart(values: Record<string, unknown>): Promise<void> {
     await ns.stop();
     throw err;
   }
-  printLine(`bolide listening: namesrv ${nsAddr} broker ${broker.addr}`);
+  // The admin endpoint on 127.0.0.1:8080 unless told otherwise (--admin-port 0: a free port).
+  let web: Awaited<ReturnType<typeof startAdminEndpoint>>;
+  try {
+    web = await startAdminEndpoint(values, nsAddr, log.child("admin"));
+  } catch (err) {
+    await broker.shutdown();
+    await ns.stop();
+    throw err;
+  }
+  printLine(`bolide listening: namesrv ${nsAddr} broker ${broker.addr} admin ${web.url}`);
   await serveUntilSignal(log, async () => {
+    await web.close();
     await broker.shutdown();
     await ns.stop();
   });

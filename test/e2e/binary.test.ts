@@ -81,10 +81,13 @@ describe("the compiled binary", () => {
     const { join } = await import("node:path");
     const dir = mkdtempSync(join(tmpdir(), "bolide-bin-"));
     try {
-      await using server = new Child(BINARY, ["start", "--data", dir, "--namesrv-port", "0", "--broker-port", "0"]);
+      await using server = new Child(BINARY, ["start", "--data", dir, "--namesrv-port", "0", "--broker-port", "0", "--admin-port", "0"]);
       const first = await server.firstLine();
-      const m = /namesrv (\S+) broker (\S+)/.exec(first);
+      const m = /namesrv (\S+) broker (\S+) admin (http:\/\/127\.0\.0\.1:\d+)$/.exec(first);
       assert.ok(m, first);
+      // `start` serves the admin API too (loopback, no token: reads only).
+      const served = await (await fetch(`${m[3]}/api/cluster`)).json() as { brokers: { role: string }[] };
+      assert.deepEqual(served.brokers.map((b) => b.role), ["MASTER"]);
       const ns = m[1];
       const cli = async (...args: string[]) => {
         await using c = new Child(BINARY, [...args, "--namesrv", ns]);
@@ -190,6 +193,10 @@ describe("the compiled binary", () => {
       assert.ok(webAddr, webLine);
       assert.ok((await (await fetch(`${webAddr[1]}/api/topics`)).json() as string[]).includes("CliTopic"));
       assert.equal((await fetch(`${webAddr[1]}/api/topics/CliTopic`, { method: "DELETE" })).status, 401);
+      const webPort = webAddr[1].split(":").pop()!;
+      const taken = await cli("admin", "--admin-port", webPort);
+      assert.equal(taken.exitCode, 1);
+      assert.equal(taken.stderr.trim(), `bolide: cannot listen on 127.0.0.1:${webPort}: the port is already in use (another bolide, or RocketMQ, may be running there)`);
       web.kill("SIGTERM");
       await web.exited;
       assert.equal(web.exitCode, 0, web.stderr);
