@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import type { Admin, ResetPoint, SubscriptionGroupSettings, TopicChanges, TopicCreation } from "../client/admin.ts";
 import type { MessageExt } from "../client/message.ts";
 import { InvalidParameterError } from "../common/errors.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus_text.ts";
 import { type Access, refusal } from "./access.ts";
 import { problem, problemOf, problemResponse } from "./problem.ts";
 
@@ -16,6 +17,8 @@ export interface AdminAppOptions {
   };
   access?: Access;
   log?: { warn(msg: string): void };
+  /** The local broker's and NameServer's figures in Prometheus text, for /metrics (absent: no /metrics). */
+  metrics?: () => string | Promise<string>;
 }
 
 type Json = Record<string, unknown>;
@@ -32,12 +35,16 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
   const access = opts.access ?? {};
   const app = new Hono();
 
-  app.use("/api/*", async (c, next) => {
+  const guard = async (c: Context, next: () => Promise<void>) => {
     const write = c.req.method !== "GET" && c.req.method !== "HEAD";
     const refused = refusal(access, write, c.req.header("authorization"));
     if (refused) return refused;
     await next();
-  });
+  };
+  app.use("/api/*", guard);
+  app.use("/metrics", guard);
+  const metrics = opts.metrics;
+  if (metrics) app.get("/metrics", async () => new Response(await metrics(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } }));
   app.onError((err, c) => {
     const p = problemOf(err);
     if (p.status === 500) opts.log?.warn(`admin ${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error).stack ?? err}`);

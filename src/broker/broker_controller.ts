@@ -15,6 +15,7 @@ import type { MessageStore } from "../store/message_store.ts";
 import { type BrokerConfig, brokerConfig, serverLimits } from "./broker_config.ts";
 import { RuntimeConfig } from "./runtime_config.ts";
 import { BrokerStatsManager } from "./broker_stats_manager.ts";
+import { brokerMetricFamilies } from "./broker_metrics.ts";
 import type { BrokerContext, BrokerStats } from "./broker_context.ts";
 import { BrokerRole } from "./broker_role.ts";
 import { ClientManager } from "./client_manager.ts";
@@ -210,6 +211,11 @@ export class BrokerController {
 
   runtimeInfo(): Record<string, string> {
     return brokerRuntimeInfo(this.#ctx);
+  }
+
+  /** This broker's figures for the admin port's /metrics (Prometheus families). */
+  metricFamilies(): ReturnType<typeof brokerMetricFamilies> {
+    return brokerMetricFamilies(this.#ctx);
   }
 
   /** The managers and services over `store`, and the role, as the processors see them. */

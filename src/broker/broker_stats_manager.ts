@@ -168,6 +168,29 @@ export class BrokerStatsManager {
     return item;
   }
 
+  /** Upper bounds (seconds) of the send-latency histogram's buckets, Prometheus's defaults narrowed to a broker's range. */
+  static readonly SEND_LATENCY_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+  readonly #sendLatency = new Float64Array(BrokerStatsManager.SEND_LATENCY_BOUNDS.length + 1);
+  #sendLatencySum = 0;
+
+  /** A send's time from its request read to its answer (the metrics' histogram). */
+  observeSend(seconds: number): void {
+    const b = BrokerStatsManager.SEND_LATENCY_BOUNDS;
+    let i = 0;
+    while (i < b.length && seconds > b[i]) i++;
+    this.#sendLatency[i]++;
+    this.#sendLatencySum += seconds;
+  }
+
+  sendLatency(): { bounds: readonly number[]; counts: number[]; sum: number } {
+    return { bounds: BrokerStatsManager.SEND_LATENCY_BOUNDS, counts: [...this.#sendLatency], sum: this.#sendLatencySum };
+  }
+
+  /** Every key's running total under `name` since the broker started (the metrics' counters). */
+  totals(name: StatsNameValue): [string, number][] {
+    return [...this.#sets.get(name)!].map(([k, item]) => [k, item.value]);
+  }
+
   /** The last minute, hour and day of one item (VIEW_BROKER_STATS_DATA); undefined if never counted. */
   view(name: string, key: string, now = Date.now()): { statsMinute: StatsWindow; statsHour: StatsWindow; statsDay: StatsWindow } | undefined {
     const item = this.#sets.get(name)?.get(key);

@@ -13,7 +13,12 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
  * (127.0.0.1) and --admin-port (8080; 0 picks a free one). Any bind but loopback needs the admin
  * token (--admin-token or BOLIDE_ADMIN_TOKEN), which then guards reads too; writes always need it.
  */
-export async function startAdminEndpoint(values: Record<string, unknown>, namesrv: string, log: Logger): Promise<{ url: string; close(): Promise<void> }> {
+export async function startAdminEndpoint(
+  values: Record<string, unknown>,
+  namesrv: string,
+  log: Logger,
+  metrics?: () => string,
+): Promise<{ url: string; close(): Promise<void> }> {
   const host = (values["admin-host"] as string | undefined) ?? "127.0.0.1";
   const port = intOption(values["admin-port"] as string | undefined, "admin-port", 8080, 0, 65535);
   const token = (values["admin-token"] as string | undefined) ?? env("BOLIDE_ADMIN_TOKEN");
@@ -21,7 +26,7 @@ export async function startAdminEndpoint(values: Record<string, unknown>, namesr
   if (open && !token) throw new UsageError(`--admin-host ${host} is not loopback: set an admin token (--admin-token or BOLIDE_ADMIN_TOKEN) first`);
   const admin = new Admin({ namesrvAddr: namesrv });
   const messages = new MessageQuery({ namesrvAddr: namesrv });
-  const app = createAdminApp({ admin, messages, access: { token, readsNeedToken: open }, log });
+  const app = createAdminApp({ admin, messages, access: { token, readsNeedToken: open }, log, metrics });
   let server;
   try {
     server = await serveHttp(app.fetch, { host, port });

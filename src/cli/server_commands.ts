@@ -2,6 +2,7 @@ import { BrokerController } from "../broker/broker_controller.ts";
 import { BROKER_SETTINGS, type BrokerConfig, brokerConfig, brokerSettingsHelp, parseProperties } from "../broker/broker_config.ts";
 import { createLogger } from "../common/log.ts";
 import { startAdminEndpoint } from "./admin_command.ts";
+import { prometheusText } from "../util/prometheus_text.ts";
 import { intOption, logLevel, serveUntilSignal, UsageError } from "./options.ts";
 import { NameServer } from "../namesrv/name_server.ts";
 import { ControllerService, DEFAULT_CONTROLLER_HEARTBEAT_TIMEOUT_MS } from "../controller/controller_service.ts";
@@ -126,7 +127,8 @@ export async function runStart(values: Record<string, unknown>): Promise<void> {
   // The admin endpoint on 127.0.0.1:8080 unless told otherwise (--admin-port 0: a free port).
   let web: Awaited<ReturnType<typeof startAdminEndpoint>>;
   try {
-    web = await startAdminEndpoint(values, nsAddr, log.child("admin"));
+    const b = broker;
+    web = await startAdminEndpoint(values, nsAddr, log.child("admin"), () => prometheusText([...b.metricFamilies(), ...ns.metricFamilies()]));
   } catch (err) {
     await broker.shutdown();
     await ns.stop();

@@ -171,6 +171,8 @@ export const Limits = {
   maxStatsQueues: 1_000_000,
   /** Broker statistics: keys (topics, topic@group pairs) one stats name counts; each costs about 1 KiB. */
   maxStatsKeys: 10_000,
+  /** /metrics: series one metric family shows at most (topics × groups × queues are capped, and the cap counted). */
+  maxMetricsSeries: 10_000,
   /** Broker statistics: how often the minute, hour and day samples are looked at. */
   statsSampleMs: 10_000,
   /** Store: a ConsumeQueue's staged units are written once they fill this much. */

@@ -20,6 +20,7 @@ import { SerializeType } from "../protocol/serialize_type.ts";
 import type { ConnectionLimits, RemotingConnection } from "../remoting/remoting_connection.ts";
 import { RemotingServer } from "../remoting/remoting_server.ts";
 import { RouteTable, validateTopicConfig } from "./route_table.ts";
+import type { MetricFamily } from "../util/prometheus_text.ts";
 import { ControllerService, type ControllerServiceOptions } from "../controller/controller_service.ts";
 
 export interface NameServerOptions {
@@ -117,6 +118,15 @@ export class NameServer {
     if (this.#scanTimer !== undefined) clearInterval(this.#scanTimer);
     await this.controller?.stop();
     await this.#server.stop();
+  }
+
+  /** The NameServer's figures for the admin port's /metrics. */
+  metricFamilies(): MetricFamily[] {
+    return [
+      { name: "bolide_namesrv_brokers", help: "Broker addresses registered and alive.", type: "gauge", samples: [{ value: this.routes.brokerCount }] },
+      { name: "bolide_namesrv_topics", help: "Topics with a route.", type: "gauge", samples: [{ value: this.routes.topicCount }] },
+      { name: "bolide_namesrv_write_wiped_brokers", help: "Broker groups whose write permission is wiped.", type: "gauge", samples: [{ value: this.routes.writeWiped().length }] },
+    ];
   }
 
   /** Drops brokers whose registrations stopped; runs on a timer, callable for tests and tools. */

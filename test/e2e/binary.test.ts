@@ -88,6 +88,9 @@ describe("the compiled binary", () => {
       // `start` serves the admin API too (loopback, no token: reads only).
       const served = await (await fetch(`${m[3]}/api/cluster`)).json() as { brokers: { role: string }[] };
       assert.deepEqual(served.brokers.map((b) => b.role), ["MASTER"]);
+      const scraped = await fetch(`${m[3]}/metrics`);
+      assert.equal(scraped.status, 200);
+      assert.match(await scraped.text(), /^bolide_namesrv_brokers 1$/m);
       const ns = m[1];
       const cli = async (...args: string[]) => {
         await using c = new Child(BINARY, [...args, "--namesrv", ns]);

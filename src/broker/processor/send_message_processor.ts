@@ -41,6 +41,15 @@ export function sendMessageProcessor(ctx: BrokerContext): ProcessorEntry[] {
 }
 
 async function send(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection, v2: boolean): Promise<RemotingCommand> {
+  const began = performance.now();
+  try {
+    return await sendOnce(ctx, req, conn, v2);
+  } finally {
+    ctx.statsManager.observeSend((performance.now() - began) / 1000);
+  }
+}
+
+async function sendOnce(ctx: BrokerContext, req: RemotingCommand, conn: RemotingConnection, v2: boolean): Promise<RemotingCommand> {
   const h = decodeSendHeader(req, v2);
   const { stats, config } = ctx;
   if (ctx.shuttingDown) return createResponse(ResponseCode.SERVICE_NOT_AVAILABLE, "broker is shutting down");
