@@ -84,3 +84,14 @@ describe("/metrics (Prometheus text exposition)", () => {
     assert.equal(value(fams, "h_seconds_sum"), 2.5);
   });
 });
+
+describe("docs/grafana-dashboard.json", () => {
+  test("every metric its panels query is one the broker or NameServer exposes", async () => {
+    await using c = await startCluster({});
+    const exposed = new Set([...c.broker.metricFamilies(), ...c.ns.metricFamilies()].flatMap((f) => f.type === "histogram" ? [`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`] : [f.name]));
+    const dash = JSON.parse(await (await import("node:fs/promises")).readFile(new URL("../../docs/grafana-dashboard.json", import.meta.url), "utf8")) as { panels: { targets: { expr: string }[] }[] };
+    const used = dash.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(?:bolide|process)_[a-z_]+/g) ?? []));
+    assert.ok(used.length >= 10);
+    for (const name of used) assert.ok(exposed.has(name), `${name} is not exposed`);
+  });
+});
