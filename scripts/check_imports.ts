@@ -101,7 +101,9 @@ export function checkSource(rel: string, text: string): string[] {
       continue;
     }
     if (!spec.startsWith(".")) {
-      if (!(PACKAGES[layer] ?? []).includes(spec)) {
+      // A package's subpath ("hono/cors") is the package's.
+      const pkg = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
+      if (!(PACKAGES[layer] ?? []).includes(pkg)) {
         problems.push(`${rel}: imports package "${spec}", not approved for src/${layer}/ (see scripts/check_imports.ts)`);
       }
       continue;

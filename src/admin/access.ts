@@ -6,6 +6,8 @@ export interface Access {
   token?: string;
   /** Reads need the token as well (a bind other than loopback). */
   readsNeedToken?: boolean;
+  /** Browser origins allowed to call /api/ (CORS); none: no CORS headers at all. */
+  corsOrigins?: string[];
 }
 
 /** Compares in time that depends only on the longer length, not on where the strings differ. */

@@ -1,7 +1,9 @@
 import { type Context, Hono } from "hono";
+import { cors } from "hono/cors";
 import type { Admin, ResetPoint, SubscriptionGroupSettings, TopicChanges, TopicCreation } from "../client/admin.ts";
 import type { MessageExt } from "../client/message.ts";
-import { InvalidParameterError } from "../common/errors.ts";
+import { errorFromResponse, InvalidParameterError } from "../common/errors.ts";
+import { ResponseCode } from "../common/response_code.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus_text.ts";
 import { type Access, refusal } from "./access.ts";
 import { problem, problemOf, problemResponse } from "./problem.ts";
@@ -41,6 +43,10 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
     if (refused) return refused;
     await next();
   };
+  // Off unless origins are configured: then those origins (and only those) may call from a browser.
+  if (access.corsOrigins && access.corsOrigins.length > 0) {
+    app.use("/api/*", cors({ origin: access.corsOrigins, allowHeaders: ["authorization", "content-type"], allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE"] }));
+  }
   app.use("/api/*", guard);
   app.use("/metrics", guard);
   const metrics = opts.metrics;
@@ -106,6 +112,41 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
     return c.json(await admin.resetOffsets(c.req.param("group"), text(b.topic, "topic"), point, { force: b.force !== false }));
   });
 
+  // ---- dead letters ------------------------------------------------------------------------
+  app.get("/api/groups/:group/dlq", async (c) => {
+    const from = intQuery(c.req.query("from"), "from", 0);
+    const count = intQuery(c.req.query("count"), "count", 100);
+    return c.json((await admin.deadLetters(c.req.param("group"), { from, count })).map(view));
+  });
+  app.get("/api/groups/:group/dlq/:offset", async (c) => c.json(view(await deadLetterAt(c.req.param("group"), c.req.param("offset")))));
+  app.post("/api/groups/:group/dlq/:offset/resend", async (c) => {
+    const group = c.req.param("group");
+    const m = await deadLetterAt(group, c.req.param("offset"));
+    return c.json({ resent: m.queueOffset, msgId: m.msgId, broker: (await admin.resendDeadLetter(group, m)).brokerName });
+  });
+  const deadLetterAt = async (group: string, offsetText: string): Promise<MessageExt> => {
+    const offset = intQuery(offsetText, "offset", 0);
+    const [m] = await admin.deadLetters(group, { from: offset, count: 1 });
+    if (!m || m.queueOffset !== offset) throw errorFromResponse(ResponseCode.NO_MESSAGE, `no dead letter of ${group} at offset ${offset}`, "dead letter");
+    return m;
+  };
+
+  // ---- pending delayed and timer messages, as each broker counts them ----------------------
+  app.get("/api/pending", async (c) => {
+    const out = [];
+    for (const b of await admin.replicas({})) {
+      if (b.brokerId !== 0) continue; // a slave's services do not run
+      const r = await admin.brokerRuntimeInfo(b.addr, 2_000).catch(() => undefined);
+      if (!r) continue;
+      out.push({
+        brokerName: b.brokerName, addr: b.addr,
+        delayedByLevel: (r.scheduledPending ?? "").split(",").filter(Boolean).map(Number),
+        timers: Number(r.timersPending ?? 0), halfMessages: Number(r.transactionHalfBacklog ?? 0),
+      });
+    }
+    return c.json(out);
+  });
+
   // ---- messages ---------------------------------------------------------------------------
   app.get("/api/messages", async (c) => {
     const q = opts.messages ?? invalid("this endpoint has no message lookup");
@@ -162,6 +203,12 @@ function record(v: unknown, what: string): Json {
 function text(v: unknown, what: string): string {
   if (typeof v !== "string" || v === "") return invalid(`${what} must be a non-empty string`);
   return v;
+}
+
+function intQuery(v: string | undefined, what: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) return invalid(`${what} must be a non-negative integer, got "${v.slice(0, 40)}"`);
+  return Number(v);
 }
 
 function invalid(detail: string): never {

@@ -24,9 +24,12 @@ export async function startAdminEndpoint(
   const token = (values["admin-token"] as string | undefined) ?? env("BOLIDE_ADMIN_TOKEN");
   const open = !LOOPBACK.has(host);
   if (open && !token) throw new UsageError(`--admin-host ${host} is not loopback: set an admin token (--admin-token or BOLIDE_ADMIN_TOKEN) first`);
+  const cors = values["admin-cors-origin"] as string | undefined;
+  const corsOrigins = cors ? cors.split(",").map((o) => o.trim()).filter(Boolean) : undefined;
+  for (const o of corsOrigins ?? []) if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new UsageError(`--admin-cors-origin takes origins like https://ops.example.com, got "${o}"`);
   const admin = new Admin({ namesrvAddr: namesrv });
   const messages = new MessageQuery({ namesrvAddr: namesrv });
-  const app = createAdminApp({ admin, messages, access: { token, readsNeedToken: open }, log, metrics });
+  const app = createAdminApp({ admin, messages, access: { token, readsNeedToken: open, corsOrigins }, log, metrics });
   let server;
   try {
     server = await serveHttp(app.fetch, { host, port });

@@ -1,6 +1,5 @@
 import { Admin, type ResetPoint, type SubscriptionGroupSettings } from "../client/admin.ts";
-import { PullConsumer } from "../client/pull_consumer.ts";
-import type { MessageExt, MessageQueue } from "../client/message.ts";
+import type { MessageExt } from "../client/message.ts";
 import { MessageProperty } from "../common/message.ts";
 import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup } from "../common/names.ts";
 import { printLine } from "../platform/runtime.ts";
@@ -127,56 +126,38 @@ export async function groupCommand(sub: string | undefined, values: Values, name
 export async function dlqCommand(sub: string | undefined, values: Values, namesrv: string): Promise<void> {
   const group = required(values, "group");
   validateGroup(group);
-  const topic = DLQ_GROUP_TOPIC_PREFIX + group;
-  const reader = new PullConsumer({ namesrvAddr: namesrv, group: "bolide-cli-dlq", consumeFromWhere: "first" });
-  const admin = new Admin({ namesrvAddr: namesrv });
-  try {
-    const queues = await reader.queuesOf(topic).catch(() => [] as MessageQueue[]);
-    if (queues.length === 0) throw new UsageError(`group ${group} has no dead letters (no ${topic} topic)`);
-    await reader.assign(queues);
-    const offset = values.offset === undefined ? undefined : intOption(values.offset as string, "offset", 0, 0);
-    switch (sub) {
-      case "list": {
-        const count = intOption(values.count as string | undefined, "count", 100, 1, 100_000);
-        const dead = (await readDead(reader, queues, 0, count)).map(summary);
-        if (values.json === true) return printLine(JSON.stringify(dead, null, 2));
-        printTable(dead.map((d) => ({ offset: d.offset, msgId: d.msgId, originTopic: d.originTopic ?? "-", reconsumeTimes: d.reconsumeTimes, tags: d.tags ?? "-", stored: new Date(d.storeTimestamp).toISOString(), bytes: d.bodyBytes })), false);
-        return;
-      }
-      case "read": {
-        if (offset === undefined) throw new UsageError("dlq read needs --offset N (from dlq list)");
-        const [m] = await readDead(reader, queues, offset, 1);
-        if (!m || m.queueOffset !== offset) throw new UsageError(`no dead letter at offset ${offset}`);
-        printLine(JSON.stringify({ ...summary(m), properties: m.properties, body: new TextDecoder().decode(m.body) }, null, 2));
-        return;
-      }
-      case "resend": {
-        const count = offset === undefined ? intOption(values.count as string | undefined, "count", 100_000, 1, 100_000) : 1;
-        const dead = (await readDead(reader, queues, offset ?? 0, count)).filter((m) => offset === undefined || m.queueOffset === offset);
-        if (dead.length === 0) throw new UsageError(offset === undefined ? "no dead letters to resend" : `no dead letter at offset ${offset}`);
-        for (const m of dead) {
-          await admin.resendDeadLetter(group, m);
-          printLine(JSON.stringify({ resent: m.queueOffset, msgId: m.msgId, to: RETRY_GROUP_TOPIC_PREFIX + group }));
-        }
-        return;
-      }
-      default:
-        throw new UsageError(`"dlq" takes list, read or resend, got "${sub ?? ""}"`);
+  await using admin = new Admin({ namesrvAddr: namesrv });
+  const offset = values.offset === undefined ? undefined : intOption(values.offset as string, "offset", 0, 0);
+  const none = () => new UsageError(`group ${group} has no dead letters (no ${DLQ_GROUP_TOPIC_PREFIX + group} topic, or it is empty)`);
+  switch (sub) {
+    case "list": {
+      const count = intOption(values.count as string | undefined, "count", 100, 1, 100_000);
+      const dead = (await admin.deadLetters(group, { count })).map(summary);
+      if (dead.length === 0) throw none();
+      if (values.json === true) return printLine(JSON.stringify(dead, null, 2));
+      printTable(dead.map((d) => ({ offset: d.offset, msgId: d.msgId, originTopic: d.originTopic ?? "-", reconsumeTimes: d.reconsumeTimes, tags: d.tags ?? "-", stored: new Date(d.storeTimestamp).toISOString(), bytes: d.bodyBytes })), false);
+      return;
     }
-  } finally {
-    await admin.shutdown();
-    await reader.shutdown();
-  }
-}
-
-async function readDead(reader: PullConsumer, queues: MessageQueue[], from: number, count: number): Promise<MessageExt[]> {
-  for (const q of queues) reader.seek(q, from);
-  const out: MessageExt[] = [];
-  for (;;) {
-    const got = await reader.poll(300, Math.min(256, count - out.length));
-    if (got.length === 0) return out;
-    out.push(...got);
-    if (out.length >= count) return out.slice(0, count);
+    case "read": {
+      if (offset === undefined) throw new UsageError("dlq read needs --offset N (from dlq list)");
+      const [m] = await admin.deadLetters(group, { from: offset, count: 1 });
+      if (!m || m.queueOffset !== offset) throw new UsageError(`no dead letter at offset ${offset}`);
+      printLine(JSON.stringify({ ...summary(m), properties: m.properties, body: new TextDecoder().decode(m.body) }, null, 2));
+      return;
+    }
+    case "resend": {
+      const count = offset === undefined ? intOption(values.count as string | undefined, "count", 100_000, 1, 100_000) : 1;
+      const dead = (await admin.deadLetters(group, { from: offset ?? 0, count })).filter((m) => offset === undefined || m.queueOffset === offset);
+      if (dead.length === 0) throw new UsageError(offset === undefined ? "no dead letters to resend" : `no dead letter at offset ${offset}`);
+      // One line per message: the progress of a long resend.
+      for (const m of dead) {
+        await admin.resendDeadLetter(group, m);
+        printLine(JSON.stringify({ resent: m.queueOffset, msgId: m.msgId, to: RETRY_GROUP_TOPIC_PREFIX + group }));
+      }
+      return;
+    }
+    default:
+      throw new UsageError(`"dlq" takes list, read or resend, got "${sub ?? ""}"`);
   }
 }
 

@@ -31,6 +31,8 @@ Servers (each prints the address it listens on as its first line of output)
   admin                  the admin HTTP API alone (docs/admin-api.md): --namesrv A --admin-host H
                          --admin-port N (default 127.0.0.1:8080; 0 picks a free port)
                          --admin-token T (or BOLIDE_ADMIN_TOKEN; needed for writes, and any non-loopback bind)
+                         --admin-cors-origin https://a,https://b (CORS off otherwise); namesrv, broker
+                         and start take the same --admin-* options (start serves it by default)
 
 Client (all take --namesrv host:port[;host:port], default 127.0.0.1:9876 or NAMESRV_ADDR)
   topic create --topic T [--queues N] [--cluster C]   create on every master broker
@@ -134,6 +136,7 @@ const options = {
   "admin-host": { type: "string" },
   "admin-port": { type: "string" },
   "admin-token": { type: "string" },
+  "admin-cors-origin": { type: "string" },
   "read-queues": { type: "string" },
   "write-queues": { type: "string" },
   perm: { type: "string" },

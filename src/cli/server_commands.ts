@@ -23,8 +23,16 @@ export async function runNameServer(values: Record<string, unknown>): Promise<vo
     log,
   });
   const addr = await ns.start();
-  printLine(`bolide namesrv listening on ${addr}`);
-  await serveUntilSignal(log, () => ns.stop());
+  // The admin endpoint (and this NameServer's /metrics) only when asked for, with --admin-port.
+  const web = values["admin-port"] === undefined ? undefined : await startAdminEndpoint(values, addr, log.child("admin"), () => prometheusText(ns.metricFamilies())).catch(async (err) => {
+    await ns.stop();
+    throw err;
+  });
+  printLine(`bolide namesrv listening on ${addr}${web ? ` admin ${web.url}` : ""}`);
+  await serveUntilSignal(log, async () => {
+    await web?.close();
+    await ns.stop();
+  });
 }
 
 const controllerTimeout = (values: Record<string, unknown>) =>
@@ -95,8 +103,15 @@ export async function runBroker(values: Record<string, unknown>): Promise<void> 
   const log = createLogger(`broker.${config.brokerName}`, logLevel(values["log-level"] as string | undefined));
   const broker = new BrokerController(config, { log, configFile: runtimeConfigFile(config, values) });
   const addr = await broker.start();
-  printLine(`bolide broker listening on ${addr}`);
-  await serveUntilSignal(log, () => broker.shutdown());
+  const web = values["admin-port"] === undefined ? undefined : await startAdminEndpoint(values, config.namesrvAddr, log.child("admin"), () => prometheusText(broker.metricFamilies())).catch(async (err) => {
+    await broker.shutdown();
+    throw err;
+  });
+  printLine(`bolide broker listening on ${addr}${web ? ` admin ${web.url}` : ""}`);
+  await serveUntilSignal(log, async () => {
+    await web?.close();
+    await broker.shutdown();
+  });
 }
 
 /** `bolide start`: a NameServer and a master broker in one process, data under --data (./data). */

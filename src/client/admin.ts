@@ -1,7 +1,7 @@
 import { errorFromResponse, InvalidParameterError, TopicNotExistError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
 import { encodeProperties, MessageProperty, SysFlag } from "../common/message.ts";
-import { RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
+import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { type ClusterInfo, MASTER_ID, Perm, PERM_READ_WRITE, type TopicConfig, type TopicRouteData } from "../common/route.ts";
 import {
@@ -47,6 +47,7 @@ import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
 import { ClientInstance } from "./client_instance.ts";
 import { MessageQuery } from "./message_query.ts";
+import { PullConsumer } from "./pull_consumer.ts";
 import { parseOffsetMsgId } from "../common/message_id.ts";
 import type { MessageExt } from "./message.ts";
 
@@ -512,6 +513,35 @@ export class Admin {
   async #mastersOf(topic: string): Promise<MasterBroker[]> {
     const route = await this.topicRoute(topic);
     return route.brokerDatas.map((b) => ({ brokerName: b.brokerName, addr: b.brokerAddrs[String(MASTER_ID)] })).filter((b) => b.addr);
+  }
+
+  /**
+   * Dead letters of `group` (%DLQ%<group>), oldest first, from queue offset `from` (0), at most
+   * `count` (100, up to 100,000); nothing is committed. Empty when the group has none.
+   */
+  async deadLetters(group: string, opts: { from?: number; count?: number } = {}): Promise<MessageExt[]> {
+    validateGroup(group);
+    const count = opts.count ?? 100;
+    const from = opts.from ?? 0;
+    if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new InvalidParameterError(`count must be an integer from 1 to 100000, got ${count}`);
+    if (!Number.isSafeInteger(from) || from < 0) throw new InvalidParameterError(`from must be an offset ≥ 0, got ${from}`);
+    const reader = new PullConsumer({ namesrvAddr: [...this.#instance.namesrv.addrs], group: "bolide-admin-dlq", consumeFromWhere: "first", timeoutMs: this.#timeoutMs });
+    try {
+      const queues = await reader.queuesOf(DLQ_GROUP_TOPIC_PREFIX + group).catch((err) => {
+        if (err instanceof TopicNotExistError) return [];
+        throw err;
+      });
+      if (queues.length === 0) return [];
+      await reader.assign(queues);
+      for (const q of queues) reader.seek(q, from);
+      const out: MessageExt[] = [];
+      for (;;) {
+        const got = await reader.poll(300, Math.min(256, count - out.length));
+        if (got.length === 0 || out.push(...got) >= count) return out.slice(0, count);
+      }
+    } finally {
+      await reader.shutdown();
+    }
   }
 
   /**

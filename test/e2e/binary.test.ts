@@ -14,6 +14,12 @@ describe("the compiled binary", () => {
     const started = performance.now();
     const addr = await ns.listenAddr();
     const startupMs = performance.now() - started;
+    // On request, a NameServer serves the admin API and its own /metrics too.
+    await using nsWeb = new Child(BINARY, ["namesrv", "--port", "0", "--admin-port", "0"]);
+    const nsLine = await nsWeb.firstLine();
+    const nsAdmin = / admin (http:\/\/127\.0\.0\.1:\d+)$/.exec(nsLine);
+    assert.ok(nsAdmin, nsLine);
+    assert.match(await (await fetch(`${nsAdmin[1]}/metrics`)).text(), /^bolide_namesrv_brokers 0$/m);
     // No broker yet: `cluster` says so and fails, rather than printing [] with exit 0.
     await using empty = new Child(BINARY, ["cluster", "--namesrv", addr]);
     await empty.exited;

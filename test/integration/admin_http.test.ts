@@ -7,6 +7,7 @@ import { sameSecret } from "../../src/admin/access.ts";
 import { Admin } from "../../src/client/admin.ts";
 import { MessageQuery } from "../../src/client/message_query.ts";
 import { PullConsumer } from "../../src/client/pull_consumer.ts";
+import { PushConsumer } from "../../src/client/push_consumer.ts";
 import { ResponseCode } from "../../src/common/response_code.ts";
 import { serveHttp } from "../../src/platform/http_server.ts";
 
@@ -102,6 +103,50 @@ describe("the admin HTTP API (Hono, over the Admin client)", () => {
     const locked = createAdminApp({ admin, access: { token: TOKEN, readsNeedToken: true } });
     assert.equal((await locked.request("/api/topics")).status, 401);
     assert.equal((await locked.request("/api/topics", { headers: auth })).status, 200);
+  });
+
+  test("dead letters are listed, read and resent over HTTP; pending delays and timers per master; CORS only for the origins configured", async () => {
+    await using c = await startCluster({ topics: { Fragile: 1 } });
+    await using admin = new Admin({ namesrvAddr: c.namesrvAddr });
+    let healthy = false;
+    const got: string[] = [];
+    const consumer = c.track(new PushConsumer({
+      namesrvAddr: c.namesrvAddr, group: "FragileG", consumeFromWhere: "first", maxReconsumeTimes: 0,
+      rebalanceIntervalMs: 500, persistConsumerOffsetIntervalMs: 200, pullDelayWhenExceptionMs: 100,
+    }));
+    consumer.subscribe("Fragile").registerMessageListener((msgs) => {
+      if (!healthy) return "RECONSUME_LATER"; // no retry allowed: straight to %DLQ%FragileG
+      got.push(...msgs.map((m) => new TextDecoder().decode(m.body)));
+    });
+    await consumer.start();
+    await c.producer.send({ topic: "Fragile", body: "poison" });
+    const app = createAdminApp({ admin, access: { token: TOKEN } });
+    const dead = await waitFor(async () => {
+      const list = await (await app.request("/api/groups/FragileG/dlq")).json() as { queueOffset: number; bodyPreview: string }[];
+      return list.length > 0 ? list : undefined;
+    }, { timeoutMs: 20_000, what: "the message in the DLQ" });
+    assert.deepEqual(dead.map((d) => [d.queueOffset, d.bodyPreview]), [[0, "poison"]]);
+    assert.equal((await (await app.request("/api/groups/FragileG/dlq/0")).json() as { bodyPreview: string }).bodyPreview, "poison");
+    assert.equal((await app.request("/api/groups/FragileG/dlq/7")).status, 404);
+    assert.equal((await app.request("/api/groups/FragileG/dlq/0/resend", { method: "POST" })).status, 401);
+    healthy = true;
+    const resent = await app.request("/api/groups/FragileG/dlq/0/resend", { method: "POST", headers: auth });
+    assert.equal(resent.status, 200, await resent.clone().text());
+    await waitFor(() => got.includes("poison"), { timeoutMs: 20_000, what: "the resent dead letter consumed" });
+    assert.deepEqual(await (await app.request("/api/groups/NoDeadHere/dlq")).json(), [], "a group with no DLQ has none");
+
+    const pending = await (await app.request("/api/pending")).json() as { brokerName: string; delayedByLevel: number[]; timers: number }[];
+    assert.equal(pending.length, 1);
+    assert.equal(pending[0].delayedByLevel.length, 18, "RocketMQ's 18 delay levels");
+    assert.equal(typeof pending[0].timers, "number");
+
+    const noCors = await app.request("/api/topics", { method: "OPTIONS", headers: { origin: "https://ops.example", "access-control-request-method": "GET" } });
+    assert.equal(noCors.headers.get("access-control-allow-origin"), null, "CORS off by default");
+    const withCors = createAdminApp({ admin, access: { token: TOKEN, corsOrigins: ["https://ops.example"] } });
+    const preflight = await withCors.request("/api/topics", { method: "OPTIONS", headers: { origin: "https://ops.example", "access-control-request-method": "GET" } });
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "https://ops.example");
+    const other = await withCors.request("/api/topics", { headers: { origin: "https://evil.example" } });
+    assert.notEqual(other.headers.get("access-control-allow-origin"), "https://evil.example");
   });
 
   test("the token is compared in full", () => {
