@@ -6,6 +6,8 @@ import { errorFromResponse, InvalidParameterError } from "../common/errors.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus_text.ts";
 import { type Access, refusal } from "./access.ts";
+import { UPLOT_CSS, UPLOT_JS } from "./assets.generated.ts";
+import { DASHBOARD_HTML } from "./dashboard.ts";
 import { problem, problemOf, problemResponse } from "./problem.ts";
 
 /** What the admin app is built from: the cluster's Admin client, a message lookup, and who may use it. */
@@ -49,6 +51,18 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
   }
   app.use("/api/*", guard);
   app.use("/metrics", guard);
+  // The dashboard and its bundled chart library (no CDN: it works with no internet access).
+  const page = (body: string, type: string) => () =>
+    new Response(body, {
+      headers: {
+        "content-type": type,
+        "content-security-policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+        "cache-control": "no-cache",
+      },
+    });
+  app.get("/", page(DASHBOARD_HTML, "text/html; charset=utf-8"));
+  app.get("/assets/uplot.js", page(UPLOT_JS, "text/javascript; charset=utf-8"));
+  app.get("/assets/uplot.css", page(UPLOT_CSS, "text/css; charset=utf-8"));
   const metrics = opts.metrics;
   if (metrics) app.get("/metrics", async () => new Response(await metrics(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } }));
   app.onError((err, c) => {

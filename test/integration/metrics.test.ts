@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { describe, test } from "../harness/testing.ts";
+import { describe, test, testNeeding } from "../harness/testing.ts";
 import { startCluster } from "../harness/cluster.ts";
 import { waitFor } from "../harness/wait.ts";
 import { createAdminApp } from "../../src/admin/app.ts";
@@ -33,8 +33,11 @@ function parse(text: string): Parsed[] {
 const value = (fams: Parsed[], sample: string, labels: Record<string, string> = {}) =>
   fams.flatMap((f) => f.samples).filter((s) => s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
 
+/** The Prometheus project's Python client, as Debian ships it. */
+const PARSER = { what: "Prometheus's Python parser (Debian: python3-prometheus-client)", met: spawnSync("/usr/bin/python3", ["-c", "import prometheus_client"]).status === 0 };
+
 describe("/metrics (Prometheus text exposition)", () => {
-  test("a broker's and a NameServer's figures, as Prometheus's own parser reads them", async () => {
+  testNeeding(PARSER, "a broker's and a NameServer's figures, as Prometheus's own parser reads them", async () => {
     await using c = await startCluster({ topics: { Metered: 2 } });
     for (let i = 0; i < 10; i++) await c.producer.send({ topic: "Metered", body: `m${i}` });
     const reader = c.track(new PullConsumer({ namesrvAddr: c.namesrvAddr, group: "MeteredG", consumeFromWhere: "first" }));
@@ -70,7 +73,7 @@ describe("/metrics (Prometheus text exposition)", () => {
     assert.equal((await createAdminApp({ admin }).request("/metrics")).status, 404, "no figures injected: no /metrics");
   });
 
-  test("the writer escapes what the format asks and writes histograms cumulatively", () => {
+  testNeeding(PARSER, "the writer escapes what the format asks and writes histograms cumulatively", () => {
     const text = prometheusText([
       { name: "x_total", help: "a \\ back\nslash", type: "counter", samples: [{ labels: { v: 'say "hi"\\\nnow' }, value: 3 }] },
       { name: "h_seconds", help: "h", type: "histogram", samples: histogramSamples([0.1, 1], [2, 3, 1], 2.5) },
