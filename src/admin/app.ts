@@ -168,6 +168,16 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
     const key = c.req.query("key");
     const id = c.req.query("id");
     if (key !== undefined) return c.json((await q.queryByKey(text(topic, "topic"), key, { maxNum: 32 })).map(view));
+    // By queue and offset: ?topic=T&broker=B&queue=N&offset=O[&count=C] (without broker/queue: every queue).
+    const offset = c.req.query("offset");
+    if (offset !== undefined) {
+      const queue = c.req.query("queue");
+      const found = await admin.messagesAt(text(topic, "topic"), {
+        brokerName: c.req.query("broker"), queueId: queue === undefined ? undefined : intQuery(queue, "queue", 0),
+        from: intQuery(offset, "offset", 0), count: intQuery(c.req.query("count"), "count", 32),
+      });
+      return c.json(found.map(view));
+    }
     if (id !== undefined) {
       const m = (topic ? await q.getByUniqueId(topic, id) : undefined) ?? await q.getByOffsetId(id).catch((err) => {
         if (topic) return undefined;
@@ -175,7 +185,7 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
       });
       return m ? c.json([view(m)]) : c.json([]);
     }
-    return invalid("give key (with topic) or id");
+    return invalid("give key (with topic), id, or offset (with topic, and broker and queue for one queue)");
   });
 
   return app;
@@ -193,7 +203,7 @@ function view(m: MessageExt) {
     encoding = "base64";
   }
   return {
-    topic: m.topic, queueId: m.queueId, queueOffset: m.queueOffset, msgId: m.msgId, offsetMsgId: m.offsetMsgId, tags: m.tags, keys: m.keys,
+    topic: m.topic, brokerName: m.brokerName, queueId: m.queueId, queueOffset: m.queueOffset, msgId: m.msgId, offsetMsgId: m.offsetMsgId, tags: m.tags, keys: m.keys,
     bornTimestamp: m.bornTimestamp, storeTimestamp: m.storeTimestamp, reconsumeTimes: m.reconsumeTimes, properties: m.properties,
     bodyBytes: m.body.byteLength, bodyPreview: body, bodyEncoding: encoding, bodyTruncated: m.body.byteLength > (encoding === "utf-8" ? 4_096 : 3_072),
   };

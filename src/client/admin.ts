@@ -14,14 +14,7 @@ import {
   TopicConfigTableBody,
 } from "../protocol/bodies/broker_bodies.ts";
 import { ConsumerConnectionBody, ProducerConnectionBody } from "../protocol/bodies/client_bodies.ts";
-import {
-  ConsumeMessageDirectlyResultRequestHeader,
-  ConsumerGroupRequestHeader,
-  DeleteSubscriptionGroupRequestHeader,
-  GetConsumerRunningInfoRequestHeader,
-  ProducerGroupRequestHeader,
-  ResetOffsetRequestHeader,
-} from "../protocol/headers/consumer_header.ts";
+import { ConsumeMessageDirectlyResultRequestHeader, ConsumerGroupRequestHeader, DeleteSubscriptionGroupRequestHeader, GetConsumerRunningInfoRequestHeader, ProducerGroupRequestHeader, ResetOffsetRequestHeader } from "../protocol/headers/consumer_header.ts";
 import { SendMessageRequestHeader } from "../protocol/headers/send_message_header.ts";
 import { ViewBrokerStatsDataRequestHeader } from "../protocol/headers/broker_header.ts";
 import {
@@ -36,12 +29,7 @@ import {
   type TopicStatsTable,
   TopicStatsTableBody,
 } from "../protocol/bodies/stats_bodies.ts";
-import {
-  CreateTopicRequestHeader,
-  DeleteTopicRequestHeader,
-  GetConsumeStatsRequestHeader,
-  GetTopicStatsInfoRequestHeader,
-} from "../protocol/headers/topic_header.ts";
+import { CreateTopicRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsRequestHeader, GetTopicStatsInfoRequestHeader } from "../protocol/headers/topic_header.ts";
 import { createRequest, type ExtFields, type RemotingCommand } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
@@ -521,17 +509,27 @@ export class Admin {
    */
   async deadLetters(group: string, opts: { from?: number; count?: number } = {}): Promise<MessageExt[]> {
     validateGroup(group);
+    return await this.messagesAt(DLQ_GROUP_TOPIC_PREFIX + group, opts).catch((err) => {
+      if (err instanceof TopicNotExistError) return [];
+      throw err;
+    });
+  }
+
+  /**
+   * Messages of `topic` read by offset, nothing committed (mqadmin queryMsgByOffset and
+   * printMsgByQueue): from queue offset `from` (0) of one queue (`brokerName` and `queueId`), or
+   * of every queue, at most `count` (100, up to 100,000).
+   */
+  async messagesAt(topic: string, opts: { brokerName?: string; queueId?: number; from?: number; count?: number } = {}): Promise<MessageExt[]> {
+    validateTopic(topic);
     const count = opts.count ?? 100;
     const from = opts.from ?? 0;
     if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new InvalidParameterError(`count must be an integer from 1 to 100000, got ${count}`);
     if (!Number.isSafeInteger(from) || from < 0) throw new InvalidParameterError(`from must be an offset ≥ 0, got ${from}`);
-    const reader = new PullConsumer({ namesrvAddr: [...this.#instance.namesrv.addrs], group: "bolide-admin-dlq", consumeFromWhere: "first", timeoutMs: this.#timeoutMs });
+    const reader = new PullConsumer({ namesrvAddr: [...this.#instance.namesrv.addrs], group: "bolide-admin-reader", consumeFromWhere: "first", timeoutMs: this.#timeoutMs });
     try {
-      const queues = await reader.queuesOf(DLQ_GROUP_TOPIC_PREFIX + group).catch((err) => {
-        if (err instanceof TopicNotExistError) return [];
-        throw err;
-      });
-      if (queues.length === 0) return [];
+      const queues = (await reader.queuesOf(topic)).filter((q) => (opts.brokerName === undefined || q.brokerName === opts.brokerName) && (opts.queueId === undefined || q.queueId === opts.queueId));
+      if (queues.length === 0) throw new InvalidParameterError(`${topic} has no queue ${opts.brokerName ?? "*"}:${opts.queueId ?? "*"}`);
       await reader.assign(queues);
       for (const q of queues) reader.seek(q, from);
       const out: MessageExt[] = [];

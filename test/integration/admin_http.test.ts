@@ -58,8 +58,15 @@ describe("the admin HTTP API (Hono, over the Admin client)", () => {
     assert.equal(settings.status, 200);
 
     // Messages by key, body preview with its encoding.
-    const found = await (await app.request("/api/messages?topic=Web&key=k3")).json() as { bodyPreview: string; bodyEncoding: string }[];
+    const found = await (await app.request("/api/messages?topic=Web&key=k3")).json() as { bodyPreview: string; bodyEncoding: string; brokerName: string; queueId: number; queueOffset: number }[];
     assert.deepEqual(found.map((m) => [m.bodyPreview, m.bodyEncoding]), [["m3", "utf-8"]]);
+    // By queue and offset: the same message where it is stored, and what follows it in its queue.
+    const [at] = found;
+    const byOffset = await (await app.request(`/api/messages?topic=Web&broker=${at.brokerName}&queue=${at.queueId}&offset=${at.queueOffset}&count=1`)).json() as { bodyPreview: string }[];
+    assert.deepEqual(byOffset.map((m) => m.bodyPreview), ["m3"]);
+    const everywhere = await (await app.request("/api/messages?topic=Web&offset=0&count=100")).json() as { bodyPreview: string }[];
+    assert.deepEqual(everywhere.map((m) => m.bodyPreview).sort(), ["m0", "m1", "m2", "m3", "m4", "m5"]);
+    assert.equal((await app.request("/api/messages?topic=Web&broker=nowhere&queue=0&offset=0")).status, 400);
 
     // Settings: read, and a refused change as a problem with RocketMQ's code.
     const config = await (await app.request(`/api/brokers/${c.brokers[0].addr}/config`)).json() as Record<string, string>;
