@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { Admin, ResetPoint, SubscriptionGroupSettings, TopicChanges, TopicCreation } from "../client/admin.ts";
 import type { MessageExt } from "../client/message.ts";
+import { parseResetPoint } from "../client/reset_point.ts";
 import { errorFromResponse, InvalidParameterError } from "../common/errors.ts";
 import { ResponseCode } from "../common/response_code.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus_text.ts";
@@ -74,13 +75,8 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
 
   // ---- cluster and brokers ----------------------------------------------------------------
   app.get("/api/cluster", async (c) => {
-    const brokers = await admin.replicas({});
-    const out = [];
-    for (const b of brokers) {
-      const runtime = await admin.brokerRuntimeInfo(b.addr, 2_000).catch(() => undefined);
-      out.push({ ...b, role: b.brokerId === 0 ? "MASTER" : "SLAVE", reachable: runtime !== undefined, runtime: runtime ?? {} });
-    }
-    return c.json({ brokers: out });
+    const brokers = (await admin.clusterState()).map((b) => ({ brokerName: b.brokerName, brokerId: b.brokerId, addr: b.addr, role: b.role, reachable: b.runtime !== undefined, runtime: b.runtime ?? {} }));
+    return c.json({ brokers });
   });
   app.get("/api/brokers/:addr/config", async (c) => c.json(await admin.brokerConfig(c.req.param("addr"))));
   app.put("/api/brokers/config", async (c) => {
@@ -121,7 +117,7 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
   app.post("/api/groups/:group/reset", async (c) => {
     const b = await body(c);
     const to = b.to;
-    const point: ResetPoint = to === "earliest" || to === "latest" ? to : typeof to === "number" ? to : typeof to === "string" && !Number.isNaN(Date.parse(to)) ? Date.parse(to)
+    const point: ResetPoint = typeof to === "string" ? parseResetPoint(to) : typeof to === "number" ? to
       : typeof to === "object" && to !== null ? to as ResetPoint : invalid(`to must be "earliest", "latest", ms since the epoch, an ISO time or {brokerName, queueId, offset}`);
     return c.json(await admin.resetOffsets(c.req.param("group"), text(b.topic, "topic"), point, { force: b.force !== false }));
   });
@@ -147,18 +143,13 @@ export function createAdminApp(opts: AdminAppOptions): Hono {
 
   // ---- pending delayed and timer messages, as each broker counts them ----------------------
   app.get("/api/pending", async (c) => {
-    const out = [];
-    for (const b of await admin.replicas({})) {
-      if (b.brokerId !== 0) continue; // a slave's services do not run
-      const r = await admin.brokerRuntimeInfo(b.addr, 2_000).catch(() => undefined);
-      if (!r) continue;
-      out.push({
-        brokerName: b.brokerName, addr: b.addr,
-        delayedByLevel: (r.scheduledPending ?? "").split(",").filter(Boolean).map(Number),
-        timers: Number(r.timersPending ?? 0), halfMessages: Number(r.transactionHalfBacklog ?? 0),
-      });
-    }
-    return c.json(out);
+    // Masters only: a slave's delay, timer and transaction services do not run.
+    const masters = (await admin.clusterState()).filter((b) => b.role === "MASTER" && b.runtime !== undefined);
+    return c.json(masters.map(({ brokerName, addr, runtime: r }) => ({
+      brokerName, addr,
+      delayedByLevel: (r!.scheduledPending ?? "").split(",").filter(Boolean).map(Number),
+      timers: Number(r!.timersPending ?? 0), halfMessages: Number(r!.transactionHalfBacklog ?? 0),
+    })));
   });
 
   // ---- messages ---------------------------------------------------------------------------

@@ -201,18 +201,7 @@ function parseValue(name: string, raw: string, s: Setting): string | number | bo
   return v;
 }
 
-/** Parses a Java-style properties file: key=value lines, # and ! comments. */
-export function parseProperties(text: string, source = "properties"): Record<string, string> {
-  const out: Record<string, string> = {};
-  text.split(/\r?\n/).forEach((line, i) => {
-    const t = line.trim();
-    if (t === "" || t.startsWith("#") || t.startsWith("!")) return;
-    const m = /^([^=:\s]+)\s*[=:]\s*(.*)$/.exec(t);
-    if (!m) throw new InvalidParameterError(`${source}:${i + 1}: expected key=value, got "${t.slice(0, 60)}"`);
-    out[m[1]] = m[2];
-  });
-  return out;
-}
+export { parseProperties } from "../common/properties.ts";
 
 /**
  * Builds the configuration from layers, later ones winning: defaults, a properties file, then

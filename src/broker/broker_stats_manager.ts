@@ -126,7 +126,8 @@ export class BrokerStatsManager {
 
   /** A message put (or a batch of `n`): the topic's and the broker's counts. One map lookup on the send path. */
   put(topic: string, n: number, bytes: number): void {
-    const pair = this.#putPairs.get(topic) ?? this.#pair(this.#putPairs, StatsName.TOPIC_PUT_NUMS, StatsName.TOPIC_PUT_SIZE, topic);
+    const cached = this.#putPairs.get(topic); // null: past the key limit, counted in the totals only
+    const pair = cached !== undefined ? cached : this.#pair(this.#putPairs, StatsName.TOPIC_PUT_NUMS, StatsName.TOPIC_PUT_SIZE, topic);
     count(pair, n, bytes);
     this.#brokerPut ??= this.#item(StatsName.BROKER_PUT_NUMS, this.brokerKey);
     this.#brokerPut!.value += n;
@@ -140,7 +141,8 @@ export class BrokerStatsManager {
       byGroup = new Map();
       if (this.#getPairs.size < Limits.maxStatsKeys) this.#getPairs.set(topic, byGroup); // else counted uncached
     }
-    const pair = byGroup.get(group) ?? this.#pair(byGroup, StatsName.GROUP_GET_NUMS, StatsName.GROUP_GET_SIZE, `${topic}@${group}`, group);
+    const cached = byGroup.get(group);
+    const pair = cached !== undefined ? cached : this.#pair(byGroup, StatsName.GROUP_GET_NUMS, StatsName.GROUP_GET_SIZE, `${topic}@${group}`, group);
     count(pair, n, bytes);
     this.#brokerGet ??= this.#item(StatsName.BROKER_GET_NUMS, this.brokerKey);
     this.#brokerGet!.value += n;

@@ -1,5 +1,6 @@
 import { InvalidParameterError } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
+import { propertyKey } from "../common/properties.ts";
 import type { FileSystem } from "../platform/file_system.ts";
 import { BROKER_SETTINGS, type BrokerConfig, brokerConfig } from "./broker_config.ts";
 
@@ -140,7 +141,7 @@ export class RuntimeConfig {
     if (lines[lines.length - 1] === "") lines.pop();
     for (const n of changed) {
       const line = `${n}=${this.config[n]}`;
-      const at = lines.findIndex((l) => /^\s*([^=:\s#!][^=:\s]*)\s*[=:]/.exec(l)?.[1] === n);
+      const at = lines.findIndex((l) => propertyKey(l) === n);
       if (at >= 0) lines[at] = line;
       else lines.push(line);
     }

@@ -118,16 +118,7 @@ function topicShape(values: Values): TopicChanges {
  */
 export async function clusterCommand(namesrv: string, json = false): Promise<void> {
   await using admin = new Admin({ namesrvAddr: namesrv });
-  const info = await admin.clusterInfo();
-  const brokers: { cluster: string; brokerName: string; brokerId: number; addr: string; role: string; runtime: Record<string, string> | "unreachable" }[] = [];
-  for (const [cluster, names] of Object.entries(info.clusterAddrTable)) {
-    for (const name of names) {
-      for (const [id, addr] of Object.entries(info.brokerAddrTable[name]?.brokerAddrs ?? {})) {
-        const runtime = await admin.brokerRuntimeInfo(addr, 2000).catch(() => "unreachable" as const);
-        brokers.push({ cluster, brokerName: name, brokerId: Number(id), addr, role: id === "0" ? "MASTER" : "SLAVE", runtime });
-      }
-    }
-  }
+  const brokers = (await admin.clusterState()).map((b) => ({ cluster: b.cluster, brokerName: b.brokerName, brokerId: b.brokerId, addr: b.addr, role: b.role, runtime: b.runtime ?? "unreachable" as const }));
   if (brokers.length === 0) throw new UsageError(`no live brokers are registered with the NameServer ${namesrv}`, 1);
   if (json) return printJson(brokers);
   const first = (tps: string | undefined) => Number(Number((tps ?? "0").split(" ")[0]).toFixed(2));

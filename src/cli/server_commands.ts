@@ -1,8 +1,8 @@
 import { BrokerController } from "../broker/broker_controller.ts";
 import { BROKER_SETTINGS, type BrokerConfig, brokerConfig, brokerSettingsHelp, parseProperties } from "../broker/broker_config.ts";
-import { createLogger } from "../common/log.ts";
+import { createLogger, type Logger } from "../common/log.ts";
 import { startAdminEndpoint } from "./admin_command.ts";
-import { prometheusText } from "../util/prometheus_text.ts";
+import { type MetricFamily, prometheusText } from "../util/prometheus_text.ts";
 import { intOption, logLevel, serveUntilSignal, UsageError } from "./options.ts";
 import { NameServer } from "../namesrv/name_server.ts";
 import { ControllerService, DEFAULT_CONTROLLER_HEARTBEAT_TIMEOUT_MS } from "../controller/controller_service.ts";
@@ -24,15 +24,35 @@ export async function runNameServer(values: Record<string, unknown>): Promise<vo
   });
   const addr = await ns.start();
   // The admin endpoint (and this NameServer's /metrics) only when asked for, with --admin-port.
-  const web = values["admin-port"] === undefined ? undefined : await startAdminEndpoint(values, addr, log.child("admin"), () => prometheusText(ns.metricFamilies())).catch(async (err) => {
-    await ns.stop();
-    throw err;
-  });
+  const stop = () => ns.stop();
+  const web = await adminBeside(values, addr, log, () => ns.metricFamilies(), stop);
   printLine(`bolide namesrv listening on ${addr}${web ? ` admin ${web.url}` : ""}`);
   await serveUntilSignal(log, async () => {
     await web?.close();
-    await ns.stop();
+    await stop();
   });
+}
+
+/**
+ * The admin endpoint beside a server, over the cluster of `namesrv`, with this process's
+ * `families` at /metrics: always for `start`, otherwise only with --admin-port. If it cannot
+ * start, `stop` stops the server first.
+ */
+async function adminBeside(
+  values: Record<string, unknown>,
+  namesrv: string,
+  log: Logger,
+  families: () => MetricFamily[],
+  stop: () => Promise<void>,
+  always = false,
+): Promise<Awaited<ReturnType<typeof startAdminEndpoint>> | undefined> {
+  if (!always && values["admin-port"] === undefined) return undefined;
+  try {
+    return await startAdminEndpoint(values, namesrv, log.child("admin"), () => prometheusText(families()));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 const controllerTimeout = (values: Record<string, unknown>) =>
@@ -103,14 +123,12 @@ export async function runBroker(values: Record<string, unknown>): Promise<void> 
   const log = createLogger(`broker.${config.brokerName}`, logLevel(values["log-level"] as string | undefined));
   const broker = new BrokerController(config, { log, configFile: runtimeConfigFile(config, values) });
   const addr = await broker.start();
-  const web = values["admin-port"] === undefined ? undefined : await startAdminEndpoint(values, config.namesrvAddr, log.child("admin"), () => prometheusText(broker.metricFamilies())).catch(async (err) => {
-    await broker.shutdown();
-    throw err;
-  });
+  const stop = () => broker.shutdown();
+  const web = await adminBeside(values, config.namesrvAddr, log, () => broker.metricFamilies(), stop);
   printLine(`bolide broker listening on ${addr}${web ? ` admin ${web.url}` : ""}`);
   await serveUntilSignal(log, async () => {
     await web?.close();
-    await broker.shutdown();
+    await stop();
   });
 }
 
@@ -140,19 +158,15 @@ export async function runStart(values: Record<string, unknown>): Promise<void> {
     throw err;
   }
   // The admin endpoint on 127.0.0.1:8080 unless told otherwise (--admin-port 0: a free port).
-  let web: Awaited<ReturnType<typeof startAdminEndpoint>>;
-  try {
-    const b = broker;
-    web = await startAdminEndpoint(values, nsAddr, log.child("admin"), () => prometheusText([...b.metricFamilies(), ...ns.metricFamilies()]));
-  } catch (err) {
-    await broker.shutdown();
+  const b = broker;
+  const stop = async () => {
+    await b.shutdown();
     await ns.stop();
-    throw err;
-  }
+  };
+  const web = (await adminBeside(values, nsAddr, log, () => [...b.metricFamilies(), ...ns.metricFamilies()], stop, true))!;
   printLine(`bolide listening: namesrv ${nsAddr} broker ${broker.addr} admin ${web.url}`);
   await serveUntilSignal(log, async () => {
     await web.close();
-    await broker.shutdown();
-    await ns.stop();
+    await stop();
   });
 }

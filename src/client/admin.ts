@@ -1,5 +1,7 @@
 import { errorFromResponse, InvalidParameterError, TopicNotExistError } from "../common/errors.ts";
 import { Limits } from "../common/limits.ts";
+import { parseProperties } from "../common/properties.ts";
+import { fromUtf8 } from "../util/bytes.ts";
 import { encodeProperties, MessageProperty, SysFlag } from "../common/message.ts";
 import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, validateGroup, validateTopic } from "../common/names.ts";
 import { ResponseCode } from "../common/response_code.ts";
@@ -33,6 +35,7 @@ import { CreateTopicRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsRequ
 import { createRequest, type ExtFields, type RemotingCommand } from "../protocol/remoting_command.ts";
 import { RequestCode, requestCodeName } from "../protocol/request_code.ts";
 import { SerializeType } from "../protocol/serialize_type.ts";
+import { type BrokerReplica, type BrokerTarget, replicasOf } from "./broker_targets.ts";
 import { ClientInstance } from "./client_instance.ts";
 import { MessageQuery } from "./message_query.ts";
 import { PullConsumer } from "./pull_consumer.ts";
@@ -83,36 +86,12 @@ export interface MasterBroker {
   addr: string;
 }
 
-/** One broker of a group: the master (brokerId 0) or a slave. */
-export interface BrokerReplica {
-  brokerName: string;
-  brokerId: number;
-  addr: string;
-}
-
-/** Which brokers an operation reaches: one address, every replica of a broker group, every broker of a cluster (none given: all). */
-export interface BrokerTarget {
-  addr?: string;
-  brokerName?: string;
-  cluster?: string;
-}
-
-/** RocketMQ's properties text (`name=value` lines), as GET_BROKER_CONFIG answers. */
-function parsePropertiesText(body: Uint8Array | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of new TextDecoder().decode(body ?? new Uint8Array()).split(/\r?\n/)) {
-    const m = /^\s*([^=:\s#!][^=:\s]*)\s*[=:]\s?(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
-}
-
 /** One master's consumer groups and their settings (GET_ALL_SUBSCRIPTIONGROUP_CONFIG). */
 export interface BrokerGroups extends MasterBroker {
   groups: SubscriptionGroupConfig[];
 }
 
-export type { SubscriptionGroupConfig, SubscriptionGroupSettings };
+export type { BrokerReplica, BrokerTarget, SubscriptionGroupConfig, SubscriptionGroupSettings };
 
 /** One master's live producers of a group (GET_PRODUCER_CONNECTION_LIST). */
 export type ProducerConnection = ReturnType<typeof ProducerConnectionBody.decode> & MasterBroker;
@@ -459,7 +438,7 @@ export class Admin {
   /** Every setting of the broker at `addr` as text values (GET_BROKER_CONFIG). */
   async brokerConfig(addr: string): Promise<Record<string, string>> {
     const r = await this.#call(addr, RequestCode.GET_BROKER_CONFIG);
-    return parsePropertiesText(r.body);
+    return parseProperties(fromUtf8(r.body ?? new Uint8Array()), "GET_BROKER_CONFIG answer");
   }
 
   /**
@@ -478,23 +457,35 @@ export class Admin {
     const out: (BrokerReplica & { changed: string[] })[] = [];
     for (const b of await this.replicas(target)) {
       const r = await this.#call(b.addr, RequestCode.UPDATE_BROKER_CONFIG, undefined, undefined, new TextEncoder().encode(lines.join("\n") + "\n"));
-      out.push({ ...b, changed: Object.keys(parsePropertiesText(r.body)) });
+      out.push({ ...b, changed: Object.keys(parseProperties(fromUtf8(r.body ?? new Uint8Array()), "UPDATE_BROKER_CONFIG answer")) });
     }
     return out;
   }
 
   /** The brokers `target` names (masters and slaves), from the cluster table; throws if none. */
   async replicas(target: BrokerTarget): Promise<BrokerReplica[]> {
+    return replicasOf(await this.clusterInfo(), target);
+  }
+
+  /**
+   * Every broker with its cluster, role and runtime figures (mqadmin clusterList): the runtime
+   * is undefined for a broker that does not answer GET_BROKER_RUNTIME_INFO within 2 s.
+   */
+  async clusterState(): Promise<(BrokerReplica & { cluster: string; role: "MASTER" | "SLAVE"; runtime: Record<string, string> | undefined })[]> {
     const info = await this.clusterInfo();
-    const names = target.cluster !== undefined ? info.clusterAddrTable[target.cluster] ?? [] : target.brokerName !== undefined ? [target.brokerName] : Object.keys(info.brokerAddrTable);
-    const out: BrokerReplica[] = [];
-    for (const brokerName of names) {
-      for (const [id, addr] of Object.entries(info.brokerAddrTable[brokerName]?.brokerAddrs ?? {})) {
-        if (target.addr === undefined || target.addr === addr) out.push({ brokerName, brokerId: Number(id), addr });
-      }
+    const clusterOf = new Map(Object.entries(info.clusterAddrTable).flatMap(([cluster, names]) => names.map((n) => [n, cluster] as const)));
+    let brokers: BrokerReplica[] = [];
+    try {
+      brokers = replicasOf(info, {});
+    } catch {
+      // none registered: an empty cluster, which callers report
     }
-    if (out.length === 0) throw new InvalidParameterError(`no registered broker matches ${JSON.stringify(target)}`);
-    return out.sort((a, b) => a.brokerName.localeCompare(b.brokerName) || a.brokerId - b.brokerId);
+    return await Promise.all(brokers.map(async (b) => ({
+      ...b,
+      cluster: clusterOf.get(b.brokerName) ?? "",
+      role: b.brokerId === MASTER_ID ? "MASTER" as const : "SLAVE" as const,
+      runtime: await this.brokerRuntimeInfo(b.addr, 2_000).catch(() => undefined),
+    })));
   }
 
   /** The masters that serve `topic`, by its route. */
